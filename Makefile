@@ -1,0 +1,44 @@
+# One-command set-up on a fresh machine: `make demo` runs the chain on synthetic data,
+# `make test` runs the test suite and the linter. Both create .venv and install everything.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# The CPU wheel of this torch is what CI and laptops use; on a CUDA machine the same pin
+# resolves to the CUDA build. Installed first so nothing pulls a multi-GB CUDA build on CPU.
+TORCH_PIN := torch==2.13.0
+DEMO_DIR ?= demo_out
+
+.PHONY: setup test lint demo bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 needed"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet $(TORCH_PIN)
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+test: setup
+	$(BIN)/python -m pytest -q
+	$(BIN)/ruff check .
+
+lint: setup
+	$(BIN)/ruff check .
+
+# The chain on bundled synthetic data (CPU is enough): corpora -> clinical vocabulary.
+demo: setup
+	$(BIN)/python -m gatortron_common.synthetic output_dir=$(DEMO_DIR)/corpora notes_mb=4 \
+		pubmed_articles=300 wiki_pages=150 seed=0
+	$(BIN)/python -m tokenizer 'input=[$(DEMO_DIR)/corpora/notes.tsv]' output_dir=$(DEMO_DIR)/vocab \
+		vocab_size=8000
+	$(BIN)/python -m tokenizer 'input=[$(DEMO_DIR)/corpora/notes.jsonl]' output_dir=$(DEMO_DIR)/vocab_uncased_sp \
+		vocab_size=8000 lowercase=true algorithm=sentencepiece_bpe
+	@echo "demo outputs in $(DEMO_DIR)/: corpora/, vocab/, vocab_uncased_sp/ (see each report.json)"
+
+bench: setup
+	$(BIN)/python bench/vocab.py
+
+clean:
+	rm -rf $(DEMO_DIR) bench_out .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""data_prep stage (not built yet: see the project's issues)."""

@@ -1,0 +1,1 @@
+"""finetune stage (not built yet: see the project's issues)."""

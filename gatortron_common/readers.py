@@ -1,0 +1,207 @@
+"""One reader abstraction for every text corpus format the chain consumes.
+
+`read_documents(path)` yields `Document`s (text + where it came from) from plain text
+(documents separated by blank lines), JSONL (one object per line, text under a key) and
+notes CSV/TSV (text in a column, fields may span lines and be huge), optionally compressed
+(.gz, .bz2, .xz). Bad records are counted in a `SkipReport` by reason and `file:line`,
+never shown. The tokenizer and data_prep stages both read through here.
+"""
+
+from __future__ import annotations
+
+import bz2
+import csv
+import glob
+import gzip
+import json
+import lzma
+import os
+import re
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from gatortron_common.logging import InputError, SkipReport, get_logger
+
+logger = get_logger(__name__)
+
+TEXT_FORMATS = ("text", "jsonl", "csv", "tsv")
+_COMPRESSED = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+_BY_SUFFIX = {".txt": "text", ".text": "text", ".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl",
+              ".csv": "csv", ".tsv": "tsv"}
+# Undecodable bytes survive decoding as lone surrogates (errors="surrogateescape").
+_UNDECODABLE = re.compile("[\udc80-\udcff]")
+_BLANK_LINES = re.compile(r"\n(?:[ \t\r\f\v]*\n)+")
+_READ_CHARS = 1 << 22
+
+
+@dataclass(frozen=True)
+class Document:
+    """One document of a corpus: a note, an article, a block of plain text."""
+
+    text: str
+    source: str
+    line: int  # 1-based line where the record starts
+
+
+def expand_inputs(patterns: str | Sequence[str]) -> list[Path]:
+    """Files named by paths or glob patterns, sorted within each pattern, duplicates removed.
+
+    Raises:
+        InputError: a pattern matches nothing, or no pattern was given.
+    """
+    if isinstance(patterns, str | os.PathLike):
+        patterns = [str(patterns)]
+    patterns = [str(p) for p in patterns]
+    if not patterns:
+        raise InputError("no input given: set input=<file|glob> or input=[a,b,...]")
+    files: list[Path] = []
+    for pattern in patterns:
+        matches = sorted(glob.glob(os.path.expanduser(pattern), recursive=True))
+        matches = [m for m in matches if os.path.isfile(m)]
+        if not matches:
+            raise InputError(f"{pattern}: no such file (or the glob matched no files)")
+        files.extend(Path(m) for m in matches)
+    return list(dict.fromkeys(files))
+
+
+def detect_format(path: Path) -> str:
+    """Format from the file name: .txt / .jsonl / .csv / .tsv, optionally compressed."""
+    suffixes = path.suffixes
+    if suffixes and suffixes[-1] in _COMPRESSED:
+        suffixes = suffixes[:-1]
+    fmt = _BY_SUFFIX.get(suffixes[-1].lower()) if suffixes else None
+    if fmt is None:
+        raise InputError(f"{path}: cannot tell the format from the name; set format= to one of "
+                         f"{', '.join(TEXT_FORMATS)}")
+    return fmt
+
+
+def open_text(path: Path, newline: str | None = None) -> TextIO:
+    """Open a possibly compressed file as UTF-8 text; bad bytes become lone surrogates."""
+    opener = _COMPRESSED.get(path.suffix, open)
+    return opener(path, "rt", encoding="utf-8", errors="surrogateescape", newline=newline)
+
+
+def estimated_text_bytes(path: Path) -> int:
+    """Uncompressed size of `path`, exact for plain files, estimated for compressed ones."""
+    size = path.stat().st_size
+    if path.suffix == ".gz" and size >= 18:
+        with open(path, "rb") as handle:  # gzip stores the input size mod 2**32 in its last 4 bytes
+            handle.seek(-4, os.SEEK_END)
+            isize = int.from_bytes(handle.read(4), "little")
+        return isize if isize >= size else size * 4
+    if path.suffix in (".bz2", ".xz"):
+        return size * 5  # typical ratio for English-like text
+    return size
+
+
+def read_documents(path: Path, fmt: str = "auto", text_key: str = "text", text_column: str = "NOTE_TEXT",
+                   skips: SkipReport | None = None, max_document_chars: int = 64 << 20) -> Iterator[Document]:
+    """Yield the documents of one file. Bad records are counted in `skips` (raises when strict).
+
+    Args:
+        path: the file.
+        fmt: "auto" (from the name) or one of TEXT_FORMATS.
+        text_key: JSONL key holding the text.
+        text_column: CSV/TSV column holding the text.
+        skips: where skipped records are counted; a fresh non-strict report if None.
+        max_document_chars: plain text without blank lines is cut into pieces of at most this.
+    """
+    skips = SkipReport() if skips is None else skips
+    fmt = detect_format(path) if fmt == "auto" else fmt
+    if fmt == "text":
+        documents = _read_plain_text(path, max_document_chars)
+    elif fmt == "jsonl":
+        documents = _read_jsonl(path, text_key, skips)
+    elif fmt in ("csv", "tsv"):
+        documents = _read_delimited(path, "\t" if fmt == "tsv" else ",", text_column, skips)
+    else:
+        raise InputError(f"{path}: unknown format {fmt!r}; use one of {', '.join(TEXT_FORMATS)}")
+    for document in documents:
+        if not document.text.strip():
+            skips.skip("empty_document", document.source, document.line)
+        elif _UNDECODABLE.search(document.text):
+            skips.skip("invalid_utf8", document.source, document.line)
+        else:
+            yield document
+
+
+def _read_plain_text(path: Path, max_document_chars: int) -> Iterator[Document]:
+    # Large reads + regex over blank lines: ~10x faster than iterating line by line.
+    source, buffer, buffer_line, warned = str(path), "", 1, False
+    with open_text(path) as handle:
+        while True:
+            block = handle.read(_READ_CHARS)
+            buffer += block
+            start = 0
+            for separator in _BLANK_LINES.finditer(buffer):
+                yield Document(buffer[start:separator.start()], source, buffer_line)
+                buffer_line += buffer.count("\n", start, separator.end())
+                start = separator.end()
+            buffer = buffer[start:]
+            if not block:
+                break
+            while len(buffer) > max_document_chars:
+                cut = buffer.rfind("\n", 0, max_document_chars) + 1 or max_document_chars
+                if not warned:
+                    logger.warning("%s: no blank line within %d characters; splitting documents there",
+                                   f"{source}:{buffer_line}", max_document_chars)
+                    warned = True
+                yield Document(buffer[:cut], source, buffer_line)
+                buffer_line += buffer.count("\n", 0, cut)
+                buffer = buffer[cut:]
+    if buffer.strip():
+        yield Document(buffer.rstrip("\n"), source, buffer_line)
+
+
+def _read_jsonl(path: Path, text_key: str, skips: SkipReport) -> Iterator[Document]:
+    source = str(path)
+    with open_text(path) as handle:
+        for line_number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError:
+                skips.skip("malformed_json", source, line_number)
+                continue
+            text = record.get(text_key) if isinstance(record, dict) else None
+            if text is None:
+                skips.skip(f"missing_key:{text_key}", source, line_number)
+            elif not isinstance(text, str):
+                skips.skip(f"not_a_string:{text_key}", source, line_number)
+            else:
+                yield Document(text, source, line_number)
+
+
+def _read_delimited(path: Path, delimiter: str, text_column: str, skips: SkipReport) -> Iterator[Document]:
+    csv.field_size_limit(sys.maxsize)  # single notes can be tens of MB
+    source = str(path)
+    with open_text(path, newline="") as handle:
+        reader = csv.reader(handle, delimiter=delimiter)
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise InputError(f"{source}: empty file, expected a header row with {text_column}") from None
+        if text_column not in header:
+            raise InputError(f"{source}:1: no column {text_column!r} in the header; "
+                             f"set text_column= to one of {header}")
+        column, width, record_start = header.index(text_column), len(header), reader.line_num + 1
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            except csv.Error:
+                skips.skip("csv_parse_error", source, record_start)
+                record_start = reader.line_num + 1
+                continue
+            if len(row) != width:
+                if row:  # a blank line is no record
+                    skips.skip(f"wrong_field_count:{len(row)}!={width}", source, record_start)
+            else:
+                yield Document(row[column], source, record_start)
+            record_start = reader.line_num + 1

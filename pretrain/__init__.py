@@ -1,0 +1,1 @@
+"""pretrain stage (not built yet: see the project's issues)."""

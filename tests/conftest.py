@@ -1,0 +1,29 @@
+"""Shared fixtures: small synthetic corpora, generated once per test session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gatortron_common.synthetic.notes import generate_notes, write_notes_delimited, write_notes_jsonl
+
+
+@pytest.fixture(scope="session")
+def notes_corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """~1.5 MB of synthetic notes as TSV, CSV, JSONL and blank-line separated plain text."""
+    directory = tmp_path_factory.mktemp("notes")
+    notes = list(generate_notes(seed=11, target_bytes=1_500_000))
+    paths = {"tsv": directory / "notes.tsv", "csv": directory / "notes.csv",
+             "jsonl": directory / "notes.jsonl", "text": directory / "notes.txt"}
+    write_notes_delimited(paths["tsv"], notes, "\t")
+    write_notes_delimited(paths["csv"], notes, ",")
+    write_notes_jsonl(paths["jsonl"], notes)
+    paths["text"].write_text("\n\n".join(n.text.strip("\n") for n in notes) + "\n", encoding="utf-8")
+    return paths
+
+
+@pytest.fixture(scope="session")
+def heldout_notes() -> list[str]:
+    """Notes from another seed: text no vocabulary in the tests was built from."""
+    return [n.text for n in generate_notes(seed=99, target_bytes=60_000)]

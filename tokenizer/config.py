@@ -1,0 +1,63 @@
+"""Settings of the vocabulary stage (Hydra structured config; YAML in configs/tokenizer/)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+ALGORITHMS = ("wordpiece", "sentencepiece_bpe")
+
+
+@dataclass
+class TokenizerConfig:
+    """Build a clinical WordPiece vocabulary.
+
+    Attributes:
+        input: file, glob, or list of them (plain text, JSONL, notes CSV/TSV; .gz/.bz2/.xz ok).
+        output_dir: where vocab.txt, the HF tokenizer files and report.json go.
+        vocab_size: size of vocab.txt including the 104-token BERT header (GatorTron: 50101).
+        lowercase: uncased vocabulary (lowercase + strip accents, BERT uncased).
+        algorithm: "wordpiece" (HF WordPiece trainer on parallel word counts, default) or
+            "sentencepiece_bpe" (GatorTron's recipe, converted to WordPiece).
+        format: "auto" (from file names) or text / jsonl / csv / tsv for every input.
+        text_key: JSONL key with the text.
+        text_column: CSV/TSV column with the text.
+        sample_bytes: training-text budget; larger corpora are sampled uniformly down to it,
+            so memory and time stay bounded on 100 GB+ inputs. 0 reads everything.
+        heldout_bytes: text set aside (never trained on) to measure vocabulary quality.
+        workers: processes counting words; 0 = one per available core.
+        max_words: most frequent words given to the WordPiece trainer (its cost grows with them).
+        max_table_words: bound on distinct words held while counting (memory bound); the rarest
+            are pruned beyond it.
+        character_coverage: share of characters the alphabet must cover (rarer ones become [UNK]).
+        unicode_normalization: NFKC (GatorTron's nmt_nfkc) or "" for none; data_prep applies the
+            same normalization before tokenizing.
+        seed: sampling seed.
+        strict: bad records raise instead of being counted and skipped.
+        log_level: logging level.
+    """
+
+    input: Any = MISSING  # str or list of str: OmegaConf has no str|list union
+    output_dir: str = MISSING
+    vocab_size: int = 50101
+    lowercase: bool = False
+    algorithm: str = "wordpiece"
+    format: str = "auto"
+    text_key: str = "text"
+    text_column: str = "NOTE_TEXT"
+    sample_bytes: int = 100_000_000
+    heldout_bytes: int = 2_000_000
+    workers: int = 0
+    max_words: int = 50_000
+    max_table_words: int = 400_000
+    character_coverage: float = 0.9999
+    unicode_normalization: str = "NFKC"
+    seed: int = 1234
+    strict: bool = False
+    log_level: str = "INFO"
+
+
+ConfigStore.instance().store(name="tokenizer_schema", node=TokenizerConfig)
