@@ -13,6 +13,7 @@ TRICKY = [
     "\u00abguill\u00bb \u2010dash\u2026",
     "\u4e2d\u6587\u5b57 mixed\u4e2dtext \u00dfstra\u00dfe \u0130stanbul \u01c5 \ufb00 \u338f "
     "\U0001d400bold \U0001f600",
+    "nel\x85joins line\u2028sep para\u2029sep mvs\u180ejoin bom\ufeffjoin \x1cfs\x1dgs",
     "ctrl\x07char zero\u200bwidth nb\u00a0sp tab\tand\r\nCRLF ok_go #1 ~tilde [**Name**] [NAME]",
     "",
 ]

@@ -121,7 +121,8 @@ def _log_summary(report: dict, output_dir: Path) -> None:
     rate = corpus["chars_read"] / 1e6 / max(report["seconds"], 1e-9)
     logger.info("vocabulary: %d tokens (padded TP=1: %d, TP=2: %d) -> %s", report["vocab_size"],
                 report["padded_vocab_size"]["tp1"], report["padded_vocab_size"]["tp2"], output_dir)
-    logger.info("corpus: %d documents read (%.1f MB, %.1f MB/s), %d trained on, %d held out, %d skipped",
+    logger.info("corpus: %d documents read (%.1f MB, %.1f MB/s end to end), %d trained on, %d held out, "
+                "%d skipped",
                 corpus["documents_read"], corpus["chars_read"] / 1e6, rate, corpus["train_documents"],
                 corpus["heldout_documents"], corpus["skipped"]["total"])
     logger.info("held-out quality: fertility %.4f subwords/word, [UNK] %.4f%%, %.2f%% of words whole; "

@@ -51,7 +51,7 @@ class TokenizerConfig:
     sample_bytes: int = 100_000_000
     heldout_bytes: int = 2_000_000
     workers: int = 0
-    max_words: int = 50_000
+    max_words: int = 40_000
     max_table_words: int = 400_000
     character_coverage: float = 0.9999
     unicode_normalization: str = "NFKC"

@@ -79,7 +79,8 @@ class CorpusSampler:
                     size = len(document.text)
                     stats.documents_read += 1
                     stats.chars_read += size
-                    bar.update(size)
+                    if stats.documents_read % 1024 == 0:  # a bar update per document costs more than reading
+                        bar.update(stats.chars_read - bar.n)
                     draw = rng.random()
                     if draw < heldout_rate and stats.heldout_chars < self.heldout_bytes:
                         stats.heldout_documents += 1
@@ -89,3 +90,4 @@ class CorpusSampler:
                         stats.train_documents += 1
                         stats.train_chars += size
                         yield False, document.text
+            bar.update(stats.chars_read - bar.n)

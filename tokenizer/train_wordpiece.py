@@ -15,22 +15,22 @@ from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
 from tokenizer.vocab import CONTINUATION, UNK, bert_header
 
-# How many word occurrences go to the trainer per batch.
-_FEED_BATCH_WORDS = 500_000
+# Occurrences per string handed to the trainer: it splits each string into one allocation per
+# occurrence before counting, so an unbounded string (a word seen 10**7 times) costs memory in
+# proportion to the corpus.
+_OCCURRENCES_PER_STRING = 4096
 
 
-def _feed(words: list[tuple[str, int]]) -> Iterator[list[str]]:
-    # "w w w ... " split by WhitespaceSplit in Rust: one string per word instead of `count` strings.
-    batch: list[str] = []
-    size = 0
+def _feed(words: list[tuple[str, int]]) -> Iterator[str]:
+    # "w w w ... " split by WhitespaceSplit in Rust: one Python string per 4096 occurrences.
     for word, count in words:
-        batch.append((word + " ") * count)
-        size += count
-        if size >= _FEED_BATCH_WORDS:
-            yield batch
-            batch, size = [], 0
-    if batch:
-        yield batch
+        full, rest = divmod(count, _OCCURRENCES_PER_STRING)
+        if full:
+            chunk = (word + " ") * _OCCURRENCES_PER_STRING
+            for _ in range(full):
+                yield chunk
+        if rest:
+            yield (word + " ") * rest
 
 
 def most_frequent(counts: Counter, limit: int) -> list[tuple[str, int]]:
@@ -73,23 +73,5 @@ def train_wordpiece(counts: Counter, vocab_size: int, alphabet: list[str], max_w
         special_tokens=symbols,
     )
     tokenizer.train_from_iterator(_feed(words), trainer, length=sum(c for _, c in words))
-    return rank_by_usage(list(tokenizer.get_vocab()), words)
-
-
-def rank_by_usage(tokens: list[str], words: list[tuple[str, int]]) -> list[str]:
-    """Order `tokens` by how often WordPiece uses them on the training words, then by the token.
-
-    The HF trainer breaks ties between equally frequent merges by hash-map order, so its own
-    order changes from run to run; this order is reproducible and puts the tokens a cut at
-    vocab_size can spare (intermediate merges no word uses) last.
-    """
-    vocabulary = {token: index for index, token in enumerate(tokens)}
-    if UNK not in vocabulary:
-        vocabulary[UNK] = len(vocabulary)
-    segmenter = Tokenizer(models.WordPiece(vocab=vocabulary, unk_token=UNK, max_input_chars_per_word=1000))
-    usage = [0] * len(vocabulary)
-    encodings = segmenter.encode_batch([word for word, _ in words], add_special_tokens=False)
-    for (_, count), encoding in zip(words, encodings, strict=True):
-        for token_id in encoding.ids:
-            usage[token_id] += count
-    return sorted(tokens, key=lambda token: (-usage[vocabulary[token]], token))
+    vocab = tokenizer.get_vocab()
+    return sorted(vocab, key=vocab.__getitem__)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from multiprocessing import get_context
 from multiprocessing.queues import Queue
 
-from tokenizer.words import count_words, normalize_text
+from tokenizer.words import count_words, normalize_text, preload_unicode_tables
 
 BATCH_CHARS = 1 << 20
 
@@ -44,6 +44,12 @@ def _batches(texts: Iterable[str], batch_chars: int) -> Iterable[list[str]]:
         yield batch
 
 
+def _count_batch(batch: list[str], lowercase: bool, unicode_form: str, counts: Counter) -> None:
+    # One call per batch, not per document: per-call overhead dominated on short notes. A newline
+    # between documents is whitespace, so no word spans two documents.
+    count_words(normalize_text("\n".join(batch), unicode_form), lowercase, counts)
+
+
 def _prune(counts: Counter, max_table_words: int) -> Counter:
     """Keep the most frequent half of the bound once the table outgrows it."""
     if len(counts) <= max_table_words:
@@ -58,8 +64,7 @@ def _count_worker(batches: Queue, results: Queue, lowercase: bool, unicode_form:
     counts: Counter = Counter()
     prunes = 0
     while (batch := batches.get()) is not None:
-        for text in batch:
-            count_words(normalize_text(text, unicode_form), lowercase, counts)
+        _count_batch(batch, lowercase, unicode_form, counts)
         if len(counts) > max_table_words:
             counts = _prune(counts, max_table_words)
             prunes += 1
@@ -80,12 +85,12 @@ def count_corpus_words(texts: Iterable[str], lowercase: bool, unicode_form: str,
     table = WordTable()
     if workers <= 1:
         for batch in _batches(texts, BATCH_CHARS):
-            for text in batch:
-                count_words(normalize_text(text, unicode_form), lowercase, table.counts)
+            _count_batch(batch, lowercase, unicode_form, table.counts)
             if len(table.counts) > max_table_words:
                 table.counts = _prune(table.counts, max_table_words)
                 table.prunes += 1
     else:
+        preload_unicode_tables()  # once here, inherited by the forked workers
         context = get_context("fork")
         # A bounded queue keeps memory flat: the reader waits while workers are busy.
         batches: Queue = context.Queue(maxsize=2 * workers)
@@ -120,7 +125,7 @@ def count_corpus_words(texts: Iterable[str], lowercase: bool, unicode_form: str,
 def alphabet_from_counts(counts: Counter, coverage: float) -> list[str]:
     """Characters of the counted words, most frequent first, covering `coverage` of all
     character occurrences; ASCII characters seen are always kept."""
-    ascii_chars = set("".join(word for word in counts if word.isascii()))
+    ascii_chars = {char for char in set("".join(counts)) if char.isascii()}
     other: Counter = Counter()
     total = 0
     for word, count in counts.items():
