@@ -49,7 +49,7 @@ class TokenizerConfig:
     text_key: str = "text"
     text_column: str = "NOTE_TEXT"
     sample_bytes: int = 100_000_000
-    heldout_bytes: int = 2_000_000
+    heldout_bytes: int = 1_000_000
     workers: int = 0
     max_words: int = 40_000
     max_table_words: int = 400_000

@@ -22,7 +22,7 @@ _OCCURRENCES_PER_STRING = 4096
 
 
 def _feed(words: list[tuple[str, int]]) -> Iterator[str]:
-    # "w w w ... " split by WhitespaceSplit in Rust: one Python string per 4096 occurrences.
+    # "w w w ... " split on " " in Rust (words hold no whitespace): one Python string per 4096 occurrences.
     for word, count in words:
         full, rest = divmod(count, _OCCURRENCES_PER_STRING)
         if full:
@@ -58,9 +58,11 @@ def train_wordpiece(counts: Counter, vocab_size: int, alphabet: list[str], max_w
         show_progress: the trainer's own progress bars.
     """
     allowed = set(alphabet)
-    words = [(w, c) for w, c in most_frequent(counts, max_words) if allowed.issuperset(w)]
+    # One-character words hold no pair to merge, so leaving them out changes nothing but the feed
+    # time (punctuation and single letters are ~30% of clinical word occurrences).
+    words = [(w, c) for w, c in most_frequent(counts, max_words) if len(w) > 1 and allowed.issuperset(w)]
     tokenizer = Tokenizer(models.WordPiece(unk_token=UNK))
-    tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tokenizer.pre_tokenizer = pre_tokenizers.CharDelimiterSplit(" ")  # ~15% faster than WhitespaceSplit
     # Symbols get ids in this fixed order (as "special tokens" they are registered first); the
     # trainer breaks ties between equally frequent merges by symbol ids, so fixed ids make the
     # vocabulary reproducible. Left to itself it numbers symbols in hash-map order.
