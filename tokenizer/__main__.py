@@ -15,7 +15,8 @@ Settings: configs/tokenizer/default.yaml (see tokenizer/config.py for every key)
 
     python -m tokenizer input=notes.tsv output_dir=vocab/ vocab_size=50101
     python -m tokenizer 'input=[notes/*.jsonl,pubmed.txt]' output_dir=vocab_uncased/ lowercase=true
-    python -m tokenizer input=notes.csv output_dir=vocab_sp/ algorithm=sentencepiece_bpe sample_bytes=1e9
+    python -m tokenizer input=notes.csv output_dir=vocab_sp/ algorithm=sentencepiece_bpe \
+        sample_bytes=1000000000
 """
 
 from __future__ import annotations
