@@ -38,7 +38,9 @@ demo: setup
 	@echo "demo outputs in $(DEMO_DIR)/: corpora/, vocab/, vocab_uncased_sp/ (see each report.json)"
 
 bench: setup
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python bench/vocab.py
+	$(BIN)/python bench/sentences.py
 
 clean:
 	rm -rf $(DEMO_DIR) bench_out .pytest_cache .ruff_cache

@@ -1,1 +1,5 @@
-"""data_prep stage (not built yet: see the project's issues)."""
+"""data_prep stage: notes, PubMed and Wikipedia → Megatron indexed datasets.
+
+Landed so far: `data_prep.sentences` (clinical sentence splitting). The `python -m data_prep`
+command, tokenization into .bin/.idx, sharding and merging are the rest of the stage.
+"""

@@ -53,10 +53,19 @@ class SkipReport:
     examples_per_reason: int = 5
     counts: Counter = field(default_factory=Counter)
     examples: dict[str, list[str]] = field(default_factory=dict)
+    filtered_reasons: set[str] = field(default_factory=set)
 
-    def skip(self, reason: str, path: object, line: int | None = None) -> None:
+    def skip(self, reason: str, path: object, line: int | None = None, by_design: bool = False) -> None:
+        """Count one skipped record.
+
+        Args:
+            by_design: the record is fine but not wanted (a redirect page, an article without an
+                abstract); counted like the rest, never an error under strict.
+        """
         where = location(path, line)
-        if self.strict:
+        if by_design:
+            self.filtered_reasons.add(reason)
+        elif self.strict:
             raise InputError(f"{where}: {reason} (strict=true turns skips into errors)")
         self.counts[reason] += 1
         kept = self.examples.setdefault(reason, [])
@@ -65,6 +74,7 @@ class SkipReport:
 
     def merge(self, other: SkipReport) -> None:
         self.counts.update(other.counts)
+        self.filtered_reasons |= other.filtered_reasons
         for reason, places in other.examples.items():
             kept = self.examples.setdefault(reason, [])
             kept.extend(places[: max(0, self.examples_per_reason - len(kept))])
@@ -74,7 +84,8 @@ class SkipReport:
         return sum(self.counts.values())
 
     def as_dict(self) -> dict:
-        return {"total": self.total, "by_reason": dict(self.counts), "examples": self.examples}
+        return {"total": self.total, "by_reason": dict(self.counts), "examples": self.examples,
+                "by_design": sorted(self.filtered_reasons)}
 
     def log_summary(self, logger: logging.Logger) -> None:
         if not self.total:
