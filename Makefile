@@ -31,8 +31,9 @@ lint: setup
 demo: setup
 	$(BIN)/python -m gatortron_common.synthetic output_dir=$(DEMO_DIR)/corpora notes_mb=4 \
 		pubmed_articles=300 wiki_pages=150 seed=0
-	$(BIN)/python -m tokenizer 'input=[$(DEMO_DIR)/corpora/notes.tsv]' output_dir=$(DEMO_DIR)/vocab \
-		vocab_size=8000
+	$(BIN)/python -m tokenizer \
+		'input=[$(DEMO_DIR)/corpora/notes.tsv,$(DEMO_DIR)/corpora/pubmed/*.xml.gz,$(DEMO_DIR)/corpora/wikipedia/*.xml.bz2]' \
+		output_dir=$(DEMO_DIR)/vocab vocab_size=8000
 	$(BIN)/python -m tokenizer 'input=[$(DEMO_DIR)/corpora/notes.jsonl]' output_dir=$(DEMO_DIR)/vocab_uncased_sp \
 		vocab_size=8000 lowercase=true algorithm=sentencepiece_bpe
 	@echo "demo outputs in $(DEMO_DIR)/: corpora/, vocab/, vocab_uncased_sp/ (see each report.json)"

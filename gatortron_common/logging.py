@@ -91,5 +91,7 @@ class SkipReport:
         if not self.total:
             return
         for reason, count in sorted(self.counts.items()):
-            logger.warning("skipped %d record(s): %s (first at %s)", count, reason,
-                           ", ".join(self.examples.get(reason, [])))
+            wanted = reason in self.filtered_reasons  # by design: not a problem with the input
+            logger.log(logging.INFO if wanted else logging.WARNING, "%s %d record(s): %s (first at %s)",
+                       "filtered" if wanted else "skipped", count, reason,
+                       ", ".join(self.examples.get(reason, [])[:2 if wanted else None]))
