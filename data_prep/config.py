@@ -1,0 +1,47 @@
+"""Settings of the data_prep stage (Hydra structured config; YAML in configs/data_prep/)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+# Which reader format each source uses ("auto": from the file names).
+SOURCE_FORMATS = {"notes": "auto", "text": "text", "pubmed": "pubmed", "wikipedia": "wikipedia"}
+
+
+@dataclass
+class DataPrepConfig:
+    """Turn a corpus into a Megatron indexed dataset (.bin/.idx): sequences are sentences,
+    documents are notes / articles.
+
+    Attributes:
+        source: notes (CSV/TSV/JSONL/plain text), pubmed, wikipedia or text.
+        input: file, glob, or list of them.
+        vocab: tokenizer directory written by `python -m tokenizer` (vocab.txt + report.json).
+        output_prefix: writes <prefix>.bin, <prefix>.idx and <prefix>.stats.json.
+        text_key: JSONL key with the text.
+        text_column: CSV/TSV column with the text.
+        min_document_chars: documents shorter than this after cleaning are skipped.
+        dedup: skip exact duplicate documents (content hash after cleaning).
+        batch_documents: documents tokenized together (one tokenizer call per batch).
+        strict: bad records raise instead of being counted and skipped.
+        log_level: logging level.
+    """
+
+    source: str = "notes"
+    input: Any = MISSING  # str or list of str: OmegaConf has no str|list union
+    vocab: str = MISSING
+    output_prefix: str = MISSING
+    text_key: str = "text"
+    text_column: str = "NOTE_TEXT"
+    min_document_chars: int = 20
+    dedup: bool = True
+    batch_documents: int = 256
+    strict: bool = False
+    log_level: str = "INFO"
+
+
+ConfigStore.instance().store(name="data_prep_schema", node=DataPrepConfig)
