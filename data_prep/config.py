@@ -27,6 +27,11 @@ class DataPrepConfig:
         min_document_chars: documents shorter than this after cleaning are skipped.
         dedup: skip exact duplicate documents (content hash after cleaning).
         batch_documents: documents tokenized together (one tokenizer call per batch).
+        shard_index: this job's shard (0-based); default SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN,
+            else 0. Shard i takes the i-th contiguous range of the sorted input files and writes
+            <output_prefix>_shard<i>of<n>; `python -m data_prep.merge` joins them.
+        shard_count: number of shards; default SLURM_ARRAY_TASK_COUNT, else 1.
+        overwrite: rebuild an output that is already complete (a rerun skips it otherwise).
         strict: bad records raise instead of being counted and skipped.
         log_level: logging level.
     """
@@ -40,6 +45,9 @@ class DataPrepConfig:
     min_document_chars: int = 20
     dedup: bool = True
     batch_documents: int = 256
+    shard_index: int | None = None
+    shard_count: int | None = None
+    overwrite: bool = False
     strict: bool = False
     log_level: str = "INFO"
 

@@ -1,58 +1,105 @@
 """Write a Megatron indexed dataset (.bin/.idx) so that a killed job never leaves one that looks
-valid: both files are written under temporary names, the .bin is moved into place first and the
-.idx last (megatron-core opens a dataset through its .idx)."""
+valid: every file is written under a temporary name; the .idx is moved into place last, after the
+.bin and the sidecars (megatron-core opens a dataset through its .idx, and a rerun treats a prefix
+with all of them as complete).
+
+Sidecars: <prefix>.hashes.npy (a 16-byte content hash per document, in order, so shards can be
+de-duplicated against each other at merge time) and <prefix>.stats.json."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import warnings
 from pathlib import Path
 
 import numpy
 
+from gatortron_common.atomic import atomic_open, atomic_write_text
+
 with warnings.catch_warnings():  # data prep never uses Transformer Engine / Apex; their absence is no news
     warnings.filterwarnings("ignore", message="Transformer Engine and Apex are not installed")
     from megatron.core.datasets.indexed_dataset import DType, IndexedDatasetBuilder
 
+HASH_BYTES = 16
+
+
+def token_dtype(vocab_size: int) -> type[numpy.number]:
+    """uint16 below 65,500 ids, else int32, as Megatron's preprocessing picks it."""
+    return DType.optimal_dtype(vocab_size)
+
+
+def dataset_files(prefix: str | Path) -> dict[str, Path]:
+    """The files of a dataset prefix, by role."""
+    return {suffix: Path(f"{prefix}.{suffix}") for suffix in ("bin", "idx", "hashes.npy", "stats.json")}
+
+
+def is_complete(prefix: str | Path) -> bool:
+    """True when every file of `prefix` is in place (the .idx goes last, so it decides)."""
+    return all(path.is_file() for path in dataset_files(prefix).values())
+
+
+def read_stats(prefix: str | Path) -> dict:
+    return json.loads(dataset_files(prefix)["stats.json"].read_text(encoding="utf-8"))
+
+
+def read_hashes(prefix: str | Path) -> numpy.ndarray:
+    return numpy.load(dataset_files(prefix)["hashes.npy"])
+
 
 class IndexedDatasetWriter:
-    """Documents of sentences (lists of token ids) → <prefix>.bin / <prefix>.idx.
+    """Documents of sentences (lists of token ids) → <prefix>.bin / .idx (+ sidecars).
 
     Args:
         prefix: output path prefix.
-        vocab_size: picks the token dtype (uint16 below 65,500 ids, else int32), as Megatron does.
+        dtype: token dtype (see `token_dtype`).
     """
 
-    def __init__(self, prefix: str | Path, vocab_size: int) -> None:
+    def __init__(self, prefix: str | Path, dtype: type[numpy.number]) -> None:
         self.prefix = Path(prefix)
         self.prefix.parent.mkdir(parents=True, exist_ok=True)
-        self.dtype = DType.optimal_dtype(vocab_size)
+        self.dtype = dtype
         tag = f".partial-{os.getpid()}"
         self._bin = self.prefix.with_name(self.prefix.name + tag + ".bin")
         self._idx = self.prefix.with_name(self.prefix.name + tag + ".idx")
         self._builder = IndexedDatasetBuilder(str(self._bin), dtype=self.dtype)
+        self._hashes: list[bytes] = []
         self.documents = self.sentences = self.tokens = 0
 
-    def add_document(self, sentences: list[list[int]]) -> None:
-        """Append one document; empty sentences are not written, an empty document not at all."""
-        lengths = [len(s) for s in sentences if s]
+    def add_document(self, sentences: list, content_key: bytes) -> None:
+        """Append one document (sentences as sequences of ids); empty sentences are not written,
+        an empty document not at all."""
+        lengths = [len(s) for s in sentences if len(s)]
         if not lengths:
             return
-        flat = numpy.fromiter((i for s in sentences for i in s), dtype=self.dtype, count=sum(lengths))
+        flat = numpy.concatenate([numpy.asarray(s, dtype=self.dtype) for s in sentences if len(s)])
         self._builder.add_document(flat, lengths)
+        self._hashes.append(content_key)
         self.documents += 1
         self.sentences += len(lengths)
         self.tokens += len(flat)
 
-    def commit(self) -> None:
-        """Finish the index and move both files into place (.idx last)."""
+    def add_dataset(self, prefix: str | Path, hashes: numpy.ndarray, sentences: int, tokens: int) -> None:
+        """Append a whole dataset by copying its files (no per-document work)."""
+        self._builder.add_index(str(prefix))
+        self._hashes.extend(bytes(row) for row in hashes)
+        self.documents += len(hashes)
+        self.sentences += sentences
+        self.tokens += tokens
+
+    def commit(self, stats: dict) -> None:
+        """Finish the index, write the sidecars, and move everything into place (.idx last)."""
         self._builder.finalize(str(self._idx))
-        final_bin, final_idx = Path(f"{self.prefix}.bin"), Path(f"{self.prefix}.idx")
+        files = dataset_files(self.prefix)
         with contextlib.suppress(FileNotFoundError):
-            final_idx.unlink()  # an old .idx must never describe the new .bin
-        os.replace(self._bin, final_bin)
-        os.replace(self._idx, final_idx)
+            files["idx"].unlink()  # an old .idx must never describe the new .bin
+        hashes = numpy.frombuffer(b"".join(self._hashes), dtype=numpy.uint8).reshape(-1, HASH_BYTES)
+        with atomic_open(files["hashes.npy"], "wb") as handle:
+            numpy.save(handle, hashes)
+        atomic_write_text(files["stats.json"], json.dumps(stats, indent=2) + "\n")
+        os.replace(self._bin, files["bin"])
+        os.replace(self._idx, files["idx"])
 
     def abort(self) -> None:
         """Drop the temporary files (after an error or interruption)."""

@@ -70,7 +70,7 @@ def test_duplicates_short_and_bad_records_are_counted(tmp_path: Path, vocab_dir:
                                              "malformed_json": 1}
     assert f"{corpus}:4" in stats["skipped"]["examples"]["malformed_json"]
     assert secret not in Path(prefix + ".stats.json").read_text()
-    _, kept = prepare(tmp_path, [corpus], vocab_dir, dedup=False)
+    _, kept = prepare(tmp_path, [corpus], vocab_dir, dedup=False, overwrite=True)
     assert kept["documents"] == 3
 
 
@@ -137,3 +137,59 @@ def test_command_line(tmp_path: Path, vocab_dir: Path, notes_corpus: dict[str, P
     missing = subprocess.run([sys.executable, "-m", "data_prep", f"vocab={vocab_dir}",
                               f"output_prefix={tmp_path}/x"], capture_output=True, text=True, cwd=tmp_path)
     assert missing.returncode == 2 and "missing required setting input" in missing.stderr
+
+
+@pytest.fixture(scope="module")
+def three_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Three JSONL files; the first note of file 0 appears again in file 2 (a cross-shard duplicate)."""
+    directory = tmp_path_factory.mktemp("shards_in")
+    notes = list(generate_notes(seed=33, target_bytes=120_000))
+    parts = [notes[0::3], notes[1::3], notes[2::3] + [notes[0]]]
+    paths = [directory / f"part{i}.jsonl" for i in range(3)]
+    for path, part in zip(paths, parts, strict=True):
+        write_notes_jsonl(path, part)
+    return paths
+
+
+def test_shards_merged_equal_a_single_run_byte_for_byte(tmp_path: Path, vocab_dir: Path,
+                                                         three_files: list[Path]) -> None:
+    from data_prep.merge import MergeConfig, merge_datasets
+
+    single, single_stats = prepare(tmp_path / "single", three_files, vocab_dir)
+    assert single_stats["skipped"]["by_reason"] == {"duplicate": 1}
+    prefix = str(tmp_path / "sharded" / "notes")
+    for index in range(2):
+        build_dataset(DataPrepConfig(input=[str(p) for p in three_files], vocab=str(vocab_dir),
+                                     output_prefix=prefix, shard_index=index, shard_count=2))
+    merged = merge_datasets(MergeConfig(inputs=f"{prefix}_shard*", output_prefix=str(tmp_path / "merged")))
+    for suffix in ("bin", "idx", "hashes.npy"):
+        assert (tmp_path / f"merged.{suffix}").read_bytes() == Path(f"{single}.{suffix}").read_bytes(), suffix
+    assert merged["skipped"]["by_reason"]["duplicate_across_shards"] == 1
+    assert merged["documents"] == single_stats["documents"]
+
+
+def test_rerun_skips_complete_shards_and_redoes_killed_ones(tmp_path: Path, vocab_dir: Path,
+                                                           three_files: list[Path],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    prefix = str(tmp_path / "notes")
+    inputs = [str(p) for p in three_files]
+    monkeypatch.setenv("SLURM_ARRAY_TASK_COUNT", "3")
+    monkeypatch.setenv("SLURM_ARRAY_TASK_MIN", "1")
+    monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "1")  # the first task of --array=1-3 is shard 0
+    first = build_dataset(DataPrepConfig(input=inputs, vocab=str(vocab_dir), output_prefix=prefix))
+    shard0 = Path(f"{prefix}_shard00000of00003.idx")
+    assert first["shard"] == {"index": 0, "count": 3} and shard0.is_file()
+    # A killed shard 1: its .bin was being written, no .idx yet.
+    killed = Path(f"{prefix}_shard00001of00003.bin")
+    killed.write_bytes(b"\0" * 100)
+    stamp = shard0.stat().st_mtime_ns
+    again = build_dataset(DataPrepConfig(input=inputs, vocab=str(vocab_dir), output_prefix=prefix))
+    assert again == first and shard0.stat().st_mtime_ns == stamp
+    monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "2")
+    redone = build_dataset(DataPrepConfig(input=inputs, vocab=str(vocab_dir), output_prefix=prefix))
+    assert redone["documents"] > 0
+    assert len(IndexedDataset(f"{prefix}_shard00001of00003")) == redone["sentences"]
+    from data_prep.merge import MergeConfig, merge_datasets
+    with pytest.raises(InputError, match="shard00002of00003: matches no dataset|incomplete"):
+        merge_datasets(MergeConfig(inputs=[f"{prefix}_shard00000of00003", f"{prefix}_shard00002of00003"],
+                                   output_prefix=str(tmp_path / "m")))

@@ -1,0 +1,131 @@
+"""Join shard datasets into one, in order, dropping documents already present in an earlier
+shard (exact duplicates across shards), so shard + merge gives what a single run gives.
+
+    python -m data_prep.merge 'inputs=data/notes_shard*' output_prefix=data/notes
+
+Shards without cross-shard duplicates are copied file to file; the others document by document.
+"""
+
+from __future__ import annotations
+
+import glob
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import hydra
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, DictConfig
+
+from data_prep.indexed_writer import IndexedDatasetWriter, is_complete, read_hashes, read_stats
+from gatortron_common.cli import run_stage
+from gatortron_common.logging import InputError, get_logger
+
+logger = get_logger("data_prep.merge")
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "data_prep"
+
+
+@dataclass
+class MergeConfig:
+    """Attributes:
+        inputs: shard prefixes, or globs matching their files (merged in sorted order).
+        output_prefix: the merged dataset.
+        overwrite: rebuild an output that is already complete.
+        log_level: logging level.
+    """
+
+    inputs: Any = MISSING  # str or list of str
+    output_prefix: str = MISSING
+    overwrite: bool = False
+    log_level: str = "INFO"
+
+
+ConfigStore.instance().store(name="merge_schema", node=MergeConfig)
+
+
+def shard_prefixes(inputs: str | list[str]) -> list[str]:
+    """Sorted, de-duplicated prefixes named by `inputs` (a prefix or a glob over its files).
+
+    Raises:
+        InputError: nothing matches, or a shard is incomplete.
+    """
+    patterns = [inputs] if isinstance(inputs, str) else list(inputs)
+    prefixes: set[str] = set()
+    for pattern in patterns:
+        matches = glob.glob(pattern) + glob.glob(pattern + ".idx")
+        found = {m[: -len(".idx")] for m in matches if m.endswith(".idx")}
+        if not found:
+            raise InputError(f"{pattern}: matches no dataset (.idx)")
+        prefixes |= found
+    for prefix in sorted(prefixes):
+        if not is_complete(prefix):
+            raise InputError(f"{prefix}: incomplete shard (rerun its data_prep job)")
+    return sorted(prefixes)
+
+
+def merge_datasets(cfg: MergeConfig) -> dict:
+    """Merge the shards named by `cfg.inputs` into `cfg.output_prefix`; return the merged stats."""
+    started = time.perf_counter()
+    if is_complete(cfg.output_prefix) and not cfg.overwrite:
+        logger.info("%s is complete; skipping (overwrite=true rebuilds it)", cfg.output_prefix)
+        return read_stats(cfg.output_prefix)
+    prefixes = shard_prefixes(cfg.inputs)
+    shard_stats = [read_stats(p) for p in prefixes]
+    vocabs = {s["vocab"] for s in shard_stats}
+    if len(vocabs) > 1:
+        raise InputError(f"shards were tokenized with different vocabularies: {sorted(vocabs)}")
+    from megatron.core.datasets.indexed_dataset import IndexedDataset
+
+    writer = IndexedDatasetWriter(cfg.output_prefix, IndexedDataset(prefixes[0]).index.dtype)
+    seen: set[bytes] = set()
+    duplicates = 0
+    try:
+        for prefix, stats in zip(prefixes, shard_stats, strict=True):
+            hashes = read_hashes(prefix)
+            keys = [bytes(row) for row in hashes]
+            if not any(key in seen for key in keys):
+                writer.add_dataset(prefix, hashes, stats["sentences"], stats["tokens"])
+            else:
+                dataset = IndexedDataset(prefix)
+                bounds = dataset.document_indices
+                for document, key in enumerate(keys):
+                    if key in seen:
+                        duplicates += 1
+                        continue
+                    sentences = range(bounds[document], bounds[document + 1])
+                    writer.add_document([dataset[i] for i in sentences], key)
+            seen.update(keys)
+        skipped: Counter = Counter()
+        for stats in shard_stats:
+            skipped.update(stats["skipped"]["by_reason"])
+        if duplicates:
+            skipped["duplicate_across_shards"] += duplicates
+        shared = ("source", "token_dtype", "vocab", "lowercase", "unicode_normalization")
+        merged = {
+            **{key: shard_stats[0][key] for key in shared}, "output_prefix": cfg.output_prefix,
+            "shards": prefixes, "files": sum(s["files"] for s in shard_stats),
+            "bytes_in": sum(s["bytes_in"] for s in shard_stats),
+            "chars_in": sum(s["chars_in"] for s in shard_stats), "documents": writer.documents,
+            "sentences": writer.sentences, "tokens": writer.tokens,
+            "skipped": {"total": sum(skipped.values()), "by_reason": dict(skipped)},
+            "seconds": round(time.perf_counter() - started, 3),
+        }
+        writer.commit(merged)
+    except BaseException:
+        writer.abort()
+        raise
+    logger.info("merged %d shard(s): %d documents, %d sentences, %d tokens (%d duplicates across shards) "
+                "-> %s", len(prefixes), writer.documents, writer.sentences, writer.tokens, duplicates,
+                cfg.output_prefix)
+    return merged
+
+
+@hydra.main(config_path=str(CONFIG_DIR), config_name="merge", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    run_stage(cfg, merge_datasets, "data_prep.merge")
+
+
+if __name__ == "__main__":
+    main()
