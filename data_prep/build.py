@@ -1,25 +1,44 @@
-"""Corpus → cleaned documents → sentences → WordPiece ids → Megatron .bin/.idx + stats.json."""
+"""Corpus → cleaned documents → sentences → WordPiece ids → Megatron .bin/.idx + stats.json.
+
+One shard's input is cut into work units (data_prep.units). With one unit the dataset is written
+in place; with several, each unit becomes a part under <prefix>.parts/ (by `workers` processes),
+then the parts are joined in order with cross-part de-duplication, giving the bytes a single
+pass would. A killed run keeps its complete parts; the rerun reuses those made with the same
+settings and redoes the rest.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import multiprocessing
 import os
+import shutil
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
 
 from data_prep.clean import clean_document, content_hash
 from data_prep.config import SOURCE_FORMATS, DataPrepConfig
+from data_prep.documents import DocumentTokenizer
+from data_prep.encode import SentenceEncoder
 from data_prep.indexed_writer import IndexedDatasetWriter, is_complete, read_stats, token_dtype
+from data_prep.merge import append_datasets
 from data_prep.sentences import ClinicalSentenceSplitter
+from data_prep.units import WorkUnit, plan_units
 from gatortron_common.logging import InputError, SkipReport, get_logger
-from gatortron_common.readers import Document, expand_inputs, read_documents
+from gatortron_common.readers import expand_inputs, read_documents
 from tokenizer.build import REPORT_FILE
-from tokenizer.export import VOCAB_FILE, bert_tokenizer_from_vocab
+from tokenizer.export import VOCAB_FILE
 
 logger = get_logger(__name__)
+
+# Settings that change a part's bytes: a part is reused only when all of them match.
+_PART_SETTINGS = ("source", "text_key", "text_column", "min_document_chars", "max_document_chars", "dedup",
+                  "strict", "vocab")
 
 
 def vocabulary_settings(vocab_dir: Path) -> tuple[bool, str]:
@@ -38,6 +57,12 @@ def vocabulary_settings(vocab_dir: Path) -> tuple[bool, str]:
     return lowercase, ""
 
 
+def vocabulary_size(vocab_dir: Path) -> int:
+    """Entries in vocab.txt (one token a line), which decides the token dtype."""
+    with open(vocab_dir / VOCAB_FILE, "rb") as handle:
+        return sum(1 for _ in handle)
+
+
 def resolve_shard(cfg: DataPrepConfig) -> tuple[int, int]:
     """(index, count) from the config, else from the Slurm array environment, else (0, 1)."""
     count = cfg.shard_count
@@ -51,9 +76,34 @@ def resolve_shard(cfg: DataPrepConfig) -> tuple[int, int]:
     return index, count
 
 
+def resolve_workers(requested: int) -> int:
+    """`workers`, or for 0 the Slurm allocation (SLURM_CPUS_PER_TASK), else every core."""
+    if requested < 0:
+        raise InputError(f"workers={requested}: use 0 (all cores) or a positive count")
+    return requested or int(os.environ.get("SLURM_CPUS_PER_TASK", 0)) or os.cpu_count() or 1
+
+
 def shard_prefix(output_prefix: str, index: int, count: int) -> str:
     """Where shard `index` of `count` writes (the prefix itself when there is one shard)."""
     return output_prefix if count == 1 else f"{output_prefix}_shard{index:05d}of{count:05d}"
+
+
+@dataclass(frozen=True)
+class UnitJob:
+    """Everything a worker needs to turn one unit into a dataset (picklable)."""
+
+    unit: WorkUnit
+    cfg: DataPrepConfig
+    lowercase: bool
+    unicode_form: str
+
+
+@dataclass
+class UnitResult:
+    skips: SkipReport
+    chars_in: int = 0
+    documents: int = 0
+    backend: str = ""
 
 
 def build_dataset(cfg: DataPrepConfig) -> dict:
@@ -77,70 +127,177 @@ def build_dataset(cfg: DataPrepConfig) -> dict:
     files = all_files[index * len(all_files) // count:(index + 1) * len(all_files) // count]
     vocab_dir = Path(cfg.vocab)
     lowercase, unicode_form = vocabulary_settings(vocab_dir)
-    tokenizer = bert_tokenizer_from_vocab(vocab_dir / VOCAB_FILE, lowercase).backend_tokenizer
-    skips = SkipReport(strict=cfg.strict)
-    writer = IndexedDatasetWriter(prefix, token_dtype(tokenizer.get_vocab_size()))
-    splitter = ClinicalSentenceSplitter()
-    chars_in = 0
+    workers = resolve_workers(cfg.workers)
+    bytes_in = sum(f.stat().st_size for f in files)
+    units = plan_units(files, SOURCE_FORMATS[cfg.source], _unit_bytes(cfg, workers, bytes_in))
+    jobs = [UnitJob(unit, cfg, lowercase, unicode_form) for unit in units]
+    writer = IndexedDatasetWriter(prefix, token_dtype(vocabulary_size(vocab_dir)))
     try:
-        with tqdm(unit=" docs", desc=f"data_prep {cfg.source}", mininterval=1.0, disable=None) as bar:
-            for batch in _batches(_clean_documents(files, cfg, unicode_form, skips), cfg.batch_documents):
-                sentences = [splitter.split(text) for text, _ in batch]
-                flat = [s for doc in sentences for s in doc]
-                ids = iter(e.ids for e in tokenizer.encode_batch(flat, add_special_tokens=False))
-                for doc, (text, key) in zip(sentences, batch, strict=True):
-                    writer.add_document([next(ids) for _ in doc], key)
-                    chars_in += len(text)
-                bar.update(len(batch))
+        with tqdm(total=bytes_in, unit="B", unit_scale=True, desc=f"data_prep {cfg.source}", mininterval=1.0,
+                  disable=None) as bar:
+            if len(jobs) == 1:
+                results = [_fill(writer, jobs[0], bar.update)]
+                bar.update(max(0, bytes_in - bar.n))  # progress counted characters; the total is bytes
+                duplicates = 0
+            else:
+                results, parts = _prepare_parts(jobs, Path(f"{prefix}.parts"), workers, bar.update)
+                duplicates = append_datasets(writer, parts, dedup=cfg.dedup)
+        skips = SkipReport(strict=cfg.strict)
+        for result in results:
+            skips.merge(result.skips)
+        if duplicates:  # across units: the same reason a single pass would give
+            skips.counts["duplicate"] += duplicates
+            skips.filtered_reasons.add("duplicate")
         if writer.documents == 0 and count == 1:
             raise InputError(f"nothing to write: no usable document in {len(files)} file(s) "
                              f"({skips.total} record(s) skipped: {dict(skips.counts)})")
         seconds = time.perf_counter() - started
         stats = {
             "source": cfg.source, "output_prefix": prefix, "shard": {"index": index, "count": count},
-            "files": len(files), "bytes_in": sum(f.stat().st_size for f in files), "chars_in": chars_in,
+            "files": len(files), "bytes_in": bytes_in, "chars_in": sum(r.chars_in for r in results),
             "documents": writer.documents, "sentences": writer.sentences, "tokens": writer.tokens,
             "token_dtype": writer.dtype.__name__, "vocab": str(vocab_dir), "lowercase": lowercase,
             "unicode_normalization": unicode_form, "skipped": skips.as_dict(), "seconds": round(seconds, 3),
+            "workers": workers, "units": len(units),
+            "tokenizer_backend": sorted({r.backend for r in results if r.backend}),
         }
         writer.commit(stats)
     except BaseException:
         writer.abort()
         raise
+    shutil.rmtree(f"{prefix}.parts", ignore_errors=True)
     skips.log_summary(logger)
-    logger.info("%s: %d documents, %d sentences, %d tokens (%s) from %.1f MB in %.1f s (%.1f MB/s) "
-                "-> %s.bin/.idx",
+    logger.info("%s: %d documents, %d sentences, %d tokens (%s) from %.1f MB in %.1f s (%.1f MB/s, %d "
+                "worker(s), %d unit(s)) -> %s.bin/.idx",
                 cfg.source, writer.documents, writer.sentences, writer.tokens, stats["token_dtype"],
-                chars_in / 1e6, seconds, chars_in / 1e6 / max(seconds, 1e-9), prefix)
+                bytes_in / 1e6, seconds, bytes_in / 1e6 / max(seconds, 1e-9), workers, len(units), prefix)
     return stats
 
 
-def _clean_documents(files: list[Path], cfg: DataPrepConfig, unicode_form: str,
-                     skips: SkipReport) -> Iterator[tuple[str, bytes]]:
+def _unit_bytes(cfg: DataPrepConfig, workers: int, total: int) -> int:
+    """Unit size: `unit_mb`, smaller when needed to give every worker about four units."""
+    if workers == 1:
+        return cfg.unit_mb << 20
+    return max(1 << 20, min(cfg.unit_mb << 20, -(-total // (4 * workers))))
+
+
+def _prepare_parts(jobs: list[UnitJob], directory: Path, workers: int,
+                   progress) -> tuple[list[UnitResult], list[str]]:
+    """Write one part dataset per job (reusing complete ones from a killed run); in job order."""
+    directory.mkdir(parents=True, exist_ok=True)
+    parts = [str(directory / f"unit{i:05d}") for i in range(len(jobs))]
+    results: list[UnitResult | None] = [None] * len(jobs)
+    todo = []
+    for i, (job, part) in enumerate(zip(jobs, parts, strict=True)):
+        if is_complete(part) and read_stats(part).get("job") == _job_key(job):
+            results[i] = _result_from_stats(read_stats(part))
+            progress(job.unit.size)
+        else:
+            todo.append(i)
+    if len(todo) < len(jobs):
+        logger.info("%s: reusing %d complete part(s) of an earlier run", directory, len(jobs) - len(todo))
+    tasks = [(jobs[i], parts[i]) for i in todo]
+    if workers == 1 or len(tasks) <= 1:
+        finished = map(_prepare_part, tasks)
+    else:
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        pool = multiprocessing.get_context(method).Pool(min(workers, len(tasks)))
+        finished = pool.imap(_prepare_part, tasks)
+    try:
+        for i, result in zip(todo, finished, strict=True):
+            results[i] = result
+            progress(jobs[i].unit.size)
+    finally:
+        if workers > 1 and len(tasks) > 1:
+            pool.terminate()
+    return [r for r in results if r is not None], parts
+
+
+def _job_key(job: UnitJob) -> dict:
+    settings = dataclasses.asdict(job.cfg)
+    return {"unit": job.unit.describe(), **{key: settings[key] for key in _PART_SETTINGS}}
+
+
+def _result_from_stats(stats: dict) -> UnitResult:
+    skips = SkipReport()
+    skips.counts.update(stats["skipped"]["by_reason"])
+    skips.examples = stats["skipped"]["examples"]
+    skips.filtered_reasons = set(stats["skipped"]["by_design"])
+    return UnitResult(skips, stats["chars_in"], stats["documents"], stats["tokenizer_backend"])
+
+
+def _prepare_part(task: tuple[UnitJob, str]) -> UnitResult:
+    """Worker: one unit → one complete part dataset (with its stats)."""
+    job, part = task
+    writer = IndexedDatasetWriter(part, token_dtype(vocabulary_size(Path(job.cfg.vocab))))
+    try:
+        result = _fill(writer, job, lambda _: None)
+        writer.commit({"job": _job_key(job), "chars_in": result.chars_in, "documents": writer.documents,
+                       "sentences": writer.sentences, "tokens": writer.tokens,
+                       "tokenizer_backend": result.backend, "skipped": result.skips.as_dict()})
+    except BaseException:
+        writer.abort()
+        raise
+    return result
+
+
+_ENCODERS: dict[tuple, SentenceEncoder] = {}  # one per process and vocabulary
+
+
+def _fill(writer: IndexedDatasetWriter, job: UnitJob, progress) -> UnitResult:
+    """Read, clean, de-duplicate, split, tokenize and write the documents of one unit."""
+    cfg = job.cfg
+    key = (cfg.vocab, job.lowercase, cfg.tokenizer_backend)
+    if key not in _ENCODERS:
+        _ENCODERS[key] = SentenceEncoder(Path(cfg.vocab), job.lowercase, cfg.tokenizer_backend)
+    encoder = _ENCODERS[key]
+    documents = DocumentTokenizer(encoder, ClinicalSentenceSplitter())
+    result = UnitResult(SkipReport(strict=cfg.strict), backend=encoder.backend)
+    for batch in _batches(_clean_documents(job, result.skips), cfg.batch_chars):
+        texts = [text for text, _, _ in batch]
+        ids, lengths, counts = documents(texts)
+        empty = writer.add_documents(ids, lengths, counts, [key for _, key, _ in batch])
+        for document in empty:
+            result.skips.skip("no_tokens", *batch[document][2])
+        chars = sum(len(text) for text in texts)
+        result.chars_in += chars
+        progress(chars)
+    result.documents = writer.documents
+    result.backend = encoder.backend
+    return result
+
+
+def _clean_documents(job: UnitJob, skips: SkipReport) -> Iterator[tuple[str, bytes, tuple[str, int]]]:
+    """(cleaned text, content hash, (file, line)) of each usable document of the unit."""
+    cfg = job.cfg
     seen: set[bytes] = set()
-    for path in files:
-        documents: Iterator[Document] = read_documents(path, fmt=SOURCE_FORMATS[cfg.source], skips=skips,
-                                                       text_key=cfg.text_key, text_column=cfg.text_column)
-        for document in documents:
-            text = clean_document(document.text, unicode_form)
-            if len(text) < cfg.min_document_chars:
-                skips.skip("shorter_than_min_document_chars", document.source, document.line, by_design=True)
+    documents = read_documents(Path(job.unit.path), fmt=SOURCE_FORMATS[cfg.source], skips=skips,
+                               text_key=cfg.text_key, text_column=cfg.text_column, lines=job.unit.lines)
+    for document in documents:
+        if len(document.text) > cfg.max_document_chars:
+            skips.skip("longer_than_max_document_chars", document.source, document.line)
+            continue
+        text = clean_document(document.text, job.unicode_form)
+        if len(text) < cfg.min_document_chars:
+            skips.skip("shorter_than_min_document_chars", document.source, document.line, by_design=True)
+            continue
+        key = content_hash(text)
+        if cfg.dedup:
+            if key in seen:
+                skips.skip("duplicate", document.source, document.line, by_design=True)
                 continue
-            key = content_hash(text)
-            if cfg.dedup:
-                if key in seen:
-                    skips.skip("duplicate", document.source, document.line, by_design=True)
-                    continue
-                seen.add(key)
-            yield text, key
+            seen.add(key)
+        yield text, key, (document.source, document.line)
 
 
-def _batches(texts: Iterator[tuple[str, bytes]], size: int) -> Iterator[list[tuple[str, bytes]]]:
-    batch: list[tuple[str, bytes]] = []
-    for text in texts:
-        batch.append(text)
-        if len(batch) >= size:
+def _batches(documents: Iterator[tuple], max_chars: int) -> Iterator[list[tuple]]:
+    batch: list[tuple] = []
+    chars = 0
+    for document in documents:
+        batch.append(document)
+        chars += len(document[0])
+        if chars >= max_chars:
             yield batch
-            batch = []
+            batch, chars = [], 0
     if batch:
         yield batch

@@ -25,8 +25,15 @@ class DataPrepConfig:
         text_key: JSONL key with the text.
         text_column: CSV/TSV column with the text.
         min_document_chars: documents shorter than this after cleaning are skipped.
+        max_document_chars: documents longer than this are skipped and reported (a note of many
+            MB is almost always an export error: concatenated notes, a binary blob).
         dedup: skip exact duplicate documents (content hash after cleaning).
-        batch_documents: documents tokenized together (one tokenizer call per batch).
+        workers: processes on this node (0: SLURM_CPUS_PER_TASK, else all cores). The output is
+            the same bytes for any number of workers.
+        unit_mb: uncompressed JSONL files larger than this are cut into line ranges of about this
+            size so that workers share a large file (other formats: one file per unit).
+        batch_chars: characters split and tokenized together in one call.
+        tokenizer_backend: auto (nanotoken, checked against HF tokenizers, else HF), nanotoken, hf.
         shard_index: this job's shard (0-based); default SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN,
             else 0. Shard i takes the i-th contiguous range of the sorted input files and writes
             <output_prefix>_shard<i>of<n>; `python -m data_prep.merge` joins them.
@@ -43,8 +50,12 @@ class DataPrepConfig:
     text_key: str = "text"
     text_column: str = "NOTE_TEXT"
     min_document_chars: int = 20
+    max_document_chars: int = 5_000_000
     dedup: bool = True
-    batch_documents: int = 256
+    workers: int = 1
+    unit_mb: int = 64
+    batch_chars: int = 2_000_000
+    tokenizer_backend: str = "auto"
     shard_index: int | None = None
     shard_count: int | None = None
     overwrite: bool = False

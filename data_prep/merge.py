@@ -65,6 +65,41 @@ def shard_prefixes(inputs: str | list[str]) -> list[str]:
     return sorted(prefixes)
 
 
+def dataset_dtype(prefix: str) -> type:
+    """The token dtype of an indexed dataset."""
+    from megatron.core.datasets.indexed_dataset import IndexedDataset
+
+    return IndexedDataset(prefix).index.dtype
+
+
+def append_datasets(writer: IndexedDatasetWriter, prefixes: list[str], dedup: bool) -> int:
+    """Append complete datasets to `writer` in order; with `dedup`, documents whose content hash
+    appeared in an earlier one are dropped. Returns how many were dropped.
+
+    Datasets without such duplicates are copied file to file; the others document by document.
+    """
+    from megatron.core.datasets.indexed_dataset import IndexedDataset
+
+    seen: set[bytes] = set()
+    duplicates = 0
+    for prefix in prefixes:
+        stats, hashes = read_stats(prefix), read_hashes(prefix)
+        keys = [bytes(row) for row in hashes]
+        if not dedup or not any(key in seen for key in keys):
+            writer.add_dataset(prefix, hashes, stats["sentences"], stats["tokens"])
+        else:
+            dataset = IndexedDataset(prefix)
+            bounds = dataset.document_indices
+            for document, key in enumerate(keys):
+                if key in seen:
+                    duplicates += 1
+                    continue
+                writer.add_document([dataset[i] for i in range(bounds[document], bounds[document + 1])], key)
+        if dedup:
+            seen.update(keys)
+    return duplicates
+
+
 def merge_datasets(cfg: MergeConfig) -> dict:
     """Merge the shards named by `cfg.inputs` into `cfg.output_prefix`; return the merged stats."""
     started = time.perf_counter()
@@ -76,27 +111,9 @@ def merge_datasets(cfg: MergeConfig) -> dict:
     vocabs = {s["vocab"] for s in shard_stats}
     if len(vocabs) > 1:
         raise InputError(f"shards were tokenized with different vocabularies: {sorted(vocabs)}")
-    from megatron.core.datasets.indexed_dataset import IndexedDataset
-
-    writer = IndexedDatasetWriter(cfg.output_prefix, IndexedDataset(prefixes[0]).index.dtype)
-    seen: set[bytes] = set()
-    duplicates = 0
+    writer = IndexedDatasetWriter(cfg.output_prefix, dataset_dtype(prefixes[0]))
     try:
-        for prefix, stats in zip(prefixes, shard_stats, strict=True):
-            hashes = read_hashes(prefix)
-            keys = [bytes(row) for row in hashes]
-            if not any(key in seen for key in keys):
-                writer.add_dataset(prefix, hashes, stats["sentences"], stats["tokens"])
-            else:
-                dataset = IndexedDataset(prefix)
-                bounds = dataset.document_indices
-                for document, key in enumerate(keys):
-                    if key in seen:
-                        duplicates += 1
-                        continue
-                    sentences = range(bounds[document], bounds[document + 1])
-                    writer.add_document([dataset[i] for i in sentences], key)
-            seen.update(keys)
+        duplicates = append_datasets(writer, prefixes, dedup=True)
         skipped: Counter = Counter()
         for stats in shard_stats:
             skipped.update(stats["skipped"]["by_reason"])

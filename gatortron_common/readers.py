@@ -99,6 +99,11 @@ def _xml_format_from_name(path: Path) -> str | None:
     return None
 
 
+def is_compressed(path: Path) -> bool:
+    """Whether the reader decompresses `path` (.gz, .bz2, .xz)."""
+    return path.suffix in _COMPRESSED
+
+
 def open_text(path: Path, newline: str | None = None) -> TextIO:
     """Open a possibly compressed file as UTF-8 text; bad bytes become lone surrogates."""
     opener = _COMPRESSED.get(path.suffix, open)
@@ -124,8 +129,19 @@ def estimated_text_bytes(path: Path) -> int:
     return size
 
 
+@dataclass(frozen=True)
+class LineRange:
+    """The lines of an uncompressed line-based file (JSONL) that start in bytes [start, end);
+    `first_line` is the 1-based number of the line at `start` (which starts a line)."""
+
+    start: int = 0
+    end: int | None = None
+    first_line: int = 1
+
+
 def read_documents(path: Path, fmt: str = "auto", text_key: str = "text", text_column: str = "NOTE_TEXT",
-                   skips: SkipReport | None = None, max_document_chars: int = 64 << 20) -> Iterator[Document]:
+                   skips: SkipReport | None = None, max_document_chars: int = 64 << 20,
+                   lines: LineRange | None = None) -> Iterator[Document]:
     """Yield the documents of one file. Bad records are counted in `skips` (raises when strict).
 
     Args:
@@ -135,13 +151,16 @@ def read_documents(path: Path, fmt: str = "auto", text_key: str = "text", text_c
         text_column: CSV/TSV column holding the text.
         skips: where skipped records are counted; a fresh non-strict report if None.
         max_document_chars: plain text without blank lines is cut into pieces of at most this.
+        lines: read only this part of an uncompressed JSONL file (parallel readers split files).
     """
     skips = SkipReport() if skips is None else skips
     fmt = detect_format(path) if fmt == "auto" else fmt
+    if lines is not None and lines != LineRange() and (fmt != "jsonl" or is_compressed(path)):
+        raise InputError(f"{path}: only uncompressed JSONL can be read in parts")
     if fmt == "text":
         documents = _read_plain_text(path, max_document_chars)
     elif fmt == "jsonl":
-        documents = _read_jsonl(path, text_key, skips)
+        documents = _read_jsonl(path, text_key, skips, lines or LineRange())
     elif fmt in ("csv", "tsv"):
         documents = _read_delimited(path, "\t" if fmt == "tsv" else ",", text_column, skips)
     elif fmt in ("pubmed", "wikipedia"):
@@ -187,10 +206,16 @@ def _read_plain_text(path: Path, max_document_chars: int) -> Iterator[Document]:
         yield Document(buffer.rstrip("\n"), source, buffer_line)
 
 
-def _read_jsonl(path: Path, text_key: str, skips: SkipReport) -> Iterator[Document]:
-    source = str(path)
-    with open_text(path) as handle:
-        for line_number, line in enumerate(handle, start=1):
+def _read_jsonl(path: Path, text_key: str, skips: SkipReport, lines: LineRange) -> Iterator[Document]:
+    source, position = str(path), lines.start
+    with open_binary(path) as handle:
+        if lines.start:
+            handle.seek(lines.start)
+        for line_number, raw in enumerate(handle, start=lines.first_line):
+            if lines.end is not None and position >= lines.end:
+                break
+            position += len(raw)
+            line = raw.decode("utf-8", "surrogateescape")  # bad bytes: counted as invalid_utf8 below
             if not line.strip():
                 continue
             try:
