@@ -21,10 +21,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from data_prep.clean import clean_document, content_hash
+from data_prep.clean import DOCUMENT_MARK, SENTENCE_MARK, clean_document, content_hash
 from data_prep.config import SOURCE_FORMATS, DataPrepConfig
 from data_prep.documents import DocumentTokenizer
-from data_prep.encode import SentenceEncoder
+from data_prep.encode import TextEncoder
 from data_prep.indexed_writer import IndexedDatasetWriter, is_complete, read_stats, token_dtype
 from data_prep.merge import append_datasets
 from data_prep.sentences import ClinicalSentenceSplitter
@@ -176,9 +176,8 @@ def build_dataset(cfg: DataPrepConfig) -> dict:
 
 def _unit_bytes(cfg: DataPrepConfig, workers: int, total: int) -> int:
     """Unit size: `unit_mb`, smaller when needed to give every worker about four units."""
-    if workers == 1:
-        return cfg.unit_mb << 20
-    return max(1 << 20, min(cfg.unit_mb << 20, -(-total // (4 * workers))))
+    unit = max(1, int(cfg.unit_mb * (1 << 20)))
+    return unit if workers == 1 else min(unit, max(1 << 20, -(-total // (4 * workers))))
 
 
 def _prepare_parts(jobs: list[UnitJob], directory: Path, workers: int,
@@ -241,7 +240,7 @@ def _prepare_part(task: tuple[UnitJob, str]) -> UnitResult:
     return result
 
 
-_ENCODERS: dict[tuple, SentenceEncoder] = {}  # one per process and vocabulary
+_ENCODERS: dict[tuple, TextEncoder] = {}  # one per process and vocabulary
 
 
 def _fill(writer: IndexedDatasetWriter, job: UnitJob, progress) -> UnitResult:
@@ -249,27 +248,28 @@ def _fill(writer: IndexedDatasetWriter, job: UnitJob, progress) -> UnitResult:
     cfg = job.cfg
     key = (cfg.vocab, job.lowercase, cfg.tokenizer_backend)
     if key not in _ENCODERS:
-        _ENCODERS[key] = SentenceEncoder(Path(cfg.vocab), job.lowercase, cfg.tokenizer_backend)
+        _ENCODERS[key] = TextEncoder(Path(cfg.vocab), job.lowercase, cfg.tokenizer_backend,
+                                     marks=(SENTENCE_MARK, DOCUMENT_MARK))
     encoder = _ENCODERS[key]
     documents = DocumentTokenizer(encoder, ClinicalSentenceSplitter())
     result = UnitResult(SkipReport(strict=cfg.strict), backend=encoder.backend)
-    for batch in _batches(_clean_documents(job, result.skips), cfg.batch_chars):
+    for batch in _batches(_clean_documents(job, result), cfg.batch_chars):
         texts = [text for text, _, _ in batch]
         ids, lengths, counts = documents(texts)
         empty = writer.add_documents(ids, lengths, counts, [key for _, key, _ in batch])
         for document in empty:
             result.skips.skip("no_tokens", *batch[document][2])
-        chars = sum(len(text) for text in texts)
-        result.chars_in += chars
-        progress(chars)
+        progress(sum(len(text) for text in texts))
     result.documents = writer.documents
     result.backend = encoder.backend
     return result
 
 
-def _clean_documents(job: UnitJob, skips: SkipReport) -> Iterator[tuple[str, bytes, tuple[str, int]]]:
-    """(cleaned text, content hash, (file, line)) of each usable document of the unit."""
-    cfg = job.cfg
+def _clean_documents(job: UnitJob, result: UnitResult) -> Iterator[tuple[str, bytes, tuple[str, int]]]:
+    """(cleaned text, content hash, (file, line)) of each usable document of the unit; counts the
+    characters of all cleaned documents long enough to keep (duplicates included, so the count
+    does not depend on how the input was cut into units)."""
+    cfg, skips = job.cfg, result.skips
     seen: set[bytes] = set()
     documents = read_documents(Path(job.unit.path), fmt=SOURCE_FORMATS[cfg.source], skips=skips,
                                text_key=cfg.text_key, text_column=cfg.text_column, lines=job.unit.lines)
@@ -281,6 +281,7 @@ def _clean_documents(job: UnitJob, skips: SkipReport) -> Iterator[tuple[str, byt
         if len(text) < cfg.min_document_chars:
             skips.skip("shorter_than_min_document_chars", document.source, document.line, by_design=True)
             continue
+        result.chars_in += len(text)
         key = content_hash(text)
         if cfg.dedup:
             if key in seen:

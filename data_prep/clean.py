@@ -12,13 +12,19 @@ import hashlib
 from tokenizer.words import normalize_text
 
 _ODD_SPACES = ("\t", "\f", "\v", "\u00a0")  # become plain spaces
+# Control characters data_prep uses to mark sentence and document ends when tokenizing a batch
+# (data_prep.documents). BERT drops control characters, so removing them changes no token.
+SENTENCE_MARK, DOCUMENT_MARK = "\x1e", "\x1d"
 
 
 def clean_document(text: str, unicode_form: str) -> str:
-    """Normalize Unicode as the vocabulary was built, unify line ends, collapse runs of spaces
-    (tabs, form feeds, no-break spaces included) and of blank lines, drop spaces at line ends,
-    strip the ends."""
+    """Normalize Unicode as the vocabulary was built, remove the two mark characters, unify line
+    ends, collapse runs of spaces (tabs, form feeds, no-break spaces included) and of blank lines,
+    drop spaces at line ends, strip the ends."""
     text = normalize_text(text, unicode_form)
+    for mark in (SENTENCE_MARK, DOCUMENT_MARK):
+        if mark in text:
+            text = text.replace(mark, "")
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     for odd in _ODD_SPACES:
@@ -30,7 +36,7 @@ def clean_document(text: str, unicode_form: str) -> str:
         text = text.replace(" \n", "\n")
     while "\n\n\n" in text:
         text = text.replace("\n\n\n", "\n\n")
-    return text.strip()
+    return text.strip() if text[:1].isspace() or text[-1:].isspace() else text
 
 
 def content_hash(text: str) -> bytes:

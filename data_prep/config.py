@@ -53,7 +53,7 @@ class DataPrepConfig:
     max_document_chars: int = 5_000_000
     dedup: bool = True
     workers: int = 1
-    unit_mb: int = 64
+    unit_mb: float = 64.0
     batch_chars: int = 2_000_000
     tokenizer_backend: str = "auto"
     shard_index: int | None = None

@@ -3,11 +3,12 @@ one tokenizer call per batch.
 
 Why not tokenize sentence by sentence: a note has a sentence every ~55 characters, and making a
 Python string per sentence costs as much as splitting them. Instead, the documents are joined by
-blank lines, the whitespace character at every sentence cut is replaced with "[SEP]" (with "[CLS]"
-at document ends), and the whole batch is tokenized at once. Both are special tokens, matched in
-the raw text before any other rule, and the cut was whitespace, so no word changes: the ids
-between marks are exactly the ids of each sentence alone. A batch that already contains "[SEP]"
-or "[CLS]" as text, or whose mark count does not come out right, is tokenized sentence by sentence.
+blank lines, the whitespace character at every sentence cut is overwritten with a mark (U+001E,
+U+001D at document ends) and the whole batch is tokenized at once. The marks are special tokens
+of the encoder, matched before any other rule, and the cut was whitespace, so no word changes:
+the ids between marks are exactly the ids of each sentence alone. Cleaning removes both
+characters from the text beforehand (BERT drops control characters anyway), so a mark in the
+output is always one of ours; the counts are checked all the same.
 """
 
 from __future__ import annotations
@@ -16,103 +17,74 @@ from collections.abc import Sequence
 
 import numpy
 
-from data_prep.encode import SentenceEncoder
+from data_prep.clean import DOCUMENT_MARK, SENTENCE_MARK
+from data_prep.encode import TextEncoder
 from data_prep.sentences import ClinicalSentenceSplitter
-from tokenizer.vocab import CLS, SEP
 
-_JOINER = "\n\n"
+_JOINER = "\n\n"  # a blank line: always a cut, and its first newline is where the document mark goes
 
 
 class DocumentTokenizer:
-    """Split and tokenize batches of documents.
+    """Split and tokenize batches of cleaned documents.
 
     Args:
-        encoder: the sentence encoder (vocabulary, backend).
+        encoder: an encoder built with `marks=(SENTENCE_MARK, DOCUMENT_MARK)`.
         splitter: the sentence splitter.
     """
 
-    def __init__(self, encoder: SentenceEncoder, splitter: ClinicalSentenceSplitter) -> None:
+    def __init__(self, encoder: TextEncoder, splitter: ClinicalSentenceSplitter) -> None:
         self.encoder, self.splitter = encoder, splitter
-        self.marks = [(mark, encoder.token_id(mark)) for mark in (SEP, CLS)]  # sentence end, document end
-        self.fallback_batches = 0
+        self.sentence_id, self.document_id = encoder.mark_ids
 
     def __call__(self, texts: Sequence[str]) -> tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]:
         """(ids of all sentences, length of each sentence, sentences per document), in order.
         Sentences are never empty; a document may have none (it tokenized to nothing)."""
         ascii_ids = [i for i, text in enumerate(texts) if text.isascii()]
         if len(ascii_ids) in (0, len(texts)):
-            return self._group(texts)
-        # One byte per character for ASCII documents: split them apart from the others.
+            return self._tokenize(texts)
+        # One byte per character for ASCII documents: the splitter scans them ~4x faster apart.
         ascii_set = set(ascii_ids)
         other_ids = [i for i in range(len(texts)) if i not in ascii_set]
-        groups = [(ids, self._group([texts[i] for i in ids])) for ids in (ascii_ids, other_ids)]
+        groups = [(ids, self._tokenize([texts[i] for i in ids])) for ids in (ascii_ids, other_ids)]
         return _interleave(groups, len(texts))
 
-    def _group(self, texts: Sequence[str]) -> tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]:
+    def _tokenize(self, texts: Sequence[str]) -> tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]:
         joined = _JOINER.join(texts)
-        if all(token is not None and mark not in joined for mark, token in self.marks):
-            result = self._tokenize_marked(texts, joined)
-            if result is not None:
-                return result
-        self.fallback_batches += 1
-        sentences, counts = self.splitter.split_many(texts)
-        ids, lengths = self.encoder.encode(sentences)
-        return _drop_empty(ids, lengths, counts)
-
-    def _tokenize_marked(self, texts: Sequence[str], joined: str):
-        (sentence_mark, sentence_id), (document_mark, document_id) = self.marks
         cuts = self.splitter.boundaries(joined)
         document_ends = numpy.cumsum([len(t) + len(_JOINER) for t in texts])[:-1] - len(_JOINER)
-        at_document_end = numpy.isin(cuts, document_ends)
-        places = numpy.concatenate([cuts[~at_document_end], document_ends])
-        marks = numpy.concatenate([numpy.zeros((~at_document_end).sum(), dtype=numpy.int64),
-                                   numpy.ones(len(document_ends), dtype=numpy.int64)])
-        marked = _replace_characters(joined, places, [sentence_mark, document_mark], marks)
-        ids = self.encoder.encode_text(marked)
-        is_sentence_end, is_document_end = ids == sentence_id, ids == document_id
-        sentence_marks = len(places) - len(document_ends)
-        if int(is_document_end.sum()) != len(document_ends) or int(is_sentence_end.sum()) != sentence_marks:
-            return None  # never expected, but the marks are never trusted blindly
-        ends = numpy.flatnonzero(is_sentence_end | is_document_end)
+        sentence_ends = cuts[~numpy.isin(cuts, document_ends)]
+        ids = self.encoder.encode_text(_overwrite(joined, [(sentence_ends, SENTENCE_MARK),
+                                                           (document_ends, DOCUMENT_MARK)]))
+        is_sentence_end, is_document_end = ids == self.sentence_id, ids == self.document_id
+        found = int(is_document_end.sum()), int(is_sentence_end.sum())
+        if found != (len(document_ends), len(sentence_ends)):
+            raise RuntimeError("sentence marks were lost in tokenization: the text was not cleaned first")
+        is_mark = is_sentence_end | is_document_end
+        ends = numpy.flatnonzero(is_mark)
         # Piece k holds the ids between mark k-1 and mark k (the last piece runs to the end).
         lengths = numpy.diff(numpy.concatenate([[-1], ends, [len(ids)]])) - 1
-        # Document d ends with its document mark (the last one at the end of the text).
-        pieces_per_document = numpy.diff(numpy.concatenate(
-            [[0], numpy.flatnonzero(is_document_end[ends]) + 1, [len(lengths)]]))
-        return _drop_empty(ids[~(is_sentence_end | is_document_end)], lengths, pieces_per_document)
+        # Document d's pieces end with its document mark (the last document's at the end).
+        per_document = numpy.diff(numpy.concatenate([[0], numpy.flatnonzero(is_document_end[ends]) + 1,
+                                                     [len(lengths)]]))
+        # Drop empty pieces: whitespace between cuts, text that tokenizes to nothing.
+        empty = lengths == 0
+        document_of_piece = numpy.repeat(numpy.arange(len(texts)), per_document)
+        per_document = per_document - numpy.bincount(document_of_piece[empty], minlength=len(texts))
+        return ids[~is_mark], lengths[~empty], per_document
 
 
-def _replace_characters(text: str, places: numpy.ndarray, replacements: list[str],
-                        which: numpy.ndarray) -> str:
-    """`text` with the character at each of `places` replaced by replacements[which[i]] (strings
-    of one length), built with numpy on the code points (no Python work per place)."""
-    width = len(replacements[0])
-    if text.isascii() and all(r.isascii() for r in replacements):
-        dtype, encoding = numpy.uint8, "ascii"
-    else:
-        dtype, encoding = numpy.uint32, "utf-32-le"
-    codes = numpy.frombuffer(text.encode(encoding, "surrogatepass"), dtype=dtype)
-    table = numpy.stack([numpy.frombuffer(r.encode(encoding), dtype=dtype) for r in replacements])
-    order = numpy.argsort(places, kind="stable")
-    places, rows = places[order], table[which[order]]
-    # Each replaced character is repeated `width` times, then those slots are overwritten.
-    repeats = numpy.ones(len(codes), dtype=numpy.int64)
-    repeats[places] = width
-    out = numpy.repeat(codes, repeats)
-    starts = places + (width - 1) * numpy.arange(len(places))
-    out[(starts[:, None] + numpy.arange(width)).ravel()] = rows.ravel()
-    return out.tobytes().decode(encoding, "surrogatepass")
-
-
-def _drop_empty(ids: numpy.ndarray, lengths: numpy.ndarray,
-                counts: numpy.ndarray) -> tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]:
-    """Remove zero-length sentences (whitespace between cuts, text that tokenizes to nothing)."""
-    empty = lengths == 0
-    if not empty.any():
-        return ids, lengths, counts
-    document_of = numpy.repeat(numpy.arange(len(counts)), counts)
-    counts = counts - numpy.bincount(document_of[empty], minlength=len(counts))
-    return ids, lengths[~empty], counts
+def _overwrite(text: str, replacements: list[tuple[numpy.ndarray, str]]) -> str:
+    """`text` with the characters at the given offsets replaced by the given character."""
+    if text.isascii():
+        buffer = bytearray(text, "ascii")
+        codes = numpy.frombuffer(buffer, dtype=numpy.uint8)
+        for places, char in replacements:
+            codes[places] = ord(char)
+        return buffer.decode("ascii")
+    codes = numpy.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=numpy.uint32).copy()
+    for places, char in replacements:
+        codes[places] = ord(char)
+    return codes.tobytes().decode("utf-32-le", "surrogatepass")
 
 
 def _interleave(groups: list[tuple[list[int], tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]]],
@@ -122,8 +94,9 @@ def _interleave(groups: list[tuple[list[int], tuple[numpy.ndarray, numpy.ndarray
     length_pieces: list = [None] * n_documents
     counts = numpy.zeros(n_documents, dtype=numpy.int64)
     for documents, (ids, lengths, group_counts) in groups:
-        sentence_bounds = numpy.concatenate([[0], numpy.cumsum(group_counts)]).tolist()
+        sentence_bounds = numpy.concatenate([[0], numpy.cumsum(group_counts)])
         token_bounds = numpy.concatenate([[0], numpy.cumsum(lengths)])[sentence_bounds].tolist()
+        sentence_bounds = sentence_bounds.tolist()
         for j, document in enumerate(documents):
             id_pieces[document] = ids[token_bounds[j]:token_bounds[j + 1]]
             length_pieces[document] = lengths[sentence_bounds[j]:sentence_bounds[j + 1]]

@@ -1,4 +1,5 @@
-"""Text → WordPiece ids with a vocabulary from `python -m tokenizer`.
+"""Text → WordPiece ids with a vocabulary from `python -m tokenizer`, optionally with mark
+characters that become ids of their own (beyond the vocabulary) wherever they occur.
 
 Two backends give the same ids (HF `BertTokenizer(vocab=...)` semantics, which equal Megatron's own
 BERT tokenizer on our vocabularies):
@@ -13,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy
+from tokenizers import AddedToken
 
 from gatortron_common.logging import InputError, get_logger
 from tokenizer.export import VOCAB_FILE, bert_tokenizer_from_vocab
@@ -20,11 +22,10 @@ from tokenizer.export import VOCAB_FILE, bert_tokenizer_from_vocab
 logger = get_logger(__name__)
 
 BACKENDS = ("auto", "nanotoken", "hf")
-CHECKED_SENTENCES = 4096  # of a list, compared with HF once per process
-CHECKED_CHARS = 300_000  # of a long text, likewise (HF runs at a few MB/s)
+CHECKED_CHARS = 300_000  # of the first text, compared with HF once per process (HF: a few MB/s)
 
 
-class SentenceEncoder:
+class TextEncoder:
     """Encode text with a vocabulary directory.
 
     Args:
@@ -32,12 +33,20 @@ class SentenceEncoder:
         lowercase: the vocabulary is uncased (lowercase + strip accents, as BERT uncased).
         backend: "auto" (nanotoken, checked against HF, else HF), "nanotoken" (error if it is
             missing or differs from HF) or "hf".
+        marks: characters that each become one id of their own (vocabulary size, +1, ...),
+            matched before any other rule, like [SEP]. The caller keeps them out of real text.
     """
 
-    def __init__(self, vocab_dir: Path, lowercase: bool, backend: str = "auto") -> None:
+    def __init__(self, vocab_dir: Path, lowercase: bool, backend: str = "auto",
+                 marks: tuple[str, ...] = ()) -> None:
         if backend not in BACKENDS:
             raise InputError(f"tokenizer_backend={backend!r}: use one of {', '.join(BACKENDS)}")
         self.reference = bert_tokenizer_from_vocab(Path(vocab_dir) / VOCAB_FILE, lowercase).backend_tokenizer
+        self.vocab_size = self.reference.get_vocab_size()
+        self.reference.add_special_tokens([AddedToken(mark, normalized=False) for mark in marks])
+        self.mark_ids = [self.reference.token_to_id(mark) for mark in marks]
+        if any(i is None or i < self.vocab_size for i in self.mark_ids):
+            raise InputError(f"{vocab_dir}: the vocabulary already holds one of the data_prep marks")
         self.requested = backend
         self.fast = None
         self.checked = backend == "hf"
@@ -56,19 +65,6 @@ class SentenceEncoder:
     def backend(self) -> str:
         """The backend in use: nanotoken or hf."""
         return "nanotoken" if self.fast is not None else "hf"
-
-    def token_id(self, token: str) -> int | None:
-        """The id of a vocabulary entry, or None."""
-        return self.reference.token_to_id(token)
-
-    def encode(self, sentences: list[str]) -> tuple[numpy.ndarray, numpy.ndarray]:
-        """(ids of all sentences concatenated, number of ids of each sentence)."""
-        if not self.checked:
-            self._check(sentences[:CHECKED_SENTENCES])
-        if self.fast is None:
-            return self._reference_ids(sentences)
-        batch = self.fast.encode_batch(sentences, add_special_tokens=False, parallel=False)
-        return batch.ids, batch.lengths
 
     def encode_text(self, text: str) -> numpy.ndarray:
         """The ids of one (long) text."""

@@ -84,6 +84,8 @@ def append_datasets(writer: IndexedDatasetWriter, prefixes: list[str], dedup: bo
     duplicates = 0
     for prefix in prefixes:
         stats, hashes = read_stats(prefix), read_hashes(prefix)
+        if not len(hashes):
+            continue  # an empty dataset (every record skipped): nothing to copy, and no .bin to map
         keys = [bytes(row) for row in hashes]
         if not dedup or not any(key in seen for key in keys):
             writer.add_dataset(prefix, hashes, stats["sentences"], stats["tokens"])

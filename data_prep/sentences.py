@@ -12,9 +12,10 @@ Rules, in order:
   the next line does not start a list item or a header.
 - An ALL-CAPS header ending in ":" at the start of a line is a sentence of its own.
 - Inside a line, . ! ? (optionally followed by a closing quote or bracket) ends a sentence when
-  the next word starts with an uppercase letter, a digit, or an opening quote/bracket, unless the
-  word before it is a title or an abbreviation that never ends a sentence (Dr., e.g., vs.), a single
-  initial ("J."), or a list number at the start of the line ("1.").
+  the next word starts with an uppercase letter, a digit, or an opening quote/bracket (or lies 64
+  or more blanks away), unless the word before it is a title or an abbreviation that never ends a
+  sentence (Dr., e.g., vs.), a single initial ("J."), or a list number at the start of the line
+  ("1.").
 Abbreviations that can end a sentence (b.i.d., p.o., mg.) end one when the next word is capitalized.
 
 Why vectorized: a note has a sentence every ~55 characters, so any per-sentence Python work caps
@@ -46,7 +47,7 @@ WORD_WINDOW = 40
 NEXT_WORD_WINDOW = 64
 
 _HEADER_CHARS = "A-Z0-9 /&,()'-"
-_HEADER_AT = re.compile(rf"[A-Z][{_HEADER_CHARS}]{{2,60}}:(?=[ \t]+\S)")  # at a line start, after [ \t]*
+_HEADER_MIN, _HEADER_MAX = 2, 60
 _LIST_OR_HEADER_START = re.compile(r"(?:\d{1,3}[.)]|[-*\u2022])[ \t]|[A-Z][A-Z0-9 /&,()'-]{2,60}:")
 _LIST_NUMBER_LINE_START = re.compile(r"^[ \t]*\d{1,3}$", re.MULTILINE)
 _WORD_BEFORE = re.compile(r"(\S+)$")
@@ -66,7 +67,7 @@ def _pack(word: str) -> int:
     return sum(ord(char) << (8 * i) for i, char in enumerate(word))
 
 
-# Which byte values may follow a header's first letter (numpy filter before the regex).
+# Which byte values may follow a header's first letter.
 _HEADER_TABLE = numpy.array([bool(re.fullmatch(f"[{_HEADER_CHARS}]", chr(b))) for b in range(256)])
 _ABBREVIATION_KEYS = numpy.array(sorted(_pack(w) for w in NEVER_ENDING_ABBREVIATIONS), dtype=numpy.uint64)
 assert max(map(len, NEVER_ENDING_ABBREVIATIONS)) <= _ABBREVIATION_CHARS
@@ -227,15 +228,23 @@ class _Cutter:
         return line_end[cut]
 
     def header_cuts(self) -> numpy.ndarray:
-        """After an ALL-CAPS header's colon at the start of a line. Lines are filtered on their first
-        characters with numpy; the regex runs only where a header can start."""
+        """After an ALL-CAPS header's colon at the start of a line: the regex
+        `^[ \\t]*[A-Z][A-Z0-9 /&,()'-]{2,60}:(?=[ \\t]+\\S)` evaluated with walks (its greedy run
+        cannot backtrack onto a colon, so the run must end right at one)."""
         c = self.codes
         starts = self._walk(numpy.concatenate([[0], self.newlines[:-1] + 1]), self._blank)
         starts = starts[(c[starts] >= 65) & (c[starts] <= 90)]
-        for offset in (1, 2):
-            starts = starts[_HEADER_TABLE[numpy.minimum(c[numpy.minimum(starts + offset, self.n)], 255)]]
-        ends = [m.end() for m in map(_HEADER_AT.match, [self.text] * len(starts), starts.tolist()) if m]
-        return numpy.array(ends, dtype=numpy.int64)
+        colon = self._walk(starts + 1, self._header_char, limit=_HEADER_MAX + 1)
+        run = colon - starts - 1
+        found = ((run >= _HEADER_MIN) & (run <= _HEADER_MAX) & (c[colon] == _COLON)
+                 & self._blank(c[numpy.minimum(colon + 1, self.n)]))
+        colon = colon[found]
+        next_word = self._walk(colon + 1, self._blank)
+        return colon[~self._space(c[next_word]) & (next_word <= self.n)] + 1
+
+    @staticmethod
+    def _header_char(values: numpy.ndarray) -> numpy.ndarray:
+        return _HEADER_TABLE[numpy.minimum(values, 255)] & (values < 256)
 
     def terminal_cuts(self) -> numpy.ndarray:
         """After . ! ? (and closing quotes/brackets) that end a sentence."""
@@ -251,11 +260,12 @@ class _Cutter:
         after = self._walk(after, lambda v: _member(v, _CLOSERS))
         blank = self._blank(c[after])
         period, after = period[blank], after[blank]
-        # The next word must start within the window: a space/tab run, then a non-space.
-        next_word = self._walk(after, self._blank, limit=NEXT_WORD_WINDOW)
-        found = ((next_word - after) < NEXT_WORD_WINDOW) & ~self._space(c[next_word])
+        # Then blanks and a next word; a word beyond the window is no reason to keep the sentence.
+        next_word = self._walk(after, self._blank)
+        found = ~self._space(c[next_word])
         period, after, next_word = period[found], after[found], next_word[found]
-        starts_sentence = (self._char_test(next_word, 65, 90, "isupper")
+        starts_sentence = ((next_word - after >= NEXT_WORD_WINDOW)
+                           | self._char_test(next_word, 65, 90, "isupper")
                            | self._char_test(next_word, 48, 57, "isdigit")
                            | _member(c[next_word], _OPENERS))
         period, after = period[starts_sentence], after[starts_sentence]

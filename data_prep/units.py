@@ -30,7 +30,11 @@ class WorkUnit:
         return end - self.lines.start
 
     def describe(self) -> dict:
-        return {"path": self.path, **asdict(self.lines)}
+        """What identifies the unit's input, the file's size and modification time included (a
+        part made from an older version of the file is never reused)."""
+        stat = os.stat(self.path)
+        return {"path": self.path, **asdict(self.lines), "file_size": stat.st_size,
+                "mtime_ns": stat.st_mtime_ns}
 
 
 def splittable(path: Path, fmt: str) -> bool:
@@ -56,12 +60,15 @@ def plan_units(files: list[Path], fmt: str, unit_bytes: int) -> list[WorkUnit]:
 def _line_ranges(path: Path, size: int, pieces: int) -> list[LineRange]:
     """`pieces` byte ranges cut at the line start at or after each even cut, with line numbers."""
     with open(path, "rb") as handle:
-        cuts = []
+        cuts = [0]
         for k in range(1, pieces):
-            handle.seek(k * size // pieces - 1)
+            target = k * size // pieces
+            if target <= cuts[-1]:
+                continue  # a long line already reached past this cut
+            handle.seek(target - 1)
             handle.readline()  # to the start of the next line
             cuts.append(handle.tell())
-        cuts = sorted({c for c in cuts if 0 < c < size})
+        cuts = [c for c in cuts if 0 < c < size]
         # Line numbers at each cut: one pass counting newlines, in large blocks.
         bounds = [0, *cuts, size]
         first_lines, line, position = [1], 1, 0

@@ -33,8 +33,6 @@ TEXT_FORMATS = ("text", "jsonl", "csv", "tsv", "pubmed", "wikipedia")
 _COMPRESSED = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 _BY_SUFFIX = {".txt": "text", ".text": "text", ".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl",
               ".csv": "csv", ".tsv": "tsv"}
-# Undecodable bytes survive decoding as lone surrogates (errors="surrogateescape").
-_UNDECODABLE = re.compile("[\udc80-\udcff]")
 _BLANK_LINES = re.compile(r"\n(?:[ \t\r\f\v]*\n)+")
 _READ_CHARS = 1 << 22
 
@@ -170,12 +168,21 @@ def read_documents(path: Path, fmt: str = "auto", text_key: str = "text", text_c
     else:
         raise InputError(f"{path}: unknown format {fmt!r}; use one of {', '.join(TEXT_FORMATS)}")
     for document in documents:
-        if not document.text.strip():
+        if not document.text or document.text.isspace():
             skips.skip("empty_document", document.source, document.line)
-        elif not document.text.isascii() and _UNDECODABLE.search(document.text):  # isascii: C speed
+        elif not document.text.isascii() and _has_surrogates(document.text):  # isascii: C speed
             skips.skip("invalid_utf8", document.source, document.line)
         else:
             yield document
+
+
+def _has_surrogates(text: str) -> bool:
+    """Lone surrogates: undecodable bytes (kept by surrogateescape) or broken JSON escapes."""
+    try:
+        text.encode("utf-8")  # C speed; a regex scan for surrogates runs at ~150 MB/s
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _read_plain_text(path: Path, max_document_chars: int) -> Iterator[Document]:
@@ -215,11 +222,13 @@ def _read_jsonl(path: Path, text_key: str, skips: SkipReport, lines: LineRange) 
             if lines.end is not None and position >= lines.end:
                 break
             position += len(raw)
-            line = raw.decode("utf-8", "surrogateescape")  # bad bytes: counted as invalid_utf8 below
-            if not line.strip():
+            if raw.isspace():
                 continue
             try:
-                record = json.loads(line)
+                try:
+                    record = json.loads(raw)
+                except UnicodeDecodeError:  # keep bad bytes as surrogates: counted as invalid_utf8 below
+                    record = json.loads(raw.decode("utf-8", "surrogateescape"))
             except ValueError:
                 skips.skip("malformed_json", source, line_number)
                 continue
