@@ -27,7 +27,7 @@ test: setup
 lint: setup
 	$(BIN)/ruff check .
 
-# The chain on bundled synthetic data (CPU is enough): corpora -> vocabulary -> indexed datasets.
+# The chain on bundled synthetic data (CPU is enough): corpora -> vocabulary -> indexed datasets -> blend.
 demo: setup
 	$(BIN)/python -m gatortron_common.synthetic output_dir=$(DEMO_DIR)/corpora notes_mb=4 \
 		pubmed_articles=300 wiki_pages=150 seed=0
@@ -36,18 +36,20 @@ demo: setup
 		output_dir=$(DEMO_DIR)/vocab vocab_size=8000
 	$(BIN)/python -m tokenizer 'input=[$(DEMO_DIR)/corpora/notes.jsonl]' output_dir=$(DEMO_DIR)/vocab_uncased_sp \
 		vocab_size=8000 lowercase=true algorithm=sentencepiece_bpe
-	$(BIN)/python -m data_prep source=notes input=$(DEMO_DIR)/corpora/notes.tsv vocab=$(DEMO_DIR)/vocab \
-		output_prefix=$(DEMO_DIR)/data/notes
+	$(BIN)/python -m data_prep source=notes input=$(DEMO_DIR)/corpora/notes.jsonl vocab=$(DEMO_DIR)/vocab \
+		output_prefix=$(DEMO_DIR)/data/notes workers=2 unit_mb=1
 	$(BIN)/python -m data_prep source=pubmed 'input=$(DEMO_DIR)/corpora/pubmed/*.xml.gz' vocab=$(DEMO_DIR)/vocab \
 		output_prefix=$(DEMO_DIR)/data/pubmed
 	$(BIN)/python -m data_prep source=wikipedia 'input=$(DEMO_DIR)/corpora/wikipedia/*.xml.bz2' \
 		vocab=$(DEMO_DIR)/vocab output_prefix=$(DEMO_DIR)/data/wikipedia
-	@echo "demo outputs in $(DEMO_DIR)/: corpora/, vocab/, vocab_uncased_sp/ (report.json), data/ (.bin/.idx/.stats.json)"
+	$(BIN)/python -m data_prep.blend blend=configs/blend/demo.yaml output=$(DEMO_DIR)/data/blend.json
+	@echo "demo outputs in $(DEMO_DIR)/: corpora/, vocab/, vocab_uncased_sp/ (report.json), data/ (.bin/.idx/.stats.json, blend.json)"
 
 bench: setup
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python bench/vocab.py
 	$(BIN)/python bench/sentences.py
+	$(BIN)/python bench/prep.py
 
 clean:
 	rm -rf $(DEMO_DIR) bench_out .pytest_cache .ruff_cache

@@ -1,5 +1,8 @@
 """data_prep stage: notes, PubMed and Wikipedia → Megatron indexed datasets.
 
-Landed so far: `data_prep.sentences` (clinical sentence splitting). The `python -m data_prep`
-command, tokenization into .bin/.idx, sharding and merging are the rest of the stage.
+`python -m data_prep` (build.py) reads a corpus, cleans it (clean.py), splits sentences with
+clinical rules (sentences.py), tokenizes whole batches at once (documents.py, encode.py) and writes
+.bin/.idx (indexed_writer.py), in parallel over work units (units.py). `python -m data_prep.merge`
+joins Slurm array shards; `python -m data_prep.blend` turns a blend YAML into the weighted
+data-path list for pretraining.
 """

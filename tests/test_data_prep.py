@@ -193,3 +193,20 @@ def test_rerun_skips_complete_shards_and_redoes_killed_ones(tmp_path: Path, voca
     with pytest.raises(InputError, match="shard00002of00003: matches no dataset|incomplete"):
         merge_datasets(MergeConfig(inputs=[f"{prefix}_shard00000of00003", f"{prefix}_shard00002of00003"],
                                    output_prefix=str(tmp_path / "m")))
+
+
+def test_files_equal_megatron_cores_own_builder(tmp_path: Path, vocab_dir: Path,
+                                                notes_corpus: dict[str, Path]) -> None:
+    """Our bulk writer and vectorized index writer give the bytes megatron-core's builder gives."""
+    from megatron.core.datasets.indexed_dataset import IndexedDatasetBuilder
+
+    prefix, _ = prepare(tmp_path, [notes_corpus["jsonl"]], vocab_dir)
+    dataset = IndexedDataset(prefix)
+    builder = IndexedDatasetBuilder(str(tmp_path / "megatron.bin"), dtype=dataset.index.dtype)
+    bounds = dataset.document_indices
+    for document in range(len(bounds) - 1):
+        sentences = [dataset[i] for i in range(bounds[document], bounds[document + 1])]
+        builder.add_document(numpy.concatenate(sentences), [len(s) for s in sentences])
+    builder.finalize(str(tmp_path / "megatron.idx"))
+    for suffix in ("bin", "idx"):
+        assert (tmp_path / f"megatron.{suffix}").read_bytes() == Path(f"{prefix}.{suffix}").read_bytes()
