@@ -1,0 +1,38 @@
+"""BERT pretraining on megatron-core (stage 3 of the chain).
+
+Data: indexed datasets from `python -m data_prep` (a blend from `python -m data_prep.blend`) and the
+tokenizer directory they were made with. The model is megatron-core's BertModel (pre-LayerNorm,
+learned positions, tied LM head, optional sentence-order head), with the Transformer Engine layer
+spec when TE is installed and the local spec otherwise. On a machine without CUDA the same code
+runs on gloo through pretrain.cpu_backend.
+
+Settings: configs/pretrain/default.yaml and configs/pretrain/model/*.yaml (pretrain/config.py
+documents every key). Examples::
+
+    python -m pretrain data.blend=demo_out/data/blend.json data.vocab=demo_out/vocab \
+        checkpoint.dir=demo_out/pretrain train.train_iters=50
+    torchrun --nproc-per-node 8 -m pretrain model=gatortron_base parallel.tensor=2 \
+        data.blend=/data/blend.json data.vocab=/data/vocab checkpoint.dir=/runs/base train.precision=bf16
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+
+from gatortron_common.cli import run_stage
+from pretrain import config as _config  # noqa: F401  registers the schema with Hydra
+from pretrain.train import pretrain
+
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "pretrain"
+
+
+@hydra.main(config_path=str(CONFIG_DIR), config_name="default", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    run_stage(cfg, pretrain, "pretrain")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,141 @@
+"""Checkpoints with megatron-core's dist_checkpointing (torch_dist format): model, optimizer,
+scheduler, random generators and the run's position (iteration, consumed samples), sharded so that
+a checkpoint saved at one TP/PP layout loads at another.
+
+Layout (Megatron's): <dir>/iter_0000100/ per checkpoint and <dir>/latest_checkpointed_iteration.txt.
+The tracker is written only after every rank finished saving, so a job killed mid-save never
+leaves a checkpoint that looks complete; older checkpoints beyond `keep_last` are deleted after.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+from pathlib import Path
+
+import numpy
+import torch
+from megatron.core import dist_checkpointing, parallel_state, tensor_parallel
+from megatron.core.dist_checkpointing.mapping import ShardedObject
+
+from gatortron_common.atomic import atomic_write_text
+from gatortron_common.logging import InputError, get_logger
+
+logger = get_logger("pretrain.checkpoint")
+
+TRACKER = "latest_checkpointed_iteration.txt"
+
+
+def iteration_dir(root: str | Path, iteration: int) -> Path:
+    return Path(root) / f"iter_{iteration:07d}"
+
+
+def latest_iteration(root: str | Path) -> int | None:
+    """The iteration of the newest complete checkpoint under `root`, or None."""
+    tracker = Path(root) / TRACKER
+    if not tracker.is_file():
+        return None
+    text = tracker.read_text(encoding="utf-8").strip()
+    if not text.isdigit():
+        raise InputError(f"{tracker}: not an iteration number")
+    if not iteration_dir(root, int(text)).is_dir():
+        raise InputError(f"{tracker} names iteration {text}, but {iteration_dir(root, int(text))} is missing")
+    return int(text)
+
+
+def _rng_state() -> ShardedObject:
+    """This rank's random generators (dropout masks continue exactly after a resume), one object
+    per (pipeline, tensor) rank; data-parallel ranks are replicas."""
+    states = {"python": random.getstate(), "numpy": numpy.random.get_state(), "torch": torch.get_rng_state(),
+              "cuda": torch.cuda.get_rng_state() if torch.cuda.is_available() else None,
+              "tracker": tensor_parallel.get_cuda_rng_tracker().get_states()}
+    return ShardedObject("rng_state", states,
+                         (parallel_state.get_pipeline_model_parallel_world_size(),
+                          parallel_state.get_tensor_model_parallel_world_size()),
+                         (parallel_state.get_pipeline_model_parallel_rank(),
+                          parallel_state.get_tensor_model_parallel_rank()),
+                         replica_id=parallel_state.get_data_parallel_rank())
+
+
+def _restore_rng(states: dict) -> None:
+    random.setstate(states["python"])
+    numpy.random.set_state(states["numpy"])
+    torch.set_rng_state(states["torch"])
+    if states["cuda"] is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state(states["cuda"])
+    tensor_parallel.get_cuda_rng_tracker().set_states(states["tracker"])
+
+
+def _layout() -> list[int]:
+    return [parallel_state.get_pipeline_model_parallel_world_size(),
+            parallel_state.get_tensor_model_parallel_world_size()]
+
+
+def _sharded_state(model: list, optimizer, scheduler, position: dict, loading: bool,
+                   with_rng: bool = True, with_optimizer: bool = True) -> dict:
+    state = {"rng_state": _rng_state()} if with_rng else {}
+    for index, chunk in enumerate(model):
+        state["model" if index == 0 else f"model{index}"] = chunk.module.sharded_state_dict()
+    model_state = {k: v for k, v in state.items() if k.startswith("model")}
+    merged = {}
+    for chunk_state in model_state.values():
+        merged.update(chunk_state)
+    if with_optimizer:
+        state["optimizer"] = optimizer.sharded_state_dict(merged, is_loading=loading)
+    state["opt_param_scheduler"] = scheduler.state_dict()
+    state["position"] = position
+    return state
+
+
+def save_checkpoint(root: str | Path, iteration: int, model: list, optimizer, scheduler, position: dict,
+                    keep_last: int) -> Path:
+    """Save on every rank (collective); returns the checkpoint directory."""
+    directory = iteration_dir(root, iteration)
+    rank = torch.distributed.get_rank()
+    if rank == 0:
+        shutil.rmtree(directory, ignore_errors=True)  # a killed save of the same iteration
+        directory.mkdir(parents=True)
+    torch.distributed.barrier()
+    # Before the first step Adam has no state yet: a step-0 checkpoint (initial weights) has none.
+    position = {**position, "iteration": iteration, "layout": _layout(), "optimizer": iteration > 0}
+    state = _sharded_state(model, optimizer, scheduler, position, loading=False, with_optimizer=iteration > 0)
+    dist_checkpointing.save(state, str(directory), sharded_strategy=("torch_dist", 1))
+    torch.distributed.barrier()
+    if rank == 0:
+        atomic_write_text(Path(root) / TRACKER, f"{iteration}\n")
+        kept = sorted(Path(root).glob("iter_*"))
+        for old in kept[:-max(keep_last, 1)]:
+            shutil.rmtree(old, ignore_errors=True)
+        logger.info("saved checkpoint %s", directory)
+    torch.distributed.barrier()
+    return directory
+
+
+def load_checkpoint(root: str | Path, iteration: int, model: list, optimizer, scheduler) -> dict:
+    """Load checkpoint `iteration` into the model chunks, optimizer and scheduler (collective);
+    returns the saved position (iteration, consumed_samples, padded_vocab_size, ...)."""
+    directory = iteration_dir(root, iteration)
+    # Random generator states only carry over to the same pipeline x tensor layout.
+    saved = saved_position(root, iteration)
+    same_layout = saved.get("layout") == _layout()
+    state = _sharded_state(model, optimizer, scheduler, {}, loading=True, with_rng=same_layout,
+                           with_optimizer=saved.get("optimizer", True))
+    loaded = dist_checkpointing.load(state, str(directory))
+    if same_layout:
+        _restore_rng(loaded["rng_state"])
+    elif torch.distributed.get_rank() == 0:
+        logger.info("other parallel layout than the checkpoint's: random generators start afresh")
+    for index, chunk in enumerate(model):
+        chunk.module.load_state_dict(loaded["model" if index == 0 else f"model{index}"], strict=True)
+    if "optimizer" in loaded:
+        optimizer.load_state_dict(loaded["optimizer"])
+    scheduler.load_state_dict(loaded["opt_param_scheduler"])
+    if torch.distributed.get_rank() == 0:
+        logger.info("resumed from %s", directory)
+    return loaded["position"]
+
+
+def saved_position(root: str | Path, iteration: int) -> dict:
+    """The position saved with a checkpoint, read without building a model (common state)."""
+    common = dist_checkpointing.load_common_state_dict(str(iteration_dir(root, iteration)))
+    return common["position"]

@@ -1,0 +1,113 @@
+"""Masked-LM training data: megatron-core's `BERTMaskedWordPieceDataset` over the blend, built by
+`BlendedMegatronDatasetBuilder` (rank 0 builds and caches the sample indices, the other ranks wait
+and load them), read in micro-batches that resume at the exact consumed sample.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy
+import torch
+from megatron.core.datasets.bert_dataset import BERTMaskedWordPieceDataset, BERTMaskedWordPieceDatasetConfig
+from megatron.core.datasets.blended_megatron_dataset_builder import BlendedMegatronDatasetBuilder
+from megatron.core.datasets.indexed_dataset import IndexedDataset
+
+from data_prep.blend import load_blend
+from gatortron_common.logging import InputError
+from pretrain.config import DataConfig
+from tokenizer.megatron_adapter import MegatronWordPieceTokenizer
+
+
+def resolve_blend(blend: str | list[str]) -> tuple[list[str], list[float] | None]:
+    """(prefixes, weights) from a blend JSON (python -m data_prep.blend output=...), a blend YAML,
+    a single prefix, or a list of prefixes (equal weights)."""
+    if isinstance(blend, str) and blend.endswith(".json"):
+        if not Path(blend).is_file():
+            raise InputError(f"data.blend={blend}: no such file")
+        saved = json.loads(Path(blend).read_text(encoding="utf-8"))
+        return list(saved["prefixes"]), list(saved["weights"])
+    if isinstance(blend, str) and blend.endswith((".yaml", ".yml")):
+        loaded = load_blend(blend)
+        return loaded.prefixes, loaded.weights
+    prefixes = [blend] if isinstance(blend, str) else list(blend)
+    for prefix in prefixes:
+        if not Path(f"{prefix}.idx").is_file():
+            raise InputError(f"data.blend: {prefix} is not an indexed dataset (no {prefix}.idx)")
+    return prefixes, None
+
+
+@dataclass(frozen=True)
+class Splits:
+    train: BERTMaskedWordPieceDataset
+    valid: BERTMaskedWordPieceDataset | None
+    tokenizer: MegatronWordPieceTokenizer
+
+
+def build_datasets(data: DataConfig, seq_length: int, binary_head: bool, samples: tuple[int, int, int],
+                   cache_dir: str, lowercase: bool = False) -> Splits:
+    """Train / validation datasets with at least `samples` = (train, valid, test) samples."""
+    prefixes, weights = resolve_blend(data.blend)
+    check_split(prefixes, data.split)
+    tokenizer = MegatronWordPieceTokenizer(data.vocab, lowercase=lowercase)
+    config = BERTMaskedWordPieceDatasetConfig(
+        random_seed=data.seed, sequence_length=seq_length, blend=(prefixes, weights),
+        split=data.split if isinstance(data.split, str) else ",".join(str(x) for x in data.split),
+        path_to_cache=cache_dir, tokenizer=tokenizer, masking_probability=data.masking_probability,
+        short_sequence_probability=data.short_sequence_probability, masking_max_ngram=data.masking_max_ngram,
+        masking_do_full_word=data.masking_do_full_word, masking_do_permutation=data.masking_do_permutation,
+        masking_use_longer_ngrams=data.masking_use_longer_ngrams,
+        masking_use_geometric_distribution=data.masking_use_geometric_distribution,
+        classification_head=binary_head)
+    train, valid, _ = BlendedMegatronDatasetBuilder(BERTMaskedWordPieceDataset, list(samples), lambda: True,
+                                                    config).build()
+    return Splits(train, valid, tokenizer)
+
+
+def check_split(prefixes: list[str], split: str | list) -> None:
+    """Each dataset's documents are split train/valid/test as megatron-core splits them; a part
+    with a non-zero share but no document would fail deep inside megatron-core, so say so here."""
+    try:
+        shares = [float(x) for x in (split.split(",") if isinstance(split, str) else split)]
+    except ValueError:
+        raise InputError(f"data.split={split!r}: give three numbers, e.g. 949,50,1") from None
+    if len(shares) != 3 or min(shares) < 0 or sum(shares) <= 0:
+        raise InputError(f"data.split={split!r}: give three non-negative numbers, e.g. 949,50,1")
+    fractions = [x / sum(shares) for x in shares]
+    for prefix in prefixes:
+        documents = len(IndexedDataset(prefix).document_indices) - 1
+        bounds = [0]
+        for fraction in fractions:
+            bounds.append(bounds[-1] + int(round(fraction * documents)))
+        bounds = [0] + [b - (bounds[-1] - documents) for b in bounds[1:]]
+        for name, fraction, first, last in zip(("train", "valid", "test"), fractions, bounds, bounds[1:],
+                                               strict=False):
+            if fraction > 0 and last <= first:
+                raise InputError(f"data.split={split}: the {name} part of {prefix} ({documents} documents) "
+                                 f"is empty; give that part 0 or a larger share (small corpora: 90,10,0)")
+
+
+def micro_batches(dataset, micro_batch_size: int, data_parallel_rank: int, data_parallel_size: int,
+                  consumed_samples: int) -> Iterator[dict[str, torch.Tensor]]:
+    """Micro-batches for one data-parallel rank, from `consumed_samples` on (as Megatron's
+    pretraining sampler: each step of micro_batch_size x data_parallel_size samples is dealt out
+    in rank order, so a resumed run continues at the exact sample)."""
+    step = micro_batch_size * data_parallel_size
+    position = consumed_samples
+    while position + step <= len(dataset):
+        first = position + data_parallel_rank * micro_batch_size
+        yield collate([dataset[i] for i in range(first, first + micro_batch_size)])
+        position += step
+    raise InputError(f"the training data ran out after {position} samples; raise the sample count")
+
+
+def collate(samples: list[dict]) -> dict[str, torch.Tensor]:
+    """Stack dataset samples into batch tensors (int64, loss_mask float)."""
+    batch = {key: torch.from_numpy(numpy.stack([numpy.asarray(s[key]) for s in samples]).astype(numpy.int64))
+             for key in ("text", "types", "labels", "is_random", "padding_mask")}
+    loss_mask = numpy.stack([s["loss_mask"] for s in samples]).astype(numpy.float32)
+    batch["loss_mask"] = torch.from_numpy(loss_mask)
+    return batch

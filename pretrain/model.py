@@ -1,0 +1,72 @@
+"""The BERT model: megatron-core's `BertModel` with the Transformer Engine layer spec when TE is
+importable (NGC containers) and megatron-core's local spec otherwise (CPU, plain PyTorch)."""
+
+from __future__ import annotations
+
+import torch
+from megatron.core.models.bert import bert_layer_specs
+from megatron.core.models.bert.bert_model import BertModel
+from megatron.core.transformer.spec_utils import ModuleSpec
+from megatron.core.transformer.transformer_config import TransformerConfig
+
+from pretrain.config import ModelConfig, ParallelConfig, TrainConfig
+
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+
+def padded_vocab_size(vocab_size: int, model: ModelConfig, tensor_parallel: int) -> int:
+    """Megatron's padding: up to a multiple of make_vocab_size_divisible_by x TP (50,101 → 50,176 at TP 2)."""
+    multiple = model.make_vocab_size_divisible_by * tensor_parallel
+    return -(-vocab_size // multiple) * multiple
+
+
+def layer_spec() -> tuple[ModuleSpec, str]:
+    """(layer spec, its name): TE when transformer_engine is importable, else the local spec."""
+    if bert_layer_specs.HAVE_TE:
+        return bert_layer_specs.get_bert_layer_with_transformer_engine_spec(), "transformer_engine"
+    return bert_layer_specs.bert_layer_local_spec, "local"
+
+
+def transformer_config(model: ModelConfig, parallel: ParallelConfig, train: TrainConfig,
+                       on_gpu: bool) -> TransformerConfig:
+    """megatron-core's TransformerConfig for these settings."""
+    if train.precision not in PRECISIONS:
+        raise ValueError(f"train.precision={train.precision!r}: use one of {', '.join(PRECISIONS)}")
+    if train.precision != "fp32" and not on_gpu:
+        raise ValueError(f"train.precision={train.precision} needs a GPU; use fp32 on CPU")
+    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[train.precision]
+    recompute = {}
+    if parallel.recompute == "full":
+        recompute = {"recompute_granularity": "full", "recompute_method": "uniform",
+                     "recompute_num_layers": parallel.recompute_num_layers}
+    elif parallel.recompute == "selective":
+        recompute = {"recompute_granularity": "selective"}
+    elif parallel.recompute is not None:
+        raise ValueError(f"parallel.recompute={parallel.recompute!r}: use null, selective or full")
+    return TransformerConfig(
+        num_layers=model.num_layers, hidden_size=model.hidden_size,
+        num_attention_heads=model.num_attention_heads, ffn_hidden_size=model.ffn_hidden_size,
+        hidden_dropout=model.hidden_dropout, attention_dropout=model.attention_dropout,
+        init_method_std=model.init_method_std, layernorm_epsilon=model.layernorm_epsilon,
+        tensor_model_parallel_size=parallel.tensor, pipeline_model_parallel_size=parallel.pipeline,
+        virtual_pipeline_model_parallel_size=parallel.virtual_pipeline,
+        sequence_parallel=parallel.sequence_parallel,
+        bf16=train.precision == "bf16", fp16=train.precision == "fp16", params_dtype=dtype,
+        pipeline_dtype=dtype, autocast_dtype=dtype,
+        # CPU: weights made on the CPU (TP=2 then starts from TP=1's exact weights) and no fused
+        # CUDA kernels.
+        use_cpu_initialization=not on_gpu, gradient_accumulation_fusion=False,
+        persist_layer_norm=on_gpu, bias_activation_fusion=on_gpu, bias_dropout_fusion=on_gpu,
+        masked_softmax_fusion=on_gpu,
+        **recompute,
+    )
+
+
+def build_model(config: TransformerConfig, model: ModelConfig, vocab_size: int, pre_process: bool,
+                post_process: bool, vp_stage: int | None = None) -> BertModel:
+    """One model chunk (a pipeline stage, or a virtual stage of it)."""
+    spec, _ = layer_spec()
+    return BertModel(config=config, num_tokentypes=model.num_tokentypes, transformer_layer_spec=spec,
+                     vocab_size=vocab_size, max_sequence_length=model.seq_length, pre_process=pre_process,
+                     post_process=post_process, add_binary_head=model.binary_head,
+                     share_embeddings_and_output_weights=True, parallel_output=True, vp_stage=vp_stage)

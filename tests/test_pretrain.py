@@ -1,0 +1,176 @@
+"""Pretraining on megatron-core, on CPU with gloo: a tiny BERT learns from data_prep output; TP=2,
+PP=2 and TP2xPP2 reproduce TP=1; an interrupted run resumes exactly; a TP=2 checkpoint resumes at
+TP=1; the stop signal saves; the CPU backend is applied only without CUDA and lists what it does."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from data_prep.build import build_dataset
+from data_prep.config import DataPrepConfig
+from gatortron_common.synthetic.notes import generate_notes, write_notes_jsonl
+from tokenizer.build import build_vocabulary
+from tokenizer.config import TokenizerConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+TOLERANCE = 1e-5
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    root = tmp_path_factory.mktemp("pretrain_data")
+    corpus = root / "notes.jsonl"
+    write_notes_jsonl(corpus, generate_notes(seed=61, target_bytes=1_200_000))
+    vocab = str(root / "vocab")
+    build_vocabulary(TokenizerConfig(input=[str(corpus)], output_dir=vocab, vocab_size=3000, workers=1))
+    build_dataset(DataPrepConfig(input=str(corpus), vocab=vocab, output_prefix=str(root / "notes")))
+    return {"blend": str(root / "notes"), "vocab": str(root / "vocab"), "cache": str(root / "cache")}
+
+
+def overrides(data: dict[str, str], run: Path, **settings) -> list[str]:
+    base = {"data.blend": data["blend"], "data.vocab": data["vocab"], "data.cache_dir": data["cache"],
+            "data.split": "'90,10,0'", "checkpoint.dir": str(run), "train.micro_batch_size": 4,
+            "train.global_batch_size": 8, "train.lr": 1e-3, "train.lr_warmup_fraction": 0,
+            "train.lr_decay_iters": 40,  # one schedule for every run: resumed runs keep the saved one
+            "logging.log_interval": 1, "model.hidden_dropout": 0, "model.attention_dropout": 0}
+    base.update(settings)
+    return [f"{key}={value}" for key, value in base.items()]
+
+
+def launch(data: dict[str, str], run: Path, processes: int = 1, **settings) -> subprocess.Popen:
+    command = [sys.executable, "-m", "pretrain", *overrides(data, run, **settings)]
+    if processes > 1:
+        command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+                   f"--nproc-per-node={processes}", "-m", "pretrain", *overrides(data, run, **settings)]
+    environment = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(command, cwd=ROOT, env=environment, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def pretrain(data: dict[str, str], run: Path, processes: int = 1, **settings) -> list[dict]:
+    """Run to completion; return the metrics of every step this run made."""
+    before = len(metrics(run))
+    process = launch(data, run, processes, **settings)
+    output, _ = process.communicate(timeout=600)
+    assert process.returncode == 0, output[-4000:]
+    return metrics(run)[before:]
+
+
+def metrics(run: Path) -> list[dict]:
+    path = run / "metrics.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
+
+
+def losses(records: list[dict]) -> list[float]:
+    return [r["lm loss"] + r["sop loss"] for r in records]
+
+
+@pytest.fixture(scope="module")
+def initial(tmp_path_factory: pytest.TempPathFactory, data: dict[str, str]) -> Path:
+    """A TP=1 checkpoint at step 0: the same starting weights for every layout."""
+    run = tmp_path_factory.mktemp("initial") / "run"
+    assert pretrain(data, run, **{"train.train_iters": 0}) == []
+    assert (run / "latest_checkpointed_iteration.txt").read_text().strip() == "0"
+    return run
+
+
+def from_initial(initial: Path, tmp_path: Path, name: str) -> Path:
+    run = tmp_path / name
+    shutil.copytree(initial, run, ignore=shutil.ignore_patterns("metrics.jsonl", "tensorboard"))
+    return run
+
+
+def test_tiny_model_learns(tmp_path: Path, data: dict[str, str]) -> None:
+    records = pretrain(data, tmp_path / "run", **{"train.train_iters": 40})
+    values = losses(records)
+    assert len(values) == 40
+    assert sum(values[-5:]) / 5 < sum(values[:5]) / 5 - 0.5
+    assert (tmp_path / "run" / "iter_0000040").is_dir()
+    assert list((tmp_path / "run" / "tensorboard").glob("events.*"))
+
+
+@pytest.mark.parametrize(("name", "processes", "layout"), [
+    ("tp2", 2, {"parallel.tensor": 2}),
+    ("pp2", 2, {"parallel.pipeline": 2}),
+    ("tp2pp2", 4, {"parallel.tensor": 2, "parallel.pipeline": 2}),
+])
+def test_parallel_layouts_reproduce_tp1(tmp_path: Path, data: dict[str, str], initial: Path, name: str,
+                                         processes: int, layout: dict) -> None:
+    steps = {"train.train_iters": 4}
+    reference = losses(pretrain(data, from_initial(initial, tmp_path, "tp1"), **steps))
+    parallel = losses(pretrain(data, from_initial(initial, tmp_path, name), processes, **steps, **layout))
+    assert len(parallel) == 4
+    difference = max(abs(a - b) for a, b in zip(reference, parallel, strict=True))
+    assert difference <= TOLERANCE, (reference, parallel)
+
+
+def test_a_tp2_checkpoint_resumes_at_tp1(tmp_path: Path, data: dict[str, str], initial: Path) -> None:
+    reference = losses(pretrain(data, from_initial(initial, tmp_path, "tp1"), **{"train.train_iters": 6}))
+    run = from_initial(initial, tmp_path, "tp2_then_tp1")
+    pretrain(data, run, 2, **{"train.train_iters": 4, "parallel.tensor": 2})
+    resumed = losses(pretrain(data, run, **{"train.train_iters": 6}))
+    assert max(abs(a - b) for a, b in zip(reference[4:], resumed, strict=True)) <= TOLERANCE
+
+
+def test_stop_signal_saves_and_the_resumed_run_continues_exactly(tmp_path: Path,
+                                                                  data: dict[str, str]) -> None:
+    settings = {"train.train_iters": 30, "model.hidden_dropout": 0.1, "model.attention_dropout": 0.1}
+    uninterrupted = pretrain(data, tmp_path / "straight", **settings)
+    run = tmp_path / "interrupted"
+    process = launch(data, run, **settings)
+    deadline = time.monotonic() + 300
+    while not metrics(run) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGUSR1)
+    output, _ = process.communicate(timeout=300)
+    assert process.returncode == 0, output[-3000:]
+    assert "stop signal received" in output
+    stopped = len(metrics(run))
+    assert 1 <= stopped < 30 and (run / f"iter_{stopped:07d}").is_dir()
+    resumed = pretrain(data, run, **settings)  # dropout on: the random generators resume too
+    assert [r["iteration"] for r in resumed] == list(range(stopped + 1, 31))
+    assert losses(resumed) == losses(uninterrupted[stopped:])
+    assert [r["lr"] for r in resumed] == [r["lr"] for r in uninterrupted[stopped:]]
+
+
+def test_cpu_backend_applies_only_without_cuda_and_lists_its_redirections() -> None:
+    script = """
+import json, warnings
+warnings.filterwarnings("ignore")
+import megatron.core.utils as utils
+from pretrain import cpu_backend
+real = utils.torch
+with_cuda = cpu_backend.apply(cuda_available=True)
+untouched = utils.torch is real
+applied = cpu_backend.apply(cuda_available=False)
+buffer = utils.GlobalMemoryBuffer().get_tensor((2, 3), utils.torch.float32, "test")
+print(json.dumps({"with_cuda": with_cuda, "untouched": untouched, "applied": applied,
+                  "device": str(buffer.device), "calls": cpu_backend.redirected_calls()}))
+"""
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["with_cuda"] == [] and report["untouched"]
+    assert len(report["applied"]) >= 12
+    assert any("tensor_parallel.random" in line for line in report["applied"])
+    assert report["device"] == "cpu"
+    assert report["calls"] == {"megatron.core.utils: torch.cuda.current_device": 1}
+
+
+def test_megatron_core_cuda_call_sites_are_the_known_ones() -> None:
+    """A megatron-core upgrade that adds CUDA call sites on the training path must be looked at."""
+    from pretrain import cpu_backend
+
+    found = {module: cpu_backend.cuda_references(module) for module in cpu_backend.CUDA_REFERENCES}
+    assert found == cpu_backend.CUDA_REFERENCES, (
+        f"megatron-core's CUDA references changed (pinned for {cpu_backend.CUDA_REFERENCES_VERSION}); "
+        f"review pretrain/cpu_backend.py")
