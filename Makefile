@@ -27,7 +27,8 @@ test: setup
 lint: setup
 	$(BIN)/ruff check .
 
-# The chain on bundled synthetic data (CPU is enough): corpora -> vocabulary -> indexed datasets -> blend.
+# The chain on bundled synthetic data (CPU is enough): corpora -> vocabulary -> indexed datasets -> blend
+# -> a short pretraining of the tiny model with checkpoints.
 demo: setup
 	$(BIN)/python -m gatortron_common.synthetic output_dir=$(DEMO_DIR)/corpora notes_mb=4 \
 		pubmed_articles=300 wiki_pages=150 seed=0
@@ -43,7 +44,11 @@ demo: setup
 	$(BIN)/python -m data_prep source=wikipedia 'input=$(DEMO_DIR)/corpora/wikipedia/*.xml.bz2' \
 		vocab=$(DEMO_DIR)/vocab output_prefix=$(DEMO_DIR)/data/wikipedia
 	$(BIN)/python -m data_prep.blend blend=configs/blend/demo.yaml output=$(DEMO_DIR)/data/blend.json
-	@echo "demo outputs in $(DEMO_DIR)/: corpora/, vocab/, vocab_uncased_sp/ (report.json), data/ (.bin/.idx/.stats.json, blend.json)"
+	rm -rf $(DEMO_DIR)/pretrain
+	$(BIN)/python -m pretrain model=tiny data.blend=$(DEMO_DIR)/data/blend.json data.vocab=$(DEMO_DIR)/vocab \
+		"data.split='90,10,0'" checkpoint.dir=$(DEMO_DIR)/pretrain train.train_iters=40 train.lr=1e-3 \
+		train.micro_batch_size=4 train.global_batch_size=8 checkpoint.save_interval=20 logging.log_interval=10
+	@echo "demo outputs in $(DEMO_DIR)/: corpora/, vocab/, vocab_uncased_sp/ (report.json), data/ (.bin/.idx/.stats.json, blend.json), pretrain/ (checkpoints, metrics.jsonl, tensorboard/)"
 
 bench: setup
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'

@@ -91,6 +91,8 @@ class DataConfig:
         masking_use_longer_ngrams: prefer longer n-grams.
         masking_use_geometric_distribution: draw n-gram lengths geometrically (SpanBERT style).
         seed: data shuffling seed.
+        num_workers: loader processes that build the next samples while the model computes
+            (0: in the training process).
     """
 
     blend: Any = MISSING  # str or list of str
@@ -105,6 +107,7 @@ class DataConfig:
     masking_use_longer_ngrams: bool = False
     masking_use_geometric_distribution: bool = False
     seed: int = 1234
+    num_workers: int = 1
 
 
 @dataclass

@@ -90,18 +90,40 @@ def check_split(prefixes: list[str], split: str | list) -> None:
                                  f"is empty; give that part 0 or a larger share (small corpora: 90,10,0)")
 
 
+class RankBatches(torch.utils.data.Sampler):
+    """Sample indices of one data-parallel rank's micro-batches from `consumed_samples` on, as
+    Megatron's pretraining sampler deals them: each micro-step of micro_batch_size x
+    data_parallel_size samples is split in rank order, so a resumed run continues at the exact
+    sample whatever the number of loader workers."""
+
+    def __init__(self, total: int, micro_batch_size: int, data_parallel_rank: int, data_parallel_size: int,
+                 consumed_samples: int) -> None:
+        self.total, self.micro_batch_size = total, micro_batch_size
+        self.rank, self.size, self.consumed = data_parallel_rank, data_parallel_size, consumed_samples
+
+    def __iter__(self) -> Iterator[list[int]]:
+        step = self.micro_batch_size * self.size
+        for position in range(self.consumed, self.total - step + 1, step):
+            first = position + self.rank * self.micro_batch_size
+            yield list(range(first, first + self.micro_batch_size))
+
+    def __len__(self) -> int:
+        return max(0, (self.total - self.consumed) // (self.micro_batch_size * self.size))
+
+
 def micro_batches(dataset, micro_batch_size: int, data_parallel_rank: int, data_parallel_size: int,
-                  consumed_samples: int) -> Iterator[dict[str, torch.Tensor]]:
-    """Micro-batches for one data-parallel rank, from `consumed_samples` on (as Megatron's
-    pretraining sampler: each step of micro_batch_size x data_parallel_size samples is dealt out
-    in rank order, so a resumed run continues at the exact sample)."""
-    step = micro_batch_size * data_parallel_size
-    position = consumed_samples
-    while position + step <= len(dataset):
-        first = position + data_parallel_rank * micro_batch_size
-        yield collate([dataset[i] for i in range(first, first + micro_batch_size)])
-        position += step
-    raise InputError(f"the training data ran out after {position} samples; raise the sample count")
+                  consumed_samples: int, workers: int = 0) -> Iterator[dict[str, torch.Tensor]]:
+    """Micro-batches for one data-parallel rank from `consumed_samples` on; with `workers` > 0,
+    loader processes build (mask) the next samples while the model computes."""
+    sampler = RankBatches(len(dataset), micro_batch_size, data_parallel_rank, data_parallel_size,
+                          consumed_samples)
+    # Its own generator: the loader must not draw from the global one, which drives dropout (and is
+    # restored exactly on resume).
+    loader = torch.utils.data.DataLoader(dataset, batch_sampler=sampler, collate_fn=collate,
+                                         num_workers=workers, persistent_workers=workers > 0,
+                                         generator=torch.Generator().manual_seed(0))
+    yield from loader
+    raise InputError(f"the training data ran out after {len(dataset)} samples; raise the sample count")
 
 
 def collate(samples: list[dict]) -> dict[str, torch.Tensor]:

@@ -43,6 +43,7 @@ class TrainState:
     iteration: int = 0
     consumed_samples: int = 0
     history: list[dict] = field(default_factory=list)
+    stopped: bool = False  # by a signal, before train_iters (a checkpoint was saved)
 
 
 def initialize_distributed(on_gpu: bool) -> bool:
@@ -188,7 +189,7 @@ def _pretrain(cfg: PretrainConfig, on_gpu: bool) -> TrainState:
     data_rank = parallel_state.get_data_parallel_rank()
     data_size = parallel_state.get_data_parallel_world_size()
     batches = micro_batches(splits.train, cfg.train.micro_batch_size, data_rank, data_size,
-                            state.consumed_samples)
+                            state.consumed_samples, cfg.data.num_workers)
     iterators = [batches] * len(model) if len(model) > 1 else batches
     forward_backward = get_forward_backward_func()
     if rank == 0:
@@ -241,6 +242,7 @@ def _pretrain(cfg: PretrainConfig, on_gpu: bool) -> TrainState:
             if rank == 0:
                 logger.warning("stop signal received: saving step %d and exiting", state.iteration)
             save()
+            state.stopped = True
             return state
         if cfg.checkpoint.save_interval and state.iteration % cfg.checkpoint.save_interval == 0:
             save()

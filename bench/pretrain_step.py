@@ -1,0 +1,116 @@
+"""Pretraining step time: our megatron-core loop vs HF transformers' BertForPreTraining of the same
+architecture, on the same batch size and sequence length, fp32, in one process on the CPU.
+
+Both sides do a whole optimizer step: forward, masked-LM + sentence-order loss, backward, gradient
+clipping at 1.0, AdamW. Ours reads its batches from a real indexed dataset (data_prep output) through
+megatron-core's BERT dataset; HF gets random tokens of the same shape. The median step time after
+warm-up is compared (ratio ours / HF; below 1.0 means ours is faster).
+
+    python bench/pretrain_step.py                  # ~11M parameters, 20 timed steps
+    python bench/pretrain_step.py layers=8 hidden=512
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+warnings.filterwarnings("ignore")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+from omegaconf import OmegaConf  # noqa: E402
+
+from data_prep.build import build_dataset  # noqa: E402
+from data_prep.config import DataPrepConfig  # noqa: E402
+from gatortron_common.synthetic.notes import generate_notes, write_notes_jsonl  # noqa: E402
+from pretrain.config import ModelConfig, PretrainConfig  # noqa: E402
+from pretrain.model import padded_vocab_size  # noqa: E402
+from pretrain.train import pretrain  # noqa: E402
+from tokenizer.build import build_vocabulary  # noqa: E402
+from tokenizer.config import TokenizerConfig  # noqa: E402
+
+OUT = ROOT / "bench_out" / "pretrain_step"
+
+
+def dataset() -> tuple[str, str]:
+    vocab, prefix = OUT / "vocab", OUT / "notes"
+    if not Path(f"{prefix}.idx").is_file():
+        OUT.mkdir(parents=True, exist_ok=True)
+        corpus = OUT / "notes.jsonl"
+        write_notes_jsonl(corpus, generate_notes(seed=8, target_bytes=8_000_000))
+        build_vocabulary(TokenizerConfig(input=[str(corpus)], output_dir=str(vocab), vocab_size=8000,
+                                         log_level="WARNING"))
+        build_dataset(DataPrepConfig(input=str(corpus), vocab=str(vocab), output_prefix=str(prefix),
+                                     log_level="WARNING"))
+    return str(prefix), str(vocab)
+
+
+def ours(args: dict, prefix: str, vocab: str) -> list[float]:
+    settings = OmegaConf.merge(OmegaConf.structured(PretrainConfig), {
+        "model": {"name": "bench", "num_layers": args["layers"], "hidden_size": args["hidden"],
+                  "num_attention_heads": args["heads"], "ffn_hidden_size": 4 * args["hidden"],
+                  "seq_length": args["seq"]},
+        "data": {"blend": prefix, "vocab": vocab, "split": "98,2,0"},
+        "train": {"micro_batch_size": args["batch"], "global_batch_size": args["batch"],
+                  "train_iters": args["steps"] + args["warmup"], "lr": 1e-4, "lr_warmup_fraction": 0.0},
+        "checkpoint": {"dir": tempfile.mkdtemp(prefix="bench_pretrain_"), "save_interval": 0},
+        "logging": {"log_interval": 1000, "tensorboard_dir": ""}, "log_level": "WARNING"})
+    state = pretrain(OmegaConf.to_object(settings))
+    return [r["step_seconds"] for r in state.history[args["warmup"]:]]
+
+
+def huggingface(args: dict, vocab_size: int) -> list[float]:
+    from transformers import BertConfig, BertForPreTraining
+
+    config = BertConfig(vocab_size=vocab_size, hidden_size=args["hidden"], num_hidden_layers=args["layers"],
+                        num_attention_heads=args["heads"], intermediate_size=4 * args["hidden"],
+                        max_position_embeddings=args["seq"], type_vocab_size=2)
+    model = BertForPreTraining(config).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01)
+    generator = torch.Generator().manual_seed(0)
+    shape = (args["batch"], args["seq"])
+    times = []
+    for step in range(args["steps"] + args["warmup"]):
+        tokens = torch.randint(0, vocab_size, shape, generator=generator)
+        labels = torch.where(torch.rand(shape, generator=generator) < 0.15, tokens, torch.full(shape, -100))
+        started = time.perf_counter()
+        optimizer.zero_grad()
+        order = torch.randint(0, 2, (args["batch"],), generator=generator)
+        output = model(input_ids=tokens, token_type_ids=torch.zeros_like(tokens),
+                       attention_mask=torch.ones_like(tokens), labels=labels, next_sentence_label=order)
+        output.loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        if step >= args["warmup"]:
+            times.append(time.perf_counter() - started)
+    return times
+
+
+def main() -> None:
+    args = {"layers": 4, "hidden": 256, "heads": 4, "seq": 128, "batch": 8, "steps": 20, "warmup": 3}
+    args.update({key: int(value) for key, value in (a.split("=", 1) for a in sys.argv[1:])})
+    prefix, vocab = dataset()
+    tokens = sum(1 for _ in open(Path(vocab) / "vocab.txt", encoding="utf-8"))
+    vocab_size = padded_vocab_size(tokens, ModelConfig(), tensor_parallel=1)  # what ours builds
+    ours_times = ours(args, prefix, vocab)
+    hf_times = huggingface(args, vocab_size)
+    result = {"settings": args, "threads": torch.get_num_threads(),
+              "ours_median_s": statistics.median(ours_times), "hf_median_s": statistics.median(hf_times)}
+    result["ratio_ours_over_hf"] = result["ours_median_s"] / result["hf_median_s"]
+    print(f"{args['layers']} layers, hidden {args['hidden']}, seq {args['seq']}, batch {args['batch']}, "
+          f"{torch.get_num_threads()} threads: ours {result['ours_median_s'] * 1000:.1f} ms/step, "
+          f"HF BertForPreTraining {result['hf_median_s'] * 1000:.1f} ms/step, "
+          f"ratio {result['ratio_ours_over_hf']:.2f}")
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "results.json").write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
