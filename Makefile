@@ -55,6 +55,7 @@ bench: setup
 	$(BIN)/python bench/vocab.py
 	$(BIN)/python bench/sentences.py
 	$(BIN)/python bench/prep.py
+	$(BIN)/python bench/pretrain_step.py
 
 clean:
 	rm -rf $(DEMO_DIR) bench_out .pytest_cache .ruff_cache

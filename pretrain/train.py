@@ -192,6 +192,36 @@ def _pretrain(cfg: PretrainConfig, on_gpu: bool) -> TrainState:
                             state.consumed_samples, cfg.data.num_workers)
     iterators = [batches] * len(model) if len(model) > 1 else batches
     forward_backward = get_forward_backward_func()
+    validation = None
+    if splits.valid is not None and len(splits.valid) >= samples_per_step:
+        validation = micro_batches(splits.valid, cfg.train.micro_batch_size, data_rank, data_size, 0)
+
+    def validate() -> None:
+        """Validation lm loss and perplexity over eval_iters steps' worth of held-out samples."""
+        if validation is None:
+            return
+        for chunk in model:
+            chunk.eval()
+        results = []
+        with torch.no_grad():
+            for _ in range(cfg.logging.eval_iters):
+                results.append(_mean_losses(forward_backward(
+                    forward_step_func=partial(forward_step, device=device),
+                    data_iterator=[validation] * len(model) if len(model) > 1 else validation,
+                    model=model if len(model) > 1 else model[0], num_microbatches=accumulation,
+                    seq_length=cfg.model.seq_length, micro_batch_size=cfg.train.micro_batch_size,
+                    forward_only=True)))
+        for chunk in model:
+            chunk.train()
+        loss = sum(r["lm loss"] for r in results) / len(results)
+        record = {"iteration": state.iteration, "valid lm loss": loss,
+                  "valid perplexity": math.exp(min(loss, 50.0))}
+        if metrics is not None:
+            metrics.write(record)
+        if rank == 0:
+            logger.info("validation at step %d: lm loss %.4f, perplexity %.2f", state.iteration, loss,
+                        record["valid perplexity"])
+
     if rank == 0:
         parameters = sum(p.numel() for chunk in model for p in chunk.parameters())
         logger.info("model %s: %d layers, hidden %d, vocab %d (padded %d), %s spec, %d parameters on rank 0; "
@@ -244,8 +274,12 @@ def _pretrain(cfg: PretrainConfig, on_gpu: bool) -> TrainState:
             save()
             state.stopped = True
             return state
+        if cfg.logging.eval_interval and state.iteration % cfg.logging.eval_interval == 0:
+            validate()
         if cfg.checkpoint.save_interval and state.iteration % cfg.checkpoint.save_interval == 0:
             save()
+    if state.history and not (cfg.logging.eval_interval and state.iteration % cfg.logging.eval_interval == 0):
+        validate()
     if checkpoint.latest_iteration(cfg.checkpoint.dir) != state.iteration:
         save()
     if rank == 0:

@@ -65,9 +65,11 @@ def pretrain(data: dict[str, str], run: Path, processes: int = 1, **settings) ->
     return metrics(run)[before:]
 
 
-def metrics(run: Path) -> list[dict]:
+def metrics(run: Path, split: str = "train") -> list[dict]:
+    """The run's records of training steps (or of validations)."""
     path = run / "metrics.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
+    records = [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
+    return [r for r in records if ("valid lm loss" in r) == (split == "valid")]
 
 
 def losses(records: list[dict]) -> list[float]:
@@ -90,10 +92,13 @@ def from_initial(initial: Path, tmp_path: Path, name: str) -> Path:
 
 
 def test_tiny_model_learns(tmp_path: Path, data: dict[str, str]) -> None:
-    records = pretrain(data, tmp_path / "run", **{"train.train_iters": 40})
+    records = pretrain(data, tmp_path / "run", **{"train.train_iters": 40, "logging.eval_interval": 20})
     values = losses(records)
     assert len(values) == 40
     assert sum(values[-5:]) / 5 < sum(values[:5]) / 5 - 0.5
+    validations = metrics(tmp_path / "run", "valid")
+    assert [v["iteration"] for v in validations] == [20, 40]
+    assert validations[1]["valid lm loss"] < validations[0]["valid lm loss"] < values[0]
     assert (tmp_path / "run" / "iter_0000040").is_dir()
     assert list((tmp_path / "run" / "tensorboard").glob("events.*"))
 
