@@ -28,7 +28,7 @@ from megatron.core.optimizer_param_scheduler import OptimizerParamScheduler
 from megatron.core.pipeline_parallel import get_forward_backward_func
 
 from gatortron_common.logging import InputError, get_logger
-from pretrain import checkpoint, cpu_backend
+from pretrain import checkpoint, cpu_backend, throughput
 from pretrain.config import PretrainConfig
 from pretrain.data import build_datasets, micro_batches
 from pretrain.model import build_model, layer_spec, padded_vocab_size, transformer_config
@@ -240,6 +240,9 @@ def _pretrain(cfg: PretrainConfig, on_gpu: bool) -> TrainState:
 
     stop = _StopSignal()
     metrics = _Metrics(cfg) if rank == 0 else None
+    step_flops = throughput.flops_per_step(cfg.model, vocab_size, samples_per_step,
+                                           full_recompute=cfg.parallel.recompute == "full")
+    peak = throughput.peak_tflops(cfg.train.precision)
     started = time.perf_counter()
     for chunk in model:
         chunk.train()
@@ -257,17 +260,25 @@ def _pretrain(cfg: PretrainConfig, on_gpu: bool) -> TrainState:
             scheduler.step(increment=samples_per_step)
         state.iteration += 1
         state.consumed_samples += samples_per_step
+        seconds = time.perf_counter() - step_started
+        tflops = step_flops / seconds / torch.distributed.get_world_size() / 1e12
         record = {"iteration": state.iteration, "lr": scheduler.get_lr(optimizer.param_groups[0]),
                   "grad_norm": float(grad_norm) if grad_norm is not None else math.nan,
-                  "step_seconds": time.perf_counter() - step_started, **_mean_losses(losses)}
+                  "step_seconds": seconds,
+                  "tokens_per_second": samples_per_step * cfg.model.seq_length / seconds,
+                  "tflops_per_device": tflops, "memory_gib": throughput.memory_gib(), **_mean_losses(losses)}
+        if peak:
+            record["mfu"] = tflops / peak
         state.history.append(record)
         if metrics is not None:
             metrics.write(record)
         if rank == 0 and (state.iteration % cfg.logging.log_interval == 0 or state.iteration == 1):
-            logger.info("step %d/%d  lm loss %.4f%s  lr %.3e  grad norm %.3f  %.2f s/step",
+            logger.info("step %d/%d  lm loss %.4f%s  lr %.3e  grad norm %.3f  %.2f s/step  %.0f tokens/s  "
+                        "%.2f TFLOP/s per device%s  %.1f GiB",
                         state.iteration, cfg.train.train_iters, record.get("lm loss", math.nan),
                         f"  sop loss {record['sop loss']:.4f}" if "sop loss" in record else "",
-                        record["lr"], record["grad_norm"], record["step_seconds"])
+                        record["lr"], record["grad_norm"], seconds, record["tokens_per_second"], tflops,
+                        f" (MFU {record['mfu']:.1%})" if "mfu" in record else "", record["memory_gib"])
         if stop.requested():
             if rank == 0:
                 logger.warning("stop signal received: saving step %d and exiting", state.iteration)

@@ -96,6 +96,8 @@ def test_tiny_model_learns(tmp_path: Path, data: dict[str, str]) -> None:
     values = losses(records)
     assert len(values) == 40
     assert sum(values[-5:]) / 5 < sum(values[:5]) / 5 - 0.5
+    for key in ("tokens_per_second", "tflops_per_device", "memory_gib"):
+        assert all(r[key] > 0 for r in records), key
     validations = metrics(tmp_path / "run", "valid")
     assert [v["iteration"] for v in validations] == [20, 40]
     assert validations[1]["valid lm loss"] < validations[0]["valid lm loss"] < values[0]
@@ -179,3 +181,16 @@ def test_megatron_core_cuda_call_sites_are_the_known_ones() -> None:
     assert found == cpu_backend.CUDA_REFERENCES, (
         f"megatron-core's CUDA references changed (pinned for {cpu_backend.CUDA_REFERENCES_VERSION}); "
         f"review pretrain/cpu_backend.py")
+
+
+def test_model_flops_count() -> None:
+    """8h^2 + 4hf + 4sh per token and layer, 2h^2 + 2hV for the LM head, x3 (x4 with recompute)."""
+    from pretrain.config import ModelConfig
+    from pretrain.throughput import flops_per_step
+
+    tiny = ModelConfig(name="t", num_layers=2, hidden_size=64, num_attention_heads=4, ffn_hidden_size=256,
+                       seq_length=128)
+    per_token = 2 * (8 * 64 * 64 + 4 * 64 * 256 + 4 * 128 * 64) + 2 * 64 * 64 + 2 * 64 * 8064
+    assert per_token == 1_302_528
+    assert flops_per_step(tiny, 8064, samples=8, full_recompute=False) == 3 * 8 * 128 * per_token
+    assert flops_per_step(tiny, 8064, samples=8, full_recompute=True) == 4 * 8 * 128 * per_token
