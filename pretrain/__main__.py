@@ -17,7 +17,6 @@ documents every key). Examples::
 
 from __future__ import annotations
 
-import sys
 import warnings
 from pathlib import Path
 
@@ -30,22 +29,14 @@ from omegaconf import DictConfig  # noqa: E402
 
 from gatortron_common.cli import run_stage  # noqa: E402
 from pretrain import config as _config  # noqa: E402, F401  registers the schema with Hydra
-from pretrain.config import PretrainConfig  # noqa: E402
 from pretrain.train import pretrain  # noqa: E402
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "pretrain"
-# Exit status of a run stopped by SIGTERM/SIGUSR1 after saving: slurm/pretrain.sbatch requeues on it.
-STOPPED_EXIT_STATUS = 3
-
-
-def run(cfg: PretrainConfig) -> None:
-    if pretrain(cfg).stopped:
-        sys.exit(STOPPED_EXIT_STATUS)
 
 
 @hydra.main(config_path=str(CONFIG_DIR), config_name="default", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    run_stage(cfg, run, "pretrain")
+    run_stage(cfg, pretrain, "pretrain")
 
 
 if __name__ == "__main__":
