@@ -56,7 +56,8 @@ class ParallelConfig:
     Attributes:
         tensor: tensor-parallel size (splits each layer's matrices).
         pipeline: pipeline-parallel size (splits the layers; 1F1B schedule).
-        virtual_pipeline: model chunks per pipeline stage (interleaved 1F1B); null = off.
+        virtual_pipeline: model chunks per pipeline stage (interleaved 1F1B); null = off. Not
+            supported yet (refused with a message).
         sequence_parallel: shard LayerNorm/dropout activations along the sequence (needs tensor > 1).
         distributed_optimizer: shard optimizer state across data-parallel ranks (ZeRO-1).
         recompute: activation recomputation: null, "selective" (attention core) or "full".
