@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
-from data_prep.build import build_dataset  # noqa: E402
+from data_prep.build import build_dataset, vocabulary_size  # noqa: E402
 from data_prep.config import DataPrepConfig  # noqa: E402
 from gatortron_common.synthetic.notes import generate_notes, write_notes_jsonl  # noqa: E402
 from pretrain.config import ModelConfig, PretrainConfig  # noqa: E402
@@ -97,8 +97,7 @@ def main() -> None:
     args = {"layers": 4, "hidden": 256, "heads": 4, "seq": 128, "batch": 8, "steps": 20, "warmup": 3}
     args.update({key: int(value) for key, value in (a.split("=", 1) for a in sys.argv[1:])})
     prefix, vocab = dataset()
-    tokens = sum(1 for _ in open(Path(vocab) / "vocab.txt", encoding="utf-8"))
-    vocab_size = padded_vocab_size(tokens, ModelConfig(), tensor_parallel=1)  # what ours builds
+    vocab_size = padded_vocab_size(vocabulary_size(Path(vocab)), ModelConfig(), tensor_parallel=1)  # as ours
     ours_times = ours(args, prefix, vocab)
     hf_times = huggingface(args, vocab_size)
     result = {"settings": args, "threads": torch.get_num_threads(),

@@ -102,7 +102,6 @@ class UnitJob:
 class UnitResult:
     skips: SkipReport
     chars_in: int = 0
-    documents: int = 0
     backend: str = ""
 
 
@@ -222,7 +221,7 @@ def _result_from_stats(stats: dict) -> UnitResult:
     skips.counts.update(stats["skipped"]["by_reason"])
     skips.examples = stats["skipped"]["examples"]
     skips.filtered_reasons = set(stats["skipped"]["by_design"])
-    return UnitResult(skips, stats["chars_in"], stats["documents"], stats["tokenizer_backend"])
+    return UnitResult(skips, stats["chars_in"], stats["tokenizer_backend"])
 
 
 def _prepare_part(task: tuple[UnitJob, str]) -> UnitResult:
@@ -260,7 +259,6 @@ def _fill(writer: IndexedDatasetWriter, job: UnitJob, progress) -> UnitResult:
         for document in empty:
             result.skips.skip("no_tokens", *batch[document][2])
         progress(sum(len(text) for text in texts))
-    result.documents = writer.documents
     result.backend = encoder.backend
     return result
 

@@ -44,7 +44,6 @@ def resolve_blend(blend: str | list[str]) -> tuple[list[str], list[float] | None
 class Splits:
     train: BERTMaskedWordPieceDataset
     valid: BERTMaskedWordPieceDataset | None
-    tokenizer: MegatronWordPieceTokenizer
 
 
 def build_datasets(data: DataConfig, seq_length: int, binary_head: bool, samples: tuple[int, int, int],
@@ -64,7 +63,7 @@ def build_datasets(data: DataConfig, seq_length: int, binary_head: bool, samples
         classification_head=binary_head)
     train, valid, _ = BlendedMegatronDatasetBuilder(BERTMaskedWordPieceDataset, list(samples), lambda: True,
                                                     config).build()
-    return Splits(train, valid, tokenizer)
+    return Splits(train, valid)
 
 
 def check_split(prefixes: list[str], split: str | list) -> None:

@@ -27,6 +27,7 @@ from megatron.core.optimizer import OptimizerConfig, get_megatron_optimizer
 from megatron.core.optimizer_param_scheduler import OptimizerParamScheduler
 from megatron.core.pipeline_parallel import get_forward_backward_func
 
+from data_prep.build import vocabulary_size
 from gatortron_common.logging import InputError, get_logger
 from pretrain import checkpoint, cpu_backend, throughput
 from pretrain.config import PretrainConfig
@@ -155,7 +156,7 @@ def _pretrain(cfg: PretrainConfig, on_gpu: bool) -> TrainState:
     device = torch.device("cuda", torch.cuda.current_device()) if on_gpu else torch.device("cpu")
     state = TrainState()
 
-    tokenizer_size = sum(1 for _ in open(Path(cfg.data.vocab) / "vocab.txt", encoding="utf-8"))
+    tokenizer_size = vocabulary_size(Path(cfg.data.vocab))
     vocab_size = padded_vocab_size(tokenizer_size, cfg.model, cfg.parallel.tensor)
     resume = checkpoint.latest_iteration(cfg.checkpoint.dir)
     if resume is not None:  # keep the checkpoint's padding: it must load at any TP that divides it
