@@ -30,11 +30,11 @@ from omegaconf import OmegaConf  # noqa: E402
 from data_prep.build import build_dataset, vocabulary_size  # noqa: E402
 from data_prep.config import DataPrepConfig  # noqa: E402
 from gatortron_common.synthetic.notes import generate_notes, write_notes_jsonl  # noqa: E402
-from pretrain.config import ModelConfig, PretrainConfig  # noqa: E402
-from pretrain.model import padded_vocab_size  # noqa: E402
+from pretrain.config import PretrainConfig  # noqa: E402
 from pretrain.train import pretrain  # noqa: E402
 from tokenizer.build import build_vocabulary  # noqa: E402
 from tokenizer.config import TokenizerConfig  # noqa: E402
+from tokenizer.vocab import padded_vocab_size  # noqa: E402
 
 OUT = ROOT / "bench_out" / "pretrain_step"
 
@@ -97,7 +97,7 @@ def main() -> None:
     args = {"layers": 4, "hidden": 256, "heads": 4, "seq": 128, "batch": 8, "steps": 20, "warmup": 3}
     args.update({key: int(value) for key, value in (a.split("=", 1) for a in sys.argv[1:])})
     prefix, vocab = dataset()
-    vocab_size = padded_vocab_size(vocabulary_size(Path(vocab)), ModelConfig(), tensor_parallel=1)  # as ours
+    vocab_size = padded_vocab_size(vocabulary_size(Path(vocab)), tensor_parallel=1)  # as ours
     ours_times = ours(args, prefix, vocab)
     hf_times = huggingface(args, vocab_size)
     result = {"settings": args, "threads": torch.get_num_threads(),

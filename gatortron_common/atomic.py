@@ -21,6 +21,12 @@ def _umask() -> int:
     return mask
 
 
+def default_file_mode() -> int:
+    """The mode a plain `open()` would give a new file (0o666 less the umask); outputs are shared
+    on clusters, and some writers (mkstemp, safetensors) create files 0600."""
+    return 0o666 & ~_umask()
+
+
 @contextlib.contextmanager
 def atomic_open(path: str | Path, mode: str = "w", **open_kwargs) -> Iterator[IO]:
     """Open a temporary file next to `path`; on clean exit fsync it and rename it to `path`.
@@ -31,7 +37,7 @@ def atomic_open(path: str | Path, mode: str = "w", **open_kwargs) -> Iterator[IO
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
     os.close(fd)
-    os.chmod(tmp_name, 0o666 & ~_umask())  # mkstemp makes 0600; outputs are shared on clusters
+    os.chmod(tmp_name, default_file_mode())
     try:
         with open(tmp_name, mode, **open_kwargs) as handle:
             yield handle

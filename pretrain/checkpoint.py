@@ -75,21 +75,33 @@ def _sharded_state(model: list, optimizer, scheduler, position: dict, loading: b
                    with_rng: bool = True, with_optimizer: bool = True) -> dict:
     state = {"rng_state": _rng_state()} if with_rng else {}
     for index, chunk in enumerate(model):
-        state["model" if index == 0 else f"model{index}"] = chunk.module.sharded_state_dict()
+        module = getattr(chunk, "module", chunk)  # a DDP-wrapped chunk or a bare BertModel
+        state["model" if index == 0 else f"model{index}"] = module.sharded_state_dict()
     model_state = {k: v for k, v in state.items() if k.startswith("model")}
     merged = {}
     for chunk_state in model_state.values():
         merged.update(chunk_state)
     if with_optimizer:
         state["optimizer"] = optimizer.sharded_state_dict(merged, is_loading=loading)
-    state["opt_param_scheduler"] = scheduler.state_dict()
+    if scheduler is not None:
+        state["opt_param_scheduler"] = scheduler.state_dict()
     state["position"] = position
     return state
 
 
 def save_checkpoint(root: str | Path, iteration: int, model: list, optimizer, scheduler, position: dict,
-                    keep_last: int) -> Path:
-    """Save on every rank (collective); returns the checkpoint directory."""
+                    keep_last: int, with_rng: bool = True) -> Path:
+    """Save on every rank (collective); returns the checkpoint directory.
+
+    Args:
+        model: the model chunks (DDP-wrapped or bare BertModels).
+        optimizer: its state is saved after the first step (at step 0 Adam has none).
+        scheduler: the learning-rate scheduler, or None for weights made outside a run
+            (`import_hf`): the run that starts from them then uses its own schedule.
+        position: where the run is (consumed samples, padded vocabulary, model settings, ...).
+        keep_last: complete checkpoints to keep.
+        with_rng: save this rank's random generators (not for converted weights).
+    """
     directory = iteration_dir(root, iteration)
     rank = torch.distributed.get_rank()
     if rank == 0:
@@ -97,8 +109,11 @@ def save_checkpoint(root: str | Path, iteration: int, model: list, optimizer, sc
         directory.mkdir(parents=True)
     torch.distributed.barrier()
     # Before the first step Adam has no state yet: a step-0 checkpoint (initial weights) has none.
-    position = {**position, "iteration": iteration, "layout": _layout(), "optimizer": iteration > 0}
-    state = _sharded_state(model, optimizer, scheduler, position, loading=False, with_optimizer=iteration > 0)
+    with_optimizer = iteration > 0 and optimizer is not None
+    position = {**position, "iteration": iteration, "layout": _layout(), "optimizer": with_optimizer,
+                "scheduler": scheduler is not None, "rng": with_rng}
+    state = _sharded_state(model, optimizer, scheduler, position, loading=False, with_rng=with_rng,
+                           with_optimizer=with_optimizer)
     dist_checkpointing.save(state, str(directory), sharded_strategy=("torch_dist", 1))
     torch.distributed.barrier()
     if rank == 0:
@@ -118,18 +133,21 @@ def load_checkpoint(root: str | Path, iteration: int, model: list, optimizer, sc
     # Random generator states only carry over to the same pipeline x tensor layout.
     saved = saved_position(root, iteration)
     same_layout = saved.get("layout") == _layout()
-    state = _sharded_state(model, optimizer, scheduler, {}, loading=True, with_rng=same_layout,
-                           with_optimizer=saved.get("optimizer", True))
+    with_rng = same_layout and saved.get("rng", True)
+    with_scheduler = saved.get("scheduler", True)
+    state = _sharded_state(model, optimizer, scheduler if with_scheduler else None, {}, loading=True,
+                           with_rng=with_rng, with_optimizer=saved.get("optimizer", True))
     loaded = dist_checkpointing.load(state, str(directory))
-    if same_layout:
+    if with_rng:
         _restore_rng(loaded["rng_state"])
-    elif torch.distributed.get_rank() == 0:
+    elif torch.distributed.get_rank() == 0 and saved.get("rng", True):
         logger.info("other parallel layout than the checkpoint's: random generators start afresh")
     for index, chunk in enumerate(model):
         chunk.module.load_state_dict(loaded["model" if index == 0 else f"model{index}"], strict=True)
     if "optimizer" in loaded:
         optimizer.load_state_dict(loaded["optimizer"])
-    scheduler.load_state_dict(loaded["opt_param_scheduler"])
+    if with_scheduler:
+        scheduler.load_state_dict(loaded["opt_param_scheduler"])
     if torch.distributed.get_rank() == 0:
         logger.info("resumed from %s", directory)
     return loaded["position"]
@@ -137,5 +155,14 @@ def load_checkpoint(root: str | Path, iteration: int, model: list, optimizer, sc
 
 def saved_position(root: str | Path, iteration: int) -> dict:
     """The position saved with a checkpoint, read without building a model (common state)."""
-    common = dist_checkpointing.load_common_state_dict(str(iteration_dir(root, iteration)))
+    directory = iteration_dir(root, iteration)
+    if not directory.is_dir():
+        raise InputError(f"{directory}: no such checkpoint (iterations there: "
+                         f"{', '.join(str(i) for i in saved_iterations(root)) or 'none'})")
+    common = dist_checkpointing.load_common_state_dict(str(directory))
     return common["position"]
+
+
+def saved_iterations(root: str | Path) -> list[int]:
+    """Iterations with a checkpoint directory under `root` (complete or not), ascending."""
+    return sorted(int(p.name[5:]) for p in Path(root).glob("iter_*") if p.name[5:].isdigit())

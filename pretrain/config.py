@@ -49,6 +49,12 @@ class ModelConfig:
     make_vocab_size_divisible_by: int = 128
 
 
+# Settings that shape the weights or what they compute: a checkpoint continues only under the
+# same values (dropout and initialization may change).
+ARCHITECTURE_FIELDS = ("num_layers", "hidden_size", "num_attention_heads", "ffn_hidden_size", "seq_length",
+                       "num_tokentypes", "binary_head", "layernorm_epsilon")
+
+
 @dataclass
 class ParallelConfig:
     """How the model and batch are split across processes (world = tensor x pipeline x data).

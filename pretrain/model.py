@@ -14,12 +14,6 @@ from pretrain.config import ModelConfig, ParallelConfig, TrainConfig
 PRECISIONS = ("fp32", "bf16", "fp16")
 
 
-def padded_vocab_size(vocab_size: int, model: ModelConfig, tensor_parallel: int) -> int:
-    """Megatron's padding: up to a multiple of make_vocab_size_divisible_by x TP (50,101 → 50,176 at TP 2)."""
-    multiple = model.make_vocab_size_divisible_by * tensor_parallel
-    return -(-vocab_size // multiple) * multiple
-
-
 def layer_spec() -> tuple[ModuleSpec, str]:
     """(layer spec, its name): TE when transformer_engine is importable, else the local spec."""
     if bert_layer_specs.HAVE_TE:
@@ -63,9 +57,14 @@ def transformer_config(model: ModelConfig, parallel: ParallelConfig, train: Trai
 
 
 def build_model(config: TransformerConfig, model: ModelConfig, vocab_size: int, pre_process: bool,
-                post_process: bool, vp_stage: int | None = None) -> BertModel:
-    """One model chunk (a pipeline stage, or a virtual stage of it)."""
-    spec, _ = layer_spec()
+                post_process: bool, vp_stage: int | None = None, local_spec: bool = False) -> BertModel:
+    """One model chunk (a pipeline stage, or a virtual stage of it).
+
+    Args:
+        local_spec: use megatron-core's local layer spec even where TE is installed (checkpoint
+            conversion on the CPU; both specs save the same weight names).
+    """
+    spec = bert_layer_specs.bert_layer_local_spec if local_spec else layer_spec()[0]
     return BertModel(config=config, num_tokentypes=model.num_tokentypes, transformer_layer_spec=spec,
                      vocab_size=vocab_size, max_sequence_length=model.seq_length, pre_process=pre_process,
                      post_process=post_process, add_binary_head=model.binary_head,

@@ -11,7 +11,7 @@ import math
 import os
 import signal
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
 
@@ -30,9 +30,10 @@ from megatron.core.pipeline_parallel import get_forward_backward_func
 from data_prep.build import vocabulary_size
 from gatortron_common.logging import InputError, get_logger
 from pretrain import checkpoint, cpu_backend, throughput
-from pretrain.config import PretrainConfig
+from pretrain.config import ARCHITECTURE_FIELDS, PretrainConfig
 from pretrain.data import build_datasets, micro_batches
-from pretrain.model import build_model, layer_spec, padded_vocab_size, transformer_config
+from pretrain.model import build_model, layer_spec, transformer_config
+from tokenizer.vocab import padded_vocab_size
 
 logger = get_logger("pretrain")
 
@@ -109,6 +110,24 @@ def build_model_chunks(cfg: PretrainConfig, vocab_size: int, on_gpu: bool):
     return config, wrapped
 
 
+def check_resumable(saved: dict, cfg: PretrainConfig, tokenizer_size: int) -> None:
+    """Refuse, naming what differs, a checkpoint this run's model or vocabulary cannot continue."""
+    vocab_size = saved["padded_vocab_size"]
+    if vocab_size % cfg.parallel.tensor or vocab_size < tokenizer_size:
+        raise InputError(f"the checkpoint's padded vocabulary ({vocab_size}) does not fit "
+                         f"{tokenizer_size} tokens at tensor parallel {cfg.parallel.tensor}")
+    if "vocab_size" in saved and saved["vocab_size"] != tokenizer_size:
+        raise InputError(f"{cfg.checkpoint.dir}: the checkpoint was made with a {saved['vocab_size']}-token "
+                         f"vocabulary, data.vocab={cfg.data.vocab} has {tokenizer_size}")
+    stored = saved.get("model_config") or {}
+    differing = [f"model.{name}: checkpoint {stored[name]}, this run {getattr(cfg.model, name)}"
+                 for name in ARCHITECTURE_FIELDS
+                 if name in stored and stored[name] != getattr(cfg.model, name)]
+    if differing:
+        raise InputError(f"{cfg.checkpoint.dir}: the checkpoint's model differs from this run's: "
+                         + "; ".join(differing))
+
+
 def bert_loss(loss_mask: torch.Tensor, sentence_order: torch.Tensor, output) -> tuple[torch.Tensor, dict]:
     """Masked-LM loss (mean over masked tokens) plus sentence-order loss, as Megatron's BERT."""
     lm_losses, sop_logits = output
@@ -157,13 +176,13 @@ def _pretrain(cfg: PretrainConfig, on_gpu: bool) -> TrainState:
     state = TrainState()
 
     tokenizer_size = vocabulary_size(Path(cfg.data.vocab))
-    vocab_size = padded_vocab_size(tokenizer_size, cfg.model, cfg.parallel.tensor)
+    vocab_size = padded_vocab_size(
+        tokenizer_size, cfg.parallel.tensor, cfg.model.make_vocab_size_divisible_by)
     resume = checkpoint.latest_iteration(cfg.checkpoint.dir)
     if resume is not None:  # keep the checkpoint's padding: it must load at any TP that divides it
-        vocab_size = checkpoint.saved_position(cfg.checkpoint.dir, resume)["padded_vocab_size"]
-        if vocab_size % cfg.parallel.tensor or vocab_size < tokenizer_size:
-            raise InputError(f"the checkpoint's padded vocabulary ({vocab_size}) does not fit "
-                             f"{tokenizer_size} tokens at tensor parallel {cfg.parallel.tensor}")
+        saved = checkpoint.saved_position(cfg.checkpoint.dir, resume)
+        check_resumable(saved, cfg, tokenizer_size)
+        vocab_size = saved["padded_vocab_size"]
     config, model = build_model_chunks(cfg, vocab_size, on_gpu)
     optimizer = get_megatron_optimizer(OptimizerConfig(
         optimizer="adam", lr=cfg.train.lr, min_lr=cfg.train.min_lr, weight_decay=cfg.train.weight_decay,
@@ -245,7 +264,8 @@ def _pretrain(cfg: PretrainConfig, on_gpu: bool) -> TrainState:
 
     def save() -> None:
         position = {"consumed_samples": state.consumed_samples, "padded_vocab_size": vocab_size,
-                    "model": cfg.model.name}
+                    "vocab_size": tokenizer_size, "vocab": str(Path(cfg.data.vocab).resolve()),
+                    "model": cfg.model.name, "model_config": asdict(cfg.model)}
         checkpoint.save_checkpoint(cfg.checkpoint.dir, state.iteration, model, optimizer, scheduler, position,
                                    cfg.checkpoint.keep_last)
 

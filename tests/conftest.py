@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
 
 from gatortron_common.synthetic.notes import generate_notes, write_notes_delimited, write_notes_jsonl
+
+sys.path.insert(0, str(Path(__file__).parent))  # test helper modules (pretrain_runs, ...)
+from pretrain_runs import make_pretrain_data  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -27,3 +31,9 @@ def notes_corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def heldout_notes() -> list[str]:
     """Notes from another seed: text no vocabulary in the tests was built from."""
     return [n.text for n in generate_notes(seed=99, target_bytes=60_000)]
+
+
+@pytest.fixture(scope="session")
+def pretrain_data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Vocabulary and indexed dataset for pretraining runs (shared by pretrain and export tests)."""
+    return make_pretrain_data(tmp_path_factory.mktemp("pretrain_data"))

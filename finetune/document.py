@@ -1,0 +1,147 @@
+"""The one document model every benchmark format is read into and written from.
+
+A document is its text plus entities with character offsets into that text (end exclusive).
+Its canonical file form is JSONL, one document per line:
+
+    {"id": "101", "text": "...", "entities": [{"start": 16, "end": 26, "type": "DATE"}]}
+
+Offsets, never tokens, are the ground truth: tokenization (ours or the challenge's) can then
+never change a span or a score.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gatortron_common.atomic import atomic_open
+from gatortron_common.logging import InputError, location
+
+
+@dataclass
+class Entity:
+    """One annotated span.
+
+    Args:
+        start: first character (0-based) of the span in `Document.text`.
+        end: one past the last character. For a discontinuous span, the first fragment's
+            start and the last fragment's end.
+        type: the label (`problem`, `PATIENT`, `Drug`, ...).
+        category: the coarser group where the format has one (2014 `NAME` for `PATIENT`,
+            2012 `EVENT` / `TIMEX3`), else None.
+        id: the source's identifier (`T3`, `P0`, `E12`), kept for round trips and error messages.
+        fragments: `[(start, end), ...]` for discontinuous spans (brat `10 15;20 25`), else None.
+        attributes: any further source attributes (2012 `modality`, `polarity`, `val`; 2014
+            `comment`), kept so a writer can put them back.
+    """
+
+    start: int
+    end: int
+    type: str
+    category: str | None = None
+    id: str | None = None
+    fragments: list[tuple[int, int]] | None = None
+    attributes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def spans(self) -> list[tuple[int, int]]:
+        """The character ranges the entity covers (one unless discontinuous)."""
+        return list(self.fragments) if self.fragments else [(self.start, self.end)]
+
+    def to_json(self) -> dict[str, Any]:
+        record: dict[str, Any] = {"start": self.start, "end": self.end, "type": self.type}
+        if self.category is not None:
+            record["category"] = self.category
+        if self.id is not None:
+            record["id"] = self.id
+        if self.fragments:
+            record["fragments"] = [list(span) for span in self.fragments]
+        if self.attributes:
+            record["attributes"] = dict(self.attributes)
+        return record
+
+    @classmethod
+    def from_json(cls, record: dict[str, Any]) -> Entity:
+        fragments = record.get("fragments")
+        return cls(start=int(record["start"]), end=int(record["end"]), type=str(record["type"]),
+                   category=record.get("category"), id=record.get("id"),
+                   fragments=[(int(s), int(e)) for s, e in fragments] if fragments else None,
+                   attributes={str(k): str(v) for k, v in (record.get("attributes") or {}).items()})
+
+
+@dataclass
+class Document:
+    """A text with its entities, relations and whatever else its source format carries.
+
+    Args:
+        id: document identifier (file stem for file-per-document formats).
+        text: the exact text the offsets index (never stripped or normalized).
+        entities: annotated spans, in source order.
+        relations: links between entities by id, e.g. brat `R1 Strength-Drug Arg1:T2 Arg2:T1` as
+            `{"id": "R1", "type": "Strength-Drug", "args": {"Arg1": "T2", "Arg2": "T1"}}`.
+        metadata: format-specific parts that are not entities but are needed to write the
+            document back exactly (2012 TLINK/SECTIME tags, brat notes, attribute lines).
+    """
+
+    id: str
+    text: str
+    entities: list[Entity] = field(default_factory=list)
+    relations: list[dict[str, Any]] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def check_offsets(self, where: str) -> None:
+        """Raise `InputError` naming `where` and the entity id if any span lies outside the text."""
+        for index, entity in enumerate(self.entities):
+            for start, end in entity.spans:
+                if not 0 <= start < end <= len(self.text):
+                    name = entity.id if entity.id is not None else f"entity #{index + 1}"
+                    raise InputError(f"{where}: {name} has offsets {start}-{end} outside the text "
+                                     f"(length {len(self.text)}) or an empty span")
+
+    def to_json(self) -> dict[str, Any]:
+        record: dict[str, Any] = {"id": self.id, "text": self.text,
+                                  "entities": [entity.to_json() for entity in self.entities]}
+        if self.relations:
+            record["relations"] = self.relations
+        if self.metadata:
+            record["metadata"] = self.metadata
+        return record
+
+    @classmethod
+    def from_json(cls, record: dict[str, Any]) -> Document:
+        return cls(id=str(record["id"]), text=record["text"],
+                   entities=[Entity.from_json(e) for e in record.get("entities") or []],
+                   relations=list(record.get("relations") or []), metadata=dict(record.get("metadata") or {}))
+
+
+def read_jsonl(path: str | Path) -> Iterator[Document]:
+    """Documents from a canonical JSONL file; bad lines raise `InputError` with `file:line`."""
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            where = location(path, number)
+            try:
+                record = json.loads(line)
+                document = Document.from_json(record)
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+                # The message names the problem (missing key, bad JSON), never the text.
+                kind = f"missing key {error}" if isinstance(error, KeyError) else type(error).__name__
+                raise InputError(f"{where}: not a document record ({kind})") from None
+            if not isinstance(document.text, str):
+                raise InputError(f"{where}: 'text' must be a string")
+            document.check_offsets(where)
+            yield document
+
+
+def write_jsonl(documents: Iterable[Document], path: str | Path) -> int:
+    """Write documents as canonical JSONL atomically; returns how many were written."""
+    count = 0
+    with atomic_open(path, "w", encoding="utf-8") as handle:
+        for document in documents:
+            handle.write(json.dumps(document.to_json(), ensure_ascii=False) + "\n")
+            count += 1
+    return count
