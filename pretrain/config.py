@@ -64,8 +64,9 @@ class ParallelConfig:
         pipeline: pipeline-parallel size (splits the layers; 1F1B schedule).
         virtual_pipeline: model chunks per pipeline stage (interleaved 1F1B); null = off. Not
             supported yet (refused with a message).
-        sequence_parallel: shard LayerNorm/dropout activations along the sequence (needs tensor > 1).
-        distributed_optimizer: shard optimizer state across data-parallel ranks (ZeRO-1).
+        sequence_parallel: shard LayerNorm/dropout activations along the sequence (needs tensor > 1;
+            GPU only).
+        distributed_optimizer: shard optimizer state across data-parallel ranks (ZeRO-1; GPU only).
         recompute: activation recomputation: null, "selective" (attention core) or "full".
         recompute_num_layers: layers per recomputed chunk for "full".
     """

@@ -77,6 +77,18 @@ def setup_model_parallel(cfg: PretrainConfig) -> None:
         virtual_pipeline_model_parallel_size=cfg.parallel.virtual_pipeline)
 
 
+def refuse_gpu_only_settings(cfg: PretrainConfig) -> None:
+    """Settings megatron-core implements for CUDA only, refused on the CPU with a message instead of
+    its TypeError deep inside (both tried here with megatron-core 0.16.1)."""
+    if cfg.parallel.distributed_optimizer:
+        # DistributedOptimizer checks each parameter's type string against torch.cuda.*Tensor.
+        raise InputError("parallel.distributed_optimizer=true needs GPUs (megatron-core's distributed "
+                         "optimizer accepts CUDA parameters only)")
+    if cfg.parallel.sequence_parallel:
+        raise InputError("parallel.sequence_parallel=true needs GPUs (megatron-core's sequence-parallel "
+                         "LayerNorm path needs Apex or Transformer Engine)")
+
+
 def check_batch(cfg: PretrainConfig) -> int:
     """Micro-batches per step (gradient accumulation) for this data-parallel size."""
     data_parallel = parallel_state.get_data_parallel_world_size()
@@ -166,6 +178,8 @@ def pretrain(cfg: PretrainConfig) -> TrainState:
 
 def _pretrain(cfg: PretrainConfig, on_gpu: bool) -> TrainState:
     _quiet_megatron(cfg.log_level)
+    if not on_gpu:
+        refuse_gpu_only_settings(cfg)
     redirected = [] if on_gpu else cpu_backend.apply()
     setup_model_parallel(cfg)
     tensor_parallel.model_parallel_cuda_manual_seed(cfg.train.seed)

@@ -1,0 +1,438 @@
+"""Words, BIO/BIOES labels and subword alignment for token-classification fine-tuning.
+
+The chain from a `Document` (entities as character offsets) to model inputs:
+
+1. `split_words`: words with character offsets. A word is a run of word characters or a single
+   punctuation character (regex `\\w+|[^\\w\\s]`), so "b.i.d." is six words and "O'Brien" three.
+   Clinical text glues punctuation to words ("pain.", "BP:140/90"); splitting it off keeps entity
+   edges on word edges. Where an entity boundary still falls inside a word ("Aspirin81" with
+   `Drug` = "Aspirin"), the word is cut there and the cut is counted.
+2. `label_document`: one label per word in the BIO or BIOES scheme (`B-Drug`, `I-Drug`, `O`...).
+   A word belongs to an entity when it lies inside one of the entity's spans.
+3. `tokenize_and_align`: HF fast-tokenizer subwords of those words (`is_split_into_words=True`);
+   the first subword of each word carries the word's label, other subwords and special tokens
+   get -100 (ignored by the loss). Documents are never truncated or windowed here.
+
+`entities_from_labels` is the way back (labels -> entities with character offsets); for
+non-overlapping entities whose spans start and end on non-space characters it is the exact
+inverse of `label_document`.
+
+Overlaps (n2c2 2018 annotates one span as both `Reason` and `ADE`) cannot be expressed by one
+BIO sequence. `LabelSettings.overlap` picks the policy:
+
+- `type_priority`: entities are taken in the order of `type_priority` (first listed wins; types
+  not listed come after all listed ones), then longest first, then leftmost; an entity that
+  overlaps one already taken is dropped.
+- `longest`: the longest entity wins (covered characters), ties go to the leftmost.
+- `groups`: `groups` lists disjoint sets of types, each labelled as its own sequence (e.g.
+  `[[Drug, Strength, ...], [Reason], [ADE]]` gives three label sequences); overlaps left inside a
+  group are settled by `longest`; entities of a type in no group are dropped.
+
+Every dropped entity is counted by type in `LabelStats`; nothing is lost silently.
+
+Discontinuous entities (brat `Reason 10 15;20 25`), `LabelSettings.discontinuous`:
+`fragments` (default) labels each fragment as its own B-I run, so decoding gives one entity per
+fragment; `span` labels the whole range from the first fragment's start to the last fragment's
+end. Either way the number of discontinuous entities is counted.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from finetune.document import Document, Entity
+from gatortron_common.logging import InputError
+
+WORD_PATTERN = re.compile(r"\w+|[^\w\s]")
+SCHEMES: tuple[str, ...] = ("BIO", "BIOES")
+OVERLAP_POLICIES: tuple[str, ...] = ("type_priority", "longest", "groups")
+DISCONTINUOUS_MODES: tuple[str, ...] = ("fragments", "span")
+OUTSIDE = "O"
+IGNORE_INDEX = -100  # label id the HF/torch cross-entropy loss ignores
+
+Span = tuple[int, int]
+
+
+@dataclass
+class LabelSettings:
+    """How entities become word labels.
+
+    Args:
+        scheme: `BIO` or `BIOES`.
+        overlap: `type_priority`, `longest` or `groups` (see the module docstring).
+        type_priority: entity types, highest priority first (for `type_priority`).
+        groups: disjoint lists of types, one label sequence each (for `groups`).
+        discontinuous: `fragments` (label each fragment) or `span` (label first start..last end).
+    """
+
+    scheme: str = "BIO"
+    overlap: str = "longest"
+    type_priority: list[str] = field(default_factory=list)
+    groups: list[list[str]] = field(default_factory=list)
+    discontinuous: str = "fragments"
+
+    def validate(self) -> None:
+        """Raise `InputError` naming the bad setting."""
+        if self.scheme not in SCHEMES:
+            raise InputError(f"scheme={self.scheme!r}: expected one of {', '.join(SCHEMES)}")
+        if self.overlap not in OVERLAP_POLICIES:
+            raise InputError(f"overlap={self.overlap!r}: expected one of {', '.join(OVERLAP_POLICIES)}")
+        if self.discontinuous not in DISCONTINUOUS_MODES:
+            raise InputError(f"discontinuous={self.discontinuous!r}: expected one of "
+                             f"{', '.join(DISCONTINUOUS_MODES)}")
+        if self.overlap == "groups":
+            if not self.groups:
+                raise InputError("overlap=groups needs a non-empty 'groups' list of type lists")
+            seen: Counter[str] = Counter(t for group in self.groups for t in group)
+            repeated = sorted(t for t, n in seen.items() if n > 1)
+            if repeated:
+                raise InputError(f"groups must be disjoint; listed more than once: {', '.join(repeated)}")
+
+
+@dataclass
+class LabelStats:
+    """What labelling kept, dropped and changed, by entity type (counts only, never text).
+
+    Args:
+        labelled: entities that received labels.
+        dropped_overlap: entities dropped because they overlapped a kept one.
+        dropped_ungrouped: entities whose type is in no group (`overlap=groups`).
+        dropped_no_words: entities whose spans hold no word (whitespace only).
+        discontinuous: discontinuous entities seen (labelled per `LabelSettings.discontinuous`).
+        split_words: words cut in two or more because an entity boundary fell inside them.
+    """
+
+    labelled: Counter[str] = field(default_factory=Counter)
+    dropped_overlap: Counter[str] = field(default_factory=Counter)
+    dropped_ungrouped: Counter[str] = field(default_factory=Counter)
+    dropped_no_words: Counter[str] = field(default_factory=Counter)
+    discontinuous: int = 0
+    split_words: int = 0
+
+    @property
+    def dropped(self) -> Counter[str]:
+        """All dropped entities by type, whatever the reason."""
+        return self.dropped_overlap + self.dropped_ungrouped + self.dropped_no_words
+
+    def merge(self, other: LabelStats) -> None:
+        self.labelled.update(other.labelled)
+        self.dropped_overlap.update(other.dropped_overlap)
+        self.dropped_ungrouped.update(other.dropped_ungrouped)
+        self.dropped_no_words.update(other.dropped_no_words)
+        self.discontinuous += other.discontinuous
+        self.split_words += other.split_words
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"labelled": dict(self.labelled), "dropped_overlap": dict(self.dropped_overlap),
+                "dropped_ungrouped": dict(self.dropped_ungrouped),
+                "dropped_no_words": dict(self.dropped_no_words),
+                "discontinuous": self.discontinuous, "split_words": self.split_words}
+
+
+@dataclass
+class DocumentLabels:
+    """A document's words and their label sequences.
+
+    Args:
+        words: `(start, end)` character offsets of each word in the document text.
+        labels: one label sequence per label set (one set unless `overlap=groups`, then one per
+            group, in group order); each has one label per word.
+        stats: what was kept and dropped.
+    """
+
+    words: list[Span]
+    labels: list[list[str]]
+    stats: LabelStats
+
+    def word_texts(self, text: str) -> list[str]:
+        """The words as strings (what a tokenizer is given); `text` is the document text."""
+        return [text[start:end] for start, end in self.words]
+
+
+# --- words ----------------------------------------------------------------------------------------
+
+def split_words(text: str, boundaries: Iterable[int] = ()) -> tuple[list[Span], int]:
+    """Words of `text` as character spans, cut at every boundary that falls inside a word.
+
+    Args:
+        text: the document text.
+        boundaries: character offsets that must be word edges (entity starts and ends).
+
+    Returns:
+        The word spans in text order and how many regex words had to be cut.
+    """
+    cuts = sorted(set(boundaries))
+    spans: list[Span] = []
+    cut_words = 0
+    for match in WORD_PATTERN.finditer(text):
+        start, end = match.span()
+        # Boundaries strictly inside (start, end) split this word.
+        low = bisect.bisect_right(cuts, start)
+        high = bisect.bisect_left(cuts, end)
+        if low == high:
+            spans.append((start, end))
+            continue
+        cut_words += 1
+        edge = start
+        for cut in cuts[low:high]:
+            spans.append((edge, cut))
+            edge = cut
+        spans.append((edge, end))
+    return spans, cut_words
+
+
+# --- entities -> labels ---------------------------------------------------------------------------
+
+def _pieces(entity: Entity, discontinuous: str) -> list[Span]:
+    """The character ranges that get labels: each fragment, or the whole first..last range."""
+    if entity.fragments and discontinuous == "span":
+        return [(entity.start, entity.end)]
+    return entity.spans
+
+
+def _covered(pieces: Sequence[Span]) -> int:
+    return sum(end - start for start, end in pieces)
+
+
+def _overlaps(a: Sequence[Span], b: Sequence[Span]) -> bool:
+    return any(sa < eb and sb < ea for sa, ea in a for sb, eb in b)
+
+
+def resolve_overlaps(entities: Sequence[Entity], settings: LabelSettings,
+                     types_first: Sequence[str] = ()) -> tuple[list[Entity], Counter[str]]:
+    """Keep a non-overlapping subset of `entities`; return it (in start order) and drops by type.
+
+    Args:
+        entities: candidate entities.
+        settings: `discontinuous` decides which ranges may overlap.
+        types_first: if given, entities of these types are taken first, in this order
+            (`type_priority`); otherwise only length and position decide (`longest`).
+    """
+    rank = {entity_type: index for index, entity_type in enumerate(types_first)}
+    pieces = [_pieces(entity, settings.discontinuous) for entity in entities]
+
+    def key(index: int) -> tuple[int, int, int, int]:
+        entity = entities[index]
+        return (rank.get(entity.type, len(rank)), -_covered(pieces[index]), entity.start, index)
+
+    kept: list[int] = []
+    dropped: Counter[str] = Counter()
+    for index in sorted(range(len(entities)), key=key):
+        if any(_overlaps(pieces[index], pieces[other]) for other in kept):
+            dropped[entities[index].type] += 1
+        else:
+            kept.append(index)
+    kept.sort(key=lambda i: (entities[i].start, entities[i].end, i))
+    return [entities[i] for i in kept], dropped
+
+
+def _word_range(word_starts: Sequence[int], words: Sequence[Span], piece: Span) -> tuple[int, int]:
+    """Indices [first, last) of the words lying inside `piece` (words never straddle its edges)."""
+    first = bisect.bisect_left(word_starts, piece[0])
+    last = first
+    while last < len(words) and words[last][1] <= piece[1]:
+        last += 1
+    return first, last
+
+
+def _label_run(labels: list[str], first: int, last: int, entity_type: str, scheme: str) -> None:
+    if scheme == "BIOES" and last - first == 1:
+        labels[first] = f"S-{entity_type}"
+        return
+    labels[first] = f"B-{entity_type}"
+    for index in range(first + 1, last):
+        labels[index] = f"I-{entity_type}"
+    if scheme == "BIOES":
+        labels[last - 1] = f"E-{entity_type}"
+
+
+def labels_for_entities(words: Sequence[Span], entities: Sequence[Entity], settings: LabelSettings,
+                        stats: LabelStats) -> list[str]:
+    """One label per word for non-overlapping `entities` (resolve overlaps first).
+
+    Args:
+        words: word spans from `split_words` cut at these entities' boundaries.
+        entities: entities that do not overlap each other.
+        settings: scheme and discontinuous handling.
+        stats: updated with labelled and no-word entities.
+    """
+    labels = [OUTSIDE] * len(words)
+    word_starts = [start for start, _ in words]
+    for entity in entities:
+        runs = [_word_range(word_starts, words, piece) for piece in _pieces(entity, settings.discontinuous)]
+        runs = [(first, last) for first, last in runs if last > first]
+        if not runs:
+            stats.dropped_no_words[entity.type] += 1
+            continue
+        for first, last in runs:
+            _label_run(labels, first, last, entity.type, settings.scheme)
+        stats.labelled[entity.type] += 1
+    return labels
+
+
+def label_document(document: Document, settings: LabelSettings | None = None) -> DocumentLabels:
+    """Words of `document` and their BIO/BIOES labels under the overlap policy of `settings`.
+
+    Args:
+        document: text and entities (character offsets, end exclusive).
+        settings: scheme, overlap policy, discontinuous handling; defaults to BIO + `longest`.
+
+    Returns:
+        Words (cut at every entity boundary, kept or dropped, so all label sets share them),
+        one label sequence per label set, and counts of what was labelled and dropped.
+    """
+    settings = settings or LabelSettings()
+    settings.validate()
+    document.check_offsets(f"document {document.id}")
+    boundaries = [edge for entity in document.entities
+                  for piece in _pieces(entity, settings.discontinuous) for edge in piece]
+    words, cut_words = split_words(document.text, boundaries)
+    stats = LabelStats(split_words=cut_words,
+                       discontinuous=sum(1 for entity in document.entities if entity.fragments))
+    if settings.overlap == "groups":
+        grouped = {entity_type for group in settings.groups for entity_type in group}
+        for entity in document.entities:
+            if entity.type not in grouped:
+                stats.dropped_ungrouped[entity.type] += 1
+        label_sets = []
+        for group in settings.groups:
+            members = [entity for entity in document.entities if entity.type in set(group)]
+            kept, dropped = resolve_overlaps(members, settings)
+            stats.dropped_overlap.update(dropped)
+            label_sets.append(labels_for_entities(words, kept, settings, stats))
+        return DocumentLabels(words=words, labels=label_sets, stats=stats)
+    order = settings.type_priority if settings.overlap == "type_priority" else ()
+    kept, dropped = resolve_overlaps(document.entities, settings, order)
+    stats.dropped_overlap.update(dropped)
+    labels = labels_for_entities(words, kept, settings, stats)
+    return DocumentLabels(words=words, labels=[labels], stats=stats)
+
+
+# --- labels -> entities ---------------------------------------------------------------------------
+
+def _parse(label: str, scheme: str, index: int) -> tuple[str, str | None]:
+    if label == OUTSIDE:
+        return OUTSIDE, None
+    tag, sep, entity_type = label.partition("-")
+    if not sep or not entity_type or tag not in tuple(scheme) or tag == OUTSIDE:
+        raise InputError(f"label #{index + 1} {label!r} is not a {scheme} label (expected O or "
+                         f"{'/'.join(t + '-TYPE' for t in scheme if t != OUTSIDE)})")
+    return tag, entity_type
+
+
+def entities_from_labels(words: Sequence[Span], labels: Sequence[str], scheme: str = "BIO") -> list[Entity]:
+    """Entities (character offsets) from one label per word; the inverse of `label_document`.
+
+    Ill-formed sequences are read the usual lenient (conlleval) way: an `I-X` (or BIOES `E-X`)
+    that does not continue an `X` entity starts a new one. Each entity spans its first word's
+    start to its last word's end.
+
+    Args:
+        words: word spans, as in `DocumentLabels.words`.
+        labels: one label per word.
+        scheme: `BIO` or `BIOES`.
+    """
+    if scheme not in SCHEMES:
+        raise InputError(f"scheme={scheme!r}: expected one of {', '.join(SCHEMES)}")
+    if len(words) != len(labels):
+        raise InputError(f"{len(labels)} labels for {len(words)} words")
+    entities: list[Entity] = []
+    current: Entity | None = None
+    for index, ((start, end), label) in enumerate(zip(words, labels, strict=True)):
+        tag, entity_type = _parse(label, scheme, index)
+        continues = current is not None and current.type == entity_type and tag in ("I", "E")
+        if continues:
+            current.end = end
+        elif tag != OUTSIDE:
+            current = Entity(start=start, end=end, type=entity_type)
+            entities.append(current)
+        if tag in (OUTSIDE, "E", "S"):
+            current = None
+    return entities
+
+
+def label_vocabulary(types: Iterable[str], scheme: str = "BIO") -> list[str]:
+    """All labels for `types`: `O` first, then each type (sorted) with every tag of the scheme.
+
+    Args:
+        types: entity types (repeats are fine).
+        scheme: `BIO` or `BIOES`.
+    """
+    tags = ("B", "I") if scheme == "BIO" else ("B", "I", "E", "S")
+    return [OUTSIDE] + [f"{tag}-{entity_type}" for entity_type in sorted(set(types)) for tag in tags]
+
+
+# --- subword alignment ----------------------------------------------------------------------------
+
+@dataclass
+class AlignedExample:
+    """A whole document as model inputs (no truncation, no windowing).
+
+    Args:
+        input_ids: subword ids including the tokenizer's special tokens.
+        attention_mask: 1 per token.
+        word_ids: the word index of each token (None for special tokens).
+        labels: one sequence per label set, aligned to `input_ids`: a word's label id on its
+            first subword, `IGNORE_INDEX` elsewhere.
+        words_without_tokens: indices of words the tokenizer produced no subword for (their
+            labels cannot reach the model; report them).
+    """
+
+    input_ids: list[int]
+    attention_mask: list[int]
+    word_ids: list[int | None]
+    labels: list[list[int]]
+    words_without_tokens: list[int]
+
+
+def align_labels(word_ids: Sequence[int | None], word_labels: Sequence[int]) -> list[int]:
+    """First-subword alignment: `word_labels[w]` on the first token of word `w`, -100 elsewhere.
+
+    Args:
+        word_ids: each token's word index (None for special tokens), from `BatchEncoding.word_ids()`.
+        word_labels: one label id per word.
+    """
+    aligned: list[int] = []
+    previous: int | None = None
+    for word in word_ids:
+        aligned.append(IGNORE_INDEX if word is None or word == previous else word_labels[word])
+        previous = word
+    return aligned
+
+
+def tokenize_and_align(tokenizer: Any, words: Sequence[str], label_sets: Sequence[Sequence[str]],
+                       label_to_id: Mapping[str, int]) -> AlignedExample:
+    """Tokenize pre-split words with a fast HF tokenizer and align word labels to subwords.
+
+    Args:
+        tokenizer: a fast (Rust-backed) HF tokenizer; `word_ids()` needs one.
+        words: the words (e.g. `DocumentLabels.word_texts(text)`).
+        label_sets: one or more label sequences, each with one label per word.
+        label_to_id: label string -> id (e.g. from `label_vocabulary`).
+    """
+    if not getattr(tokenizer, "is_fast", False):
+        raise InputError("tokenize_and_align needs a fast tokenizer (word_ids() is only available there)")
+    for number, labels in enumerate(label_sets, start=1):
+        if len(labels) != len(words):
+            raise InputError(f"label set {number}: {len(labels)} labels for {len(words)} words")
+    unknown = sorted({label for labels in label_sets for label in labels} - set(label_to_id))
+    if unknown:
+        raise InputError(f"labels missing from label_to_id: {', '.join(unknown)}")
+    # truncation=False: long documents stay whole here; windowing is a later step's job.
+    # verbose=False: the "longer than model_max_length" warning is expected, not news.
+    encoding = tokenizer(list(words), is_split_into_words=True, truncation=False,
+                         add_special_tokens=True, verbose=False)
+    word_ids = encoding.word_ids()
+    reached = {word for word in word_ids if word is not None}
+    return AlignedExample(
+        input_ids=list(encoding["input_ids"]),
+        attention_mask=list(encoding["attention_mask"]),
+        word_ids=word_ids,
+        labels=[align_labels(word_ids, [label_to_id[label] for label in labels]) for labels in label_sets],
+        words_without_tokens=[index for index in range(len(words)) if index not in reached],
+    )

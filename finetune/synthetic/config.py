@@ -1,0 +1,43 @@
+"""Structured (typed) Hydra config for `python -m finetune.synthetic`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+# configs/finetune at the repository root, found from this file so any working directory works.
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "finetune"
+SCHEMA_NAME = "finetune_synthetic_schema"
+CORPUS_NAMES: tuple[str, ...] = ("i2b2_2010", "i2b2_2012", "i2b2_2014", "n2c2_2018")
+
+
+@dataclass
+class AnnotatedCorporaConfig:
+    """What to generate and where.
+
+    Attributes:
+        output_dir: directory receiving one folder per corpus (replaced as a whole).
+        seed: master seed (>= 0); the same seed and sizes give byte-identical files.
+        documents: documents per corpus (train and test together).
+        test_fraction: share of each corpus written to test/ (at least one document when
+            there are two or more).
+        corpora: which corpora to write (default: all four).
+        overwrite: replace an existing non-empty output_dir.
+        log_level: logging level for this run.
+    """
+
+    output_dir: str = MISSING
+    seed: int = 0
+    documents: int = 20
+    test_fraction: float = 0.25
+    corpora: list[str] = field(default_factory=lambda: list(CORPUS_NAMES))
+    overwrite: bool = False
+    log_level: str = "INFO"
+
+
+def register_configs() -> None:
+    """Register the schema so `configs/finetune/synthetic.yaml` can extend and validate against it."""
+    ConfigStore.instance().store(name=SCHEMA_NAME, node=AnnotatedCorporaConfig)

@@ -1,0 +1,181 @@
+"""Generate the four synthetic benchmark corpora and write them in their release formats.
+
+    output_dir/
+      i2b2_2010/{train,test}/   <id>.txt + <id>.con          train.jsonl, test.jsonl
+      i2b2_2012/{train,test}/   <id>.xml (EVENT, TIMEX3, SECTIME, TLINK)
+      i2b2_2014/{train,test}/   <id>.xml (every PHI category and subtype)
+      n2c2_2018/{train,test}/   <id>.txt + <id>.ann (brat, with relations)
+      summary.json              documents, entities by type, relations (counts only)
+
+Each corpus draws from its own random stream of the seed, so the same seed gives byte-identical
+files and adding a corpus never changes another. The whole directory is staged and moved into
+place at the end (`atomic_directory`): a killed run leaves nothing that looks complete.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from finetune.document import Document, write_jsonl
+from finetune.formats import FormatReport, write_corpus
+from finetune.synthetic.concepts import concept_note
+from finetune.synthetic.config import CORPUS_NAMES, AnnotatedCorporaConfig
+from finetune.synthetic.deid import deid_note
+from finetune.synthetic.medications import medication_note
+from finetune.synthetic.temporal import temporal_note
+from gatortron_common.atomic import atomic_directory, atomic_write_text
+from gatortron_common.logging import InputError, get_logger
+from gatortron_common.synthetic.text import Dice
+
+log = get_logger(__name__)
+SPLITS = ("train", "test")
+_STREAM = 2018  # SeedSequence stream id of this generator (other synthetic data use others)
+
+
+@dataclass(frozen=True)
+class CorpusSpec:
+    """How one corpus is generated and written.
+
+    Args:
+        name: directory name under output_dir.
+        fmt: `finetune.formats` format name.
+        make: `(dice, index) -> Document` for the index-th document of the corpus.
+    """
+
+    name: str
+    fmt: str
+    make: Callable[[Dice, int], Document]
+
+
+def _concepts(dice: Dice, index: int) -> Document:
+    # The rare shapes on a fixed rhythm, so every few documents carry them whatever the seed.
+    return concept_note(dice, f"record-{index + 1}", broken_concept=index % 3 == 0,
+                        quoted_concept=index % 4 == 1)
+
+
+def _deid(dice: Dice, index: int) -> Document:
+    return deid_note(dice, f"{100 + index // 4}-{index % 4 + 1:02d}")  # patient-record, as in the release
+
+
+CORPORA: dict[str, CorpusSpec] = {
+    "i2b2_2010": CorpusSpec("i2b2_2010", "i2b2_2010", _concepts),
+    "i2b2_2012": CorpusSpec("i2b2_2012", "i2b2_2012", lambda dice, i: temporal_note(dice, str(i + 1))),
+    "i2b2_2014": CorpusSpec("i2b2_2014", "i2b2_2014", _deid),
+    "n2c2_2018": CorpusSpec("n2c2_2018", "brat", lambda dice, i: medication_note(dice, str(100035 + i))),
+}
+
+
+def split_sizes(documents: int, test_fraction: float) -> tuple[int, int]:
+    """(train, test) document counts.
+
+    Args:
+        documents: documents in the corpus.
+        test_fraction: share for test: round(documents * test_fraction), but at least one
+            document when there are two or more, and train keeps at least one.
+    """
+    test = round(documents * test_fraction)
+    if documents >= 2:
+        test = min(max(test, 1), documents - 1)
+    else:
+        test = 0
+    return documents - test, test
+
+
+def generate_corpus(name: str, seed: int, documents: int) -> list[Document]:
+    """The documents of corpus `name` for `seed` (deterministic).
+
+    Args:
+        name: one of `CORPUS_NAMES`.
+        seed: master seed (>= 0).
+        documents: how many documents.
+    """
+    spec = CORPORA[name]
+    dice = Dice(np.random.default_rng([seed, _STREAM, CORPUS_NAMES.index(name)]), batch=4096)
+    return [spec.make(dice, index) for index in range(documents)]
+
+
+def _entity_key(category: str | None, entity_type: str) -> str:
+    return f"{category}/{entity_type}" if category else entity_type
+
+
+def corpus_counts(documents: list[Document]) -> dict[str, Any]:
+    """Counts for the summary: documents, entities by (category/)type, relations by type.
+
+    Args:
+        documents: one split of one corpus.
+    """
+    entities = Counter(_entity_key(e.category, e.type) for d in documents for e in d.entities)
+    counts: dict[str, Any] = {"documents": len(documents), "entities": dict(sorted(entities.items()))}
+    relations = Counter(r["type"] for d in documents for r in d.relations)
+    if relations:
+        counts["relations"] = dict(sorted(relations.items()))
+    discontinuous = sum(1 for d in documents for e in d.entities if e.fragments)
+    if discontinuous:
+        counts["discontinuous_entities"] = discontinuous
+    return counts
+
+
+def _check_output(settings: AnnotatedCorporaConfig) -> None:
+    if settings.seed < 0:
+        raise InputError(f"seed must be >= 0, got {settings.seed}")
+    if settings.documents < 1:
+        raise InputError(f"documents must be >= 1, got {settings.documents}")
+    if not 0.0 <= settings.test_fraction < 1.0:
+        raise InputError(f"test_fraction must be in [0, 1), got {settings.test_fraction}")
+    unknown = sorted(set(settings.corpora) - set(CORPUS_NAMES))
+    if unknown or not settings.corpora:
+        raise InputError(f"corpora must be a non-empty list of {', '.join(CORPUS_NAMES)}; "
+                         f"unknown: {', '.join(unknown) or 'none'}")
+    target = Path(settings.output_dir)
+    if target.exists() and not target.is_dir():
+        raise InputError(f"{target}: output_dir is a file")
+    if target.is_dir() and any(target.iterdir()) and not settings.overwrite:
+        raise InputError(f"{target}: output_dir exists and is not empty; choose a new directory or set "
+                         f"overwrite=true to replace it as a whole")
+
+
+def write_annotated_corpora(settings: AnnotatedCorporaConfig) -> dict[str, Any]:
+    """Generate and write the corpora in `settings.corpora`; return the summary (counts only).
+
+    Args:
+        settings: output_dir, seed, documents per corpus, test_fraction, corpora, overwrite.
+
+    Raises:
+        InputError: bad settings, or an existing non-empty output_dir without overwrite=true.
+    """
+    _check_output(settings)
+    train_size, _ = split_sizes(settings.documents, settings.test_fraction)
+    summary: dict[str, Any] = {"seed": settings.seed, "documents_per_corpus": settings.documents,
+                               "corpora": {}}
+    with atomic_directory(settings.output_dir) as staging:
+        for name in settings.corpora:
+            spec = CORPORA[name]
+            documents = generate_corpus(name, settings.seed, settings.documents)
+            parts = {"train": documents[:train_size], "test": documents[train_size:]}
+            entry: dict[str, Any] = {"format": spec.fmt, "splits": {}}
+            for split, split_documents in parts.items():
+                if not split_documents:
+                    continue
+                report = FormatReport(strict=True)
+                write_corpus(split_documents, staging / name / split, spec.fmt, report=report)
+                if report.total:
+                    # The generator builds every span to fit its format; any adjustment is a bug.
+                    raise RuntimeError(f"{name}/{split}: the {spec.fmt} writer had to adjust generated "
+                                       f"documents: {report.as_dict()['by_reason']}")
+                write_jsonl(split_documents, staging / name / f"{split}.jsonl")
+                entry["splits"][split] = corpus_counts(split_documents)
+            summary["corpora"][name] = entry
+            totals = Counter(e.type for d in documents for e in d.entities)
+            log.info("%s: %d documents, %d entities of %d types (%s)", name, len(documents),
+                     sum(totals.values()), len(totals), spec.fmt)
+        atomic_write_text(staging / "summary.json", json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    summary["output_dir"] = str(Path(settings.output_dir).resolve())
+    log.info("wrote %d corpora to %s", len(settings.corpora), summary["output_dir"])
+    return summary
