@@ -28,7 +28,7 @@ lint: setup
 	$(BIN)/ruff check .
 
 # The chain on bundled synthetic data (CPU is enough): corpora -> vocabulary -> indexed datasets -> blend
-# -> a short pretraining of the tiny model with checkpoints.
+# -> a short pretraining of the tiny model with checkpoints -> export to a HF model -> fill-mask with it.
 demo: setup
 	$(BIN)/python -m gatortron_common.synthetic output_dir=$(DEMO_DIR)/corpora notes_mb=4 \
 		pubmed_articles=300 wiki_pages=150 seed=0
@@ -48,7 +48,9 @@ demo: setup
 	$(BIN)/python -m pretrain model=tiny data.blend=$(DEMO_DIR)/data/blend.json data.vocab=$(DEMO_DIR)/vocab \
 		"data.split='90,10,0'" checkpoint.dir=$(DEMO_DIR)/pretrain train.train_iters=40 train.lr=1e-3 \
 		train.micro_batch_size=4 train.global_batch_size=8 checkpoint.save_interval=20 logging.log_interval=10
-	@echo "demo outputs in $(DEMO_DIR)/: corpora/, vocab/, vocab_uncased_sp/ (report.json), data/ (.bin/.idx/.stats.json, blend.json), pretrain/ (checkpoints, metrics.jsonl, tensorboard/)"
+	$(BIN)/python -m pretrain.export checkpoint=$(DEMO_DIR)/pretrain output=$(DEMO_DIR)/hf verify=true
+	$(BIN)/python -m pretrain.fill_mask model=$(DEMO_DIR)/hf "text='The patient was started on [MASK] for hypertension.'"
+	@echo "demo outputs in $(DEMO_DIR)/: corpora/, vocab/, vocab_uncased_sp/ (report.json), data/ (.bin/.idx/.stats.json, blend.json), pretrain/ (checkpoints, metrics.jsonl, tensorboard/), hf/ (HF MegatronBert model)"
 
 bench: setup
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'

@@ -1,0 +1,73 @@
+"""Try an exported model: the most likely tokens for each [MASK] in a sentence you give.
+
+    python -m pretrain.fill_mask model=hf/gatortron-base "text='Patient denies [MASK] pain.'" top_k=5
+
+Runs HF's fill-mask pipeline on the CPU, offline. It prints the predictions for the text given on
+the command line (and nothing else): use invented text, not a patient's note, in shared logs.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local directory: never reach for the hub
+
+import hydra  # noqa: E402
+from hydra.core.config_store import ConfigStore  # noqa: E402
+from omegaconf import MISSING, DictConfig  # noqa: E402
+
+from gatortron_common.cli import run_stage  # noqa: E402
+from gatortron_common.logging import InputError  # noqa: E402
+
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "hf"
+
+
+@dataclass
+class FillMaskConfig:
+    """Attributes:
+        model: an HF model directory (from python -m pretrain.export).
+        text: a sentence with at least one [MASK].
+        top_k: predictions shown per mask.
+        log_level: logging level.
+    """
+
+    model: str = MISSING
+    text: str = MISSING
+    top_k: int = 5
+    log_level: str = "INFO"
+
+
+ConfigStore.instance().store(name="fill_mask_schema", node=FillMaskConfig)
+
+
+def fill_mask(cfg: FillMaskConfig) -> list[list[dict]]:
+    """Predictions per [MASK], best first: dicts with `token_str` and `score`."""
+    from transformers import pipeline
+    from transformers.utils import logging as hf_logging
+
+    # The pooler and sentence-order head are unused by fill-mask: HF's load report would say so.
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+    if not (Path(cfg.model) / "config.json").is_file():
+        raise InputError(f"model={cfg.model}: not a HF model directory (no config.json)")
+    predictor = pipeline("fill-mask", model=cfg.model, tokenizer=cfg.model, device="cpu")
+    if predictor.tokenizer.mask_token not in cfg.text:
+        raise InputError(f"text has no {predictor.tokenizer.mask_token}")
+    found = predictor(cfg.text, top_k=cfg.top_k)
+    per_mask = found if found and isinstance(found[0], list) else [found]
+    for number, predictions in enumerate(per_mask, start=1):
+        shown = "  ".join(f"{p['token_str']!r} {p['score']:.3f}" for p in predictions)
+        print(f"[MASK] {number}: {shown}", flush=True)
+    return per_mask
+
+
+@hydra.main(config_path=str(CONFIG_DIR), config_name="fill_mask", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    run_stage(cfg, fill_mask, "pretrain.fill_mask")
+
+
+if __name__ == "__main__":
+    main()
