@@ -80,11 +80,15 @@ ConfigStore.instance().store(name="import_hf_schema", node=ImportConfig)
 
 class HfWeights:
     """Names and lazily read tensors of a HF model directory, under `MegatronBertFor*` names
-    (a bare `MegatronBertModel` saves without the `bert.` prefix)."""
+    (a bare `MegatronBertModel` saves without the `bert.` prefix).
+
+    safetensors files are opened for each read and closed after it, so the pages a read touched
+    leave this process's memory with it (a file kept open would hold every page read so far).
+    """
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        self.sources: dict[str, tuple[object, str]] = {}
+        self.sources: dict[str, tuple[object, str]] = {}  # name -> (safetensors path or .bin dict, key)
         index = directory / "model.safetensors.index.json"
         if index.is_file():
             files = sorted(set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()))
@@ -103,9 +107,9 @@ class HfWeights:
     def _add_safetensors(self, path: Path) -> None:
         if not path.is_file():
             raise InputError(f"{path}: listed in the safetensors index but missing")
-        handle = safe_open(str(path), framework="pt")
-        for name in handle.keys():
-            self._add(name, handle, name)
+        with safe_open(str(path), framework="pt") as handle:
+            for name in handle.keys():
+                self._add(name, path, name)
 
     def _add(self, name: str, source: object, original: str) -> None:
         if not name.startswith(("bert.", "cls.")):
@@ -115,11 +119,24 @@ class HfWeights:
     def names(self) -> set[str]:
         return set(self.sources)
 
+    def read(self, names: list[str]) -> dict[str, torch.Tensor]:
+        """The tensors `names` (copies that outlive the file handles)."""
+        tensors: dict[str, torch.Tensor] = {}
+        by_file: dict[object, list[str]] = {}
+        for name in names:
+            source, original = self.sources[name]
+            if isinstance(source, Path):
+                by_file.setdefault(source, []).append(name)
+            else:
+                tensors[name] = source[original].clone()
+        for path, wanted in by_file.items():
+            with safe_open(str(path), framework="pt") as handle:
+                for name in wanted:
+                    tensors[name] = handle.get_tensor(self.sources[name][1])
+        return tensors
+
     def get(self, name: str) -> torch.Tensor:
-        source, original = self.sources[name]
-        if hasattr(source, "get_tensor"):
-            return source.get_tensor(original)
-        return source[original]
+        return self.read([name])[name]
 
 
 def model_config_from_hf(config: dict, name: str, binary_head: bool, where: Path) -> ModelConfig:
@@ -255,7 +272,7 @@ def fill_model(bert, weights: HfWeights, shapes: Shapes, skip: set[str]) -> int:
             names = hf_names(key, shapes)
             if any(name in skip for name in names):
                 continue
-            whole = from_hf(key, {name: weights.get(name) for name in names}, shapes)
+            whole = from_hf(key, weights.read(names), shapes)
             for shard in shards:
                 # Stacked layer weights carry the layer as their first global offset.
                 part = whole[shard.global_offset[0]] if shard.prepend_axis_num else whole
