@@ -24,7 +24,15 @@ from gatortron_common.atomic import atomic_directory
 from gatortron_common.logging import InputError, get_logger
 from pretrain import checkpoint
 from pretrain.config import ARCHITECTURE_FIELDS, ModelConfig
-from pretrain.hf_layout import BINARY_HEAD_WEIGHTS, HF_TIED, Shapes, from_hf, hf_names, megatron_keys
+from pretrain.hf_layout import (
+    BINARY_HEAD_WEIGHTS,
+    HF_TIED,
+    Shapes,
+    from_hf,
+    hf_names,
+    is_stacked,
+    megatron_keys,
+)
 from pretrain.standalone import build_whole_model, single_process_megatron
 from tokenizer.export import VOCAB_FILE, export_tokenizer, read_vocab_txt
 from tokenizer.vocab import padded_vocab_size
@@ -269,13 +277,13 @@ def fill_model(bert, weights: HfWeights, shapes: Shapes, skip: set[str]) -> int:
     filled = 0
     with torch.no_grad():
         for key, shards in by_key.items():
-            names = hf_names(key, shapes)
-            if any(name in skip for name in names):
+            if any(name in skip for name in hf_names(key, shapes)):
                 continue
-            whole = from_hf(key, weights.read(names), shapes)
             for shard in shards:
-                # Stacked layer weights carry the layer as their first global offset.
-                part = whole[shard.global_offset[0]] if shard.prepend_axis_num else whole
+                # Stacked weights are filled a layer at a time (the layer is the first global
+                # offset): only one layer's source tensors are in memory besides the model.
+                layer = shard.global_offset[0] if is_stacked(key) else None
+                part = from_hf(key, weights.read(hf_names(key, shapes, layer)), shapes, layer)
                 if tuple(part.shape) != tuple(shard.data.shape):
                     raise InputError(f"{weights.directory}: {key} has shape {tuple(part.shape)}, the model "
                                      f"expects {tuple(shard.data.shape)} (config.json and weights disagree)")

@@ -106,8 +106,9 @@ def to_hf(key: str, tensor: torch.Tensor, shapes: Shapes) -> Iterator[tuple[str,
         raise KeyError(key)
 
 
-def from_hf(key: str, hf: dict[str, torch.Tensor], shapes: Shapes) -> torch.Tensor:
-    """The global megatron-core tensor `key`, assembled from HF tensors (`hf` maps HF names)."""
+def from_hf(key: str, hf: dict[str, torch.Tensor], shapes: Shapes, layer: int | None = None) -> torch.Tensor:
+    """The global megatron-core tensor `key` assembled from HF tensors (`hf` maps HF names), or,
+    for a weight stacked over layers, only its slice for `layer` when one is given."""
     if key in SINGLE_WEIGHTS or key in BINARY_HEAD_WEIGHTS:
         tensor = hf[SINGLE_WEIGHTS.get(key) or BINARY_HEAD_WEIGHTS[key]]
         if key in VOCAB_SIZED:
@@ -115,29 +116,36 @@ def from_hf(key: str, hf: dict[str, torch.Tensor], shapes: Shapes) -> torch.Tens
             padded[: tensor.shape[0]] = tensor
             tensor = padded
         return tensor.contiguous().clone()
+    layers = range(shapes.num_layers) if layer is None else [layer]
     if key in (QKV_WEIGHT, QKV_BIAS):
         part = "weight" if key == QKV_WEIGHT else "bias"
-        layers = []
-        for layer in range(shapes.num_layers):
-            prefix = HF_LAYER.format(layer) + "attention.self."
-            layers.append(_join_qkv(hf[prefix + f"query.{part}"], hf[prefix + f"key.{part}"],
-                                    hf[prefix + f"value.{part}"], shapes.num_attention_heads))
-        return torch.stack(layers)
-    if key in LAYER_WEIGHTS:
-        return torch.stack([hf[HF_LAYER.format(layer) + LAYER_WEIGHTS[key]]
-                            for layer in range(shapes.num_layers)])
-    raise KeyError(key)
+        parts = []
+        for index in layers:
+            prefix = HF_LAYER.format(index) + "attention.self."
+            parts.append(_join_qkv(hf[prefix + f"query.{part}"], hf[prefix + f"key.{part}"],
+                                   hf[prefix + f"value.{part}"], shapes.num_attention_heads))
+    elif key in LAYER_WEIGHTS:
+        parts = [hf[HF_LAYER.format(index) + LAYER_WEIGHTS[key]].contiguous().clone() for index in layers]
+    else:
+        raise KeyError(key)
+    return parts[0] if layer is not None else torch.stack(parts)
 
 
-def hf_names(key: str, shapes: Shapes) -> list[str]:
-    """The HF names `from_hf(key, ...)` reads (to stream exactly those from safetensors)."""
+def is_stacked(key: str) -> bool:
+    """Whether megatron-core stacks this weight over the layers (a leading layer axis)."""
+    return key in LAYER_WEIGHTS or key in (QKV_WEIGHT, QKV_BIAS)
+
+
+def hf_names(key: str, shapes: Shapes, layer: int | None = None) -> list[str]:
+    """The HF names `from_hf(key, ..., layer)` reads (to stream exactly those from safetensors)."""
     if key in SINGLE_WEIGHTS or key in BINARY_HEAD_WEIGHTS:
         return [SINGLE_WEIGHTS.get(key) or BINARY_HEAD_WEIGHTS[key]]
+    layers = range(shapes.num_layers) if layer is None else [layer]
     if key in (QKV_WEIGHT, QKV_BIAS):
         part = "weight" if key == QKV_WEIGHT else "bias"
-        return [HF_LAYER.format(layer) + f"attention.self.{name}.{part}"
-                for layer in range(shapes.num_layers) for name in ("query", "key", "value")]
-    return [HF_LAYER.format(layer) + LAYER_WEIGHTS[key] for layer in range(shapes.num_layers)]
+        return [HF_LAYER.format(index) + f"attention.self.{name}.{part}"
+                for index in layers for name in ("query", "key", "value")]
+    return [HF_LAYER.format(index) + LAYER_WEIGHTS[key] for index in layers]
 
 
 def _split_qkv(fused: torch.Tensor, heads: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
