@@ -1,8 +1,8 @@
 """Hugging Face MegatronBert directory -> a megatron-core checkpoint that `python -m pretrain` continues.
 
 The HF weights are read lazily (safetensors, sharded or not, or pytorch_model.bin memory-mapped),
-one megatron-core weight at a time, into megatron-core's own BertModel built whole in this process;
-megatron-core's dist_checkpointing then saves it, so the checkpoint loads at any TP/PP layout.
+one layer of one megatron-core weight at a time, into megatron-core's own BertModel built whole in
+this process; megatron-core's dist_checkpointing then saves it, so it loads at any TP/PP layout.
 The checkpoint is step 0 with weights only: no optimizer state, no schedule, no random state, so
 the run that continues from it uses its own settings for all three.
 """

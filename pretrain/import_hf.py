@@ -11,7 +11,7 @@ give the continuing run as data.vocab; the log prints the model.* settings it mu
 
 Settings: configs/hf/import_hf.yaml (documented in pretrain/from_hf.py, ImportConfig).
 Conversion runs on the CPU (GPUs are hidden from this process) and holds the model once in memory
-plus one stacked weight of the source.
+plus one layer's source weights.
 """
 
 from __future__ import annotations
