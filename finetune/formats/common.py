@@ -31,6 +31,15 @@ def read_text(path: Path) -> str:
         raise InputError(f"{path}: cannot read ({error.strerror})") from None
 
 
+def read_lines(path: Path) -> list[str]:
+    """A file's lines split at "\n" only (a trailing "\r" dropped): other separators that
+    `str.splitlines` honours (U+2028, \x1c-\x1e, ...) can be inside a word of a token file."""
+    lines = read_text(path).split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()  # the final newline ends the last line; it does not start an empty one
+    return [line.rstrip("\r") for line in lines]
+
+
 def write_text(path: Path, text: str) -> None:
     """Write `text` exactly (no newline translation) to a path inside a staging directory."""
     with open(path, "w", encoding="utf-8", newline="") as handle:

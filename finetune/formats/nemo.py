@@ -12,17 +12,10 @@ from pathlib import Path
 
 from finetune.document import Document
 from finetune.formats import bio
-from finetune.formats.common import checked, read_text, require_directory
+from finetune.formats.common import checked, read_lines, require_directory
 from finetune.formats.report import FormatReport
 from gatortron_common.atomic import atomic_write_text
 from gatortron_common.logging import InputError, location
-
-
-def _lines(path: Path) -> list[str]:
-    lines = read_text(path).split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()  # the final newline ends the last line; it does not start an empty one
-    return [line.rstrip("\r") for line in lines]
 
 
 def _check_split(split: str) -> None:
@@ -48,13 +41,13 @@ def read(path: Path, report: FormatReport, *, split: str = "train", gold: bool =
     text_file, labels_file = path / f"text_{split}.txt", path / f"labels_{split}.txt"
     if not text_file.is_file():
         raise InputError(f"{text_file}: missing (nemo split {split})")
-    sentences = _lines(text_file)
+    sentences = read_lines(text_file)
     if not labels_file.is_file():
         if gold:
             raise InputError(f"{labels_file}: missing (gold=false reads text_{split}.txt alone)")
         return [Document(id=f"{text_file.stem}:{number}", text=" ".join(line.split()))
                 for number, line in enumerate(sentences, start=1)]
-    label_lines = _lines(labels_file)
+    label_lines = read_lines(labels_file)
     if len(label_lines) != len(sentences):
         raise InputError(f"{labels_file}: {len(label_lines)} lines, but {text_file.name} has "
                          f"{len(sentences)}")

@@ -20,21 +20,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from finetune.formats.common import read_lines
 from gatortron_common.logging import InputError, location
 
 Sentence = tuple[list[str], list[str]]  # (gold labels, predicted labels)
 _BOUNDARY = "-X-"
 _DOCSTART = ["-DOCSTART-"]
-
-
-def _lines(path: Path) -> list[str]:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read().splitlines()
-    except UnicodeDecodeError as error:
-        raise InputError(f"{path}: not UTF-8 (bad byte at offset {error.start})") from None
-    except OSError as error:
-        raise InputError(f"{path}: cannot read ({error.strerror})") from None
 
 
 def nemo_labels_path(path: str | Path, split: str) -> Path:
@@ -57,7 +48,7 @@ def read_nemo_pairs(gold: str | Path, pred: str | Path, split: str) -> list[Sent
         split: which `labels_{split}.txt` to read from a directory.
     """
     gold_path, pred_path = nemo_labels_path(gold, split), nemo_labels_path(pred, split)
-    gold_lines, pred_lines = _lines(gold_path), _lines(pred_path)
+    gold_lines, pred_lines = read_lines(gold_path), read_lines(pred_path)
     if len(gold_lines) != len(pred_lines):
         raise InputError(f"{pred_path}: {len(pred_lines)} lines, but {gold_path} has {len(gold_lines)}")
     sentences = []
@@ -78,7 +69,7 @@ def read_conll_pairs(gold: str | Path, pred: str | Path) -> list[Sentence]:
         pred: CoNLL file with the predicted labels, token for token like `gold`.
     """
     gold_path, pred_path = Path(gold), Path(pred)
-    gold_lines, pred_lines = _lines(gold_path), _lines(pred_path)
+    gold_lines, pred_lines = read_lines(gold_path), read_lines(pred_path)
     if len(gold_lines) != len(pred_lines):
         raise InputError(f"{pred_path}: {len(pred_lines)} lines, but {gold_path} has {len(gold_lines)} "
                          "(the prediction must keep the gold file's tokens and blank lines)")
