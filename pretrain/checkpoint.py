@@ -77,12 +77,11 @@ def _sharded_state(model: list, optimizer, scheduler, position: dict, loading: b
     for index, chunk in enumerate(model):
         module = getattr(chunk, "module", chunk)  # a DDP-wrapped chunk or a bare BertModel
         state["model" if index == 0 else f"model{index}"] = module.sharded_state_dict()
-    model_state = {k: v for k, v in state.items() if k.startswith("model")}
-    merged = {}
-    for chunk_state in model_state.values():
-        merged.update(chunk_state)
     if with_optimizer:
-        state["optimizer"] = optimizer.sharded_state_dict(merged, is_loading=loading)
+        # The chunks' states nested, not merged: virtual pipeline chunks share local parameter
+        # names (encoder.layers.0...), so a merged dict would drop all but the last chunk's.
+        model_state = {key: value for key, value in state.items() if key.startswith("model")}
+        state["optimizer"] = optimizer.sharded_state_dict(model_state, is_loading=loading)
     if scheduler is not None:
         state["opt_param_scheduler"] = scheduler.state_dict()
     state["position"] = position

@@ -62,8 +62,9 @@ class ParallelConfig:
     Attributes:
         tensor: tensor-parallel size (splits each layer's matrices).
         pipeline: pipeline-parallel size (splits the layers; 1F1B schedule).
-        virtual_pipeline: model chunks per pipeline stage (interleaved 1F1B); null = off. Not
-            supported yet (refused with a message).
+        virtual_pipeline: model chunks per pipeline stage (interleaved 1F1B); null = off. Needs
+            pipeline >= 2, num_layers a multiple of pipeline x virtual_pipeline, and micro-batches
+            per step a multiple of pipeline.
         sequence_parallel: shard LayerNorm/dropout activations along the sequence (needs tensor > 1;
             GPU only).
         distributed_optimizer: shard optimizer state across data-parallel ranks (ZeRO-1; GPU only).

@@ -64,10 +64,14 @@ def initialize_distributed(on_gpu: bool) -> bool:
 
 
 def setup_model_parallel(cfg: PretrainConfig) -> None:
-    if cfg.parallel.virtual_pipeline:
-        # Tried on CPU: interleaved 1F1B trains, but its gradient norm is ~40x the plain run's and
-        # its checkpoint save fails; refused until that is understood and tested.
-        raise InputError("parallel.virtual_pipeline is not supported yet; use plain pipeline stages")
+    virtual = cfg.parallel.virtual_pipeline
+    if virtual is not None:
+        # Interleaved 1F1B: `virtual` model chunks per pipeline rank, each an equal share of layers.
+        stages = cfg.parallel.pipeline * virtual
+        if virtual < 2 or cfg.parallel.pipeline < 2 or cfg.model.num_layers % stages:
+            raise InputError(f"parallel.virtual_pipeline={virtual} needs parallel.pipeline >= 2, "
+                             f"virtual_pipeline >= 2 (null = off) and model.num_layers "
+                             f"({cfg.model.num_layers}) a multiple of pipeline x virtual_pipeline")
     world = torch.distributed.get_world_size()
     model_parallel = cfg.parallel.tensor * cfg.parallel.pipeline
     if world % model_parallel:
@@ -96,7 +100,13 @@ def check_batch(cfg: PretrainConfig) -> int:
     if cfg.train.global_batch_size % per_step:
         raise InputError(f"train.global_batch_size={cfg.train.global_batch_size} is not a multiple of "
                          f"micro_batch_size x data-parallel size = {per_step}")
-    return cfg.train.global_batch_size // per_step
+    accumulation = cfg.train.global_batch_size // per_step
+    if cfg.parallel.virtual_pipeline and accumulation % cfg.parallel.pipeline:
+        # megatron-core's interleaved schedule runs micro-batches in groups of the pipeline size.
+        raise InputError(f"parallel.virtual_pipeline needs a multiple of parallel.pipeline="
+                         f"{cfg.parallel.pipeline} micro-batches per step; this run has {accumulation} "
+                         f"(train.global_batch_size / (micro_batch_size x data-parallel size))")
+    return accumulation
 
 
 def build_model_chunks(cfg: PretrainConfig, vocab_size: int, on_gpu: bool):

@@ -1,6 +1,7 @@
 """Pretraining on megatron-core, on CPU with gloo: a tiny BERT learns from data_prep output; TP=2,
-PP=2 and TP2xPP2 reproduce TP=1; an interrupted run resumes exactly; a TP=2 checkpoint resumes at
-TP=1; the stop signal saves; the CPU backend is applied only without CUDA and lists what it does."""
+PP=2, TP2xPP2 and interleaved PP2xVP2 reproduce TP=1; an interrupted run resumes exactly; TP=2 and
+PP2xVP2 checkpoints resume at TP=1; the stop signal saves; the CPU backend is applied only without
+CUDA and lists what it does."""
 
 from __future__ import annotations
 
@@ -73,6 +74,24 @@ def test_a_tp2_checkpoint_resumes_at_tp1(tmp_path: Path, data: dict[str, str], i
     pretrain(data, run, 2, **{"train.train_iters": 4, "parallel.tensor": 2})
     resumed = losses(pretrain(data, run, **{"train.train_iters": 6}))
     assert max(abs(a - b) for a, b in zip(reference[4:], resumed, strict=True)) <= TOLERANCE
+
+
+def test_interleaved_pipeline_reproduces_tp1_and_its_checkpoints_resume(tmp_path: Path,
+                                                                       data: dict[str, str]) -> None:
+    """PP=2 x VP=2 (two model chunks per rank, 4 layers): the same losses as TP=1 from the same
+    step-0 weights, through a resume at the same layout and one at TP=1."""
+    four_layers = {"model.num_layers": 4}
+    initial = tmp_path / "initial"
+    pretrain(data, initial, **four_layers, **{"train.train_iters": 0})
+    reference = losses(pretrain(data, from_initial(initial, tmp_path, "tp1"), **four_layers,
+                                **{"train.train_iters": 6}))
+    run = from_initial(initial, tmp_path, "pp2vp2")
+    interleaved = {**four_layers, "parallel.pipeline": 2, "parallel.virtual_pipeline": 2}
+    resumed = losses(pretrain(data, run, 2, **interleaved, **{"train.train_iters": 2}))
+    resumed += losses(pretrain(data, run, 2, **interleaved, **{"train.train_iters": 4}))
+    resumed += losses(pretrain(data, run, **four_layers, **{"train.train_iters": 6}))
+    assert len(resumed) == 6
+    assert max(abs(a - b) for a, b in zip(reference, resumed, strict=True)) <= TOLERANCE, (reference, resumed)
 
 
 def test_stop_signal_saves_and_the_resumed_run_continues_exactly(tmp_path: Path,
