@@ -1,13 +1,15 @@
 """Pretraining step time: our megatron-core loop vs HF transformers' BertForPreTraining of the same
 architecture, on the same batch size and sequence length, fp32, in one process on the CPU.
 
-Both sides do a whole optimizer step: forward, masked-LM + sentence-order loss, backward, gradient
-clipping at 1.0, AdamW. Ours reads its batches from a real indexed dataset (data_prep output) through
-megatron-core's BERT dataset; HF gets random tokens of the same shape. The median step time after
-warm-up is compared (ratio ours / HF; below 1.0 means ours is faster).
+Both sides do a whole optimizer step on the same masked batches: the next micro-batch from
+megatron-core's BERT dataset over a real indexed dataset (data_prep output, one loader worker
+masking ahead, as `python -m pretrain` does), forward, masked-LM + sentence-order loss, backward,
+gradient clipping at 1.0, AdamW; the timed step includes fetching the batch on both sides. The
+runs alternate (ours, HF, ours, HF, ...) so that a busy spell of the machine hits both; the median
+step time after warm-up over all rounds is compared (ratio ours / HF; below 1.0: ours is faster).
 
-    python bench/pretrain_step.py                  # ~11M parameters, 20 timed steps
-    python bench/pretrain_step.py layers=8 hidden=512
+    python bench/pretrain_step.py                  # ~11M parameters, 2 rounds of 20 timed steps
+    python bench/pretrain_step.py layers=8 hidden=512 rounds=3
 """
 
 from __future__ import annotations
@@ -66,44 +68,55 @@ def ours(args: dict, prefix: str, vocab: str) -> list[float]:
     return [r["step_seconds"] for r in state.history[args["warmup"]:]]
 
 
-def huggingface(args: dict, vocab_size: int) -> list[float]:
+def huggingface(args: dict, vocab_size: int, prefix: str, vocab: str) -> list[float]:
     from transformers import BertConfig, BertForPreTraining
+
+    from pretrain.config import DataConfig
+    from pretrain.data import build_datasets, micro_batches
+    from pretrain.standalone import single_process_megatron
 
     config = BertConfig(vocab_size=vocab_size, hidden_size=args["hidden"], num_hidden_layers=args["layers"],
                         num_attention_heads=args["heads"], intermediate_size=4 * args["hidden"],
                         max_position_embeddings=args["seq"], type_vocab_size=2)
     model = BertForPreTraining(config).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01)
-    generator = torch.Generator().manual_seed(0)
-    shape = (args["batch"], args["seq"])
+    steps = args["steps"] + args["warmup"]
     times = []
-    for step in range(args["steps"] + args["warmup"]):
-        tokens = torch.randint(0, vocab_size, shape, generator=generator)
-        labels = torch.where(torch.rand(shape, generator=generator) < 0.15, tokens, torch.full(shape, -100))
-        started = time.perf_counter()
-        optimizer.zero_grad()
-        order = torch.randint(0, 2, (args["batch"],), generator=generator)
-        output = model(input_ids=tokens, token_type_ids=torch.zeros_like(tokens),
-                       attention_mask=torch.ones_like(tokens), labels=labels, next_sentence_label=order)
-        output.loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        if step >= args["warmup"]:
-            times.append(time.perf_counter() - started)
+    with single_process_megatron():  # megatron-core's dataset builder wants a process group
+        splits = build_datasets(DataConfig(blend=prefix, vocab=vocab, split="98,2,0"), args["seq"], True,
+                                (steps * args["batch"], 0, 0), tempfile.mkdtemp(prefix="bench_hf_"))
+        batches = micro_batches(splits.train, args["batch"], 0, 1, 0, workers=1)
+        for step in range(steps):
+            started = time.perf_counter()
+            batch = next(batches)
+            labels = torch.where(batch["loss_mask"].bool(), batch["labels"], -100)
+            optimizer.zero_grad()
+            output = model(input_ids=batch["text"], token_type_ids=batch["types"],
+                           attention_mask=batch["padding_mask"], labels=labels,
+                           next_sentence_label=batch["is_random"])
+            output.loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            if step >= args["warmup"]:
+                times.append(time.perf_counter() - started)
     return times
 
 
 def main() -> None:
-    args = {"layers": 4, "hidden": 256, "heads": 4, "seq": 128, "batch": 8, "steps": 20, "warmup": 3}
+    args = {"layers": 4, "hidden": 256, "heads": 4, "seq": 128, "batch": 8, "steps": 20, "warmup": 3,
+            "rounds": 2}
     args.update({key: int(value) for key, value in (a.split("=", 1) for a in sys.argv[1:])})
     prefix, vocab = dataset()
     vocab_size = padded_vocab_size(vocabulary_size(Path(vocab)), tensor_parallel=1)  # as ours
-    ours_times = ours(args, prefix, vocab)
-    hf_times = huggingface(args, vocab_size)
+    ours_times, hf_times = [], []
+    for _ in range(args["rounds"]):
+        ours_times += ours(args, prefix, vocab)
+        hf_times += huggingface(args, vocab_size, prefix, vocab)
     result = {"settings": args, "threads": torch.get_num_threads(),
               "ours_median_s": statistics.median(ours_times), "hf_median_s": statistics.median(hf_times)}
     result["ratio_ours_over_hf"] = result["ours_median_s"] / result["hf_median_s"]
     print(f"{args['layers']} layers, hidden {args['hidden']}, seq {args['seq']}, batch {args['batch']}, "
+          f"{args['rounds']} rounds of {args['steps']} steps, "
           f"{torch.get_num_threads()} threads: ours {result['ours_median_s'] * 1000:.1f} ms/step, "
           f"HF BertForPreTraining {result['hf_median_s'] * 1000:.1f} ms/step, "
           f"ratio {result['ratio_ours_over_hf']:.2f}")
