@@ -320,7 +320,8 @@ def _parse(label: str, scheme: str, index: int) -> tuple[str, str | None]:
         return OUTSIDE, None
     tag, sep, entity_type = label.partition("-")
     if not sep or not entity_type or tag not in tuple(scheme) or tag == OUTSIDE:
-        raise InputError(f"label #{index + 1} {label!r} is not a {scheme} label (expected O or "
+        # The value is not echoed: labels read from a misaligned file can be words (PHI).
+        raise InputError(f"label #{index + 1} is not a {scheme} label (expected O or "
                          f"{'/'.join(t + '-TYPE' for t in scheme if t != OUTSIDE)})")
     return tag, entity_type
 

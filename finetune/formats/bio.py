@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from finetune.document import Document, Entity
 from finetune.formats.common import entity_where, snap_to_tokens, token_spans
 from finetune.formats.report import ADJUST, REPAIR, SKIP, FormatReport
+from finetune.labels import entities_from_labels
 from gatortron_common.logging import InputError
 
 OUTSIDE = "O"
@@ -31,12 +32,12 @@ def sentence(words: Sequence[str], labels: Sequence[str], where: str,
         InputError: a label that is not O / B-x / I-x (names the word number, not the word).
     """
     text = " ".join(words)
-    entities: list[Entity] = []
-    offset = 0
+    spans, offset = [], 0
+    for word in words:
+        spans.append((offset, offset + len(word)))
+        offset += len(word) + 1
     previous: str | None = None  # type of the entity the previous word belongs to
-    for index, (word, label) in enumerate(zip(words, labels, strict=True)):
-        start, end = offset, offset + len(word)
-        offset = end + 1
+    for index, label in enumerate(labels):
         if label == OUTSIDE:
             previous = None
             continue
@@ -44,15 +45,12 @@ def sentence(words: Sequence[str], labels: Sequence[str], where: str,
         if prefix not in ("B", "I") or not type_name:
             # The value is not echoed: a misaligned file could put a word (PHI) where a label belongs.
             raise InputError(f"{where}: the label of word {index + 1} is not O, B-<type> or I-<type>")
-        if prefix == "I" and previous == type_name:
-            entities[-1].end = end
-            continue
-        if prefix == "I":
+        if prefix == "I" and previous != type_name:
             report.note(REPAIR, "I- label without a B- before it starts a new entity",
                         f"{where} word {index + 1}")
-        entities.append(Entity(start=start, end=end, type=type_name))
         previous = type_name
-    return text, entities
+    # The decoding itself is the one fine-tuning uses (conlleval's lenient reading).
+    return text, entities_from_labels(spans, labels, "BIO")
 
 
 def labels(document: Document, report: FormatReport) -> tuple[list[str], list[str]]:
