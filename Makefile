@@ -58,6 +58,7 @@ bench: setup
 	$(BIN)/python bench/sentences.py
 	$(BIN)/python bench/prep.py
 	$(BIN)/python bench/pretrain_step.py
+	$(BIN)/python bench/convert_memory.py
 
 clean:
 	rm -rf $(DEMO_DIR) bench_out .pytest_cache .ruff_cache
