@@ -97,9 +97,13 @@ def checkpoint_model(root: Path, iteration: int) -> tuple[ModelConfig, dict]:
 
 def vocabulary(cfg_vocab: str | None, position: dict, root: Path) -> tuple[Path, list[str]]:
     """The tokenizer directory and its tokens, checked against what the checkpoint was trained with."""
-    directory = Path(cfg_vocab or position.get("vocab") or "")
-    if not (directory / VOCAB_FILE).is_file():
-        raise InputError(f"no {VOCAB_FILE} in {directory or '(unset)'}: give vocab=<tokenizer directory>")
+    named = cfg_vocab or position.get("vocab")
+    if not named:
+        raise InputError(f"{root}: the checkpoint does not name its vocabulary; "
+                         "give vocab=<tokenizer directory>")
+    directory = Path(named)
+    if not (directory / VOCAB_FILE).is_file():  # e.g. a checkpoint copied from another cluster
+        raise InputError(f"no {VOCAB_FILE} in {directory}: give vocab=<tokenizer directory>")
     tokens = read_vocab_txt(directory / VOCAB_FILE)
     expected = position.get("vocab_size")
     if expected is not None and len(tokens) != expected:
