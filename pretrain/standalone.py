@@ -68,6 +68,8 @@ def build_whole_model(model: ModelConfig, padded_vocab_size: int, dtype: str = "
     bert = build_model(config, model, padded_vocab_size, pre_process=True, post_process=True, local_spec=True)
     for parameter in bert.parameters():
         tensor_parallel.set_defaults_if_not_set_tensor_model_parallel_attributes(parameter)
+    if dtype != "fp32":  # every weight, LayerNorms included, as megatron-core's Float16Module keeps them
+        bert.to(config.params_dtype)
     return bert
 
 

@@ -264,3 +264,19 @@ def test_bad_input_is_named(tmp_path: Path, trained: dict[str, Path], pretrain_d
         import_hf(ImportConfig(model=str(tmp_path / "hf"), output=str(tmp_path / "ckpt")))
     with pytest.raises(InputError, match="already holds a checkpoint"):
         import_hf(ImportConfig(model=str(tmp_path / "hf"), output=str(trained["tp1"])))
+
+
+def test_bf16_checkpoint_exports_bf16_weights_with_megatron_cores_logits(
+        tmp_path: Path, pretrain_data: dict[str, str]) -> None:
+    original = random_hf_model(tmp_path / "hf", Path(pretrain_data["vocab"]))
+    result = run_module("pretrain.import_hf", f"model={tmp_path / 'hf'}", f"output={tmp_path / 'ckpt'}",
+                        "dtype=bf16")
+    assert result.returncode == 0, result.stderr[-3000:]
+    result = run_module("pretrain.export", f"checkpoint={tmp_path / 'ckpt'}", f"output={tmp_path / 'back'}",
+                        "verify=true")
+    assert result.returncode == 0, result.stderr[-3000:]
+    info = json.loads((tmp_path / "back" / "export_info.json").read_text())
+    assert info["dtype"] == "bfloat16" and info["verify_max_abs_logit_diff"] <= LOGIT_TOLERANCE
+    back = load_file(tmp_path / "back" / "model.safetensors")
+    for name, tensor in back.items():  # every weight, LayerNorms too, is the original rounded to bf16
+        assert tensor.dtype == torch.bfloat16 and torch.equal(tensor, original[name].to(torch.bfloat16)), name
