@@ -66,7 +66,7 @@ class SkipReport:
         if by_design:
             self.filtered_reasons.add(reason)
         elif self.strict:
-            raise InputError(f"{where}: {reason} (strict=true turns skips into errors)")
+            raise InputError(f"{where}: {reason} (strict=true makes this an error)")
         self.counts[reason] += 1
         kept = self.examples.setdefault(reason, [])
         if len(kept) < self.examples_per_reason:

@@ -9,10 +9,9 @@ snapping are always just counted (they are exact, documented behaviour).
 from __future__ import annotations
 
 import logging
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from gatortron_common.logging import InputError
+from gatortron_common.logging import SkipReport
 
 MISMATCH = "mismatch"  # the file's own span text disagrees with the text slice
 REPAIR = "repair"  # malformed input read anyway, the way it was meant
@@ -24,18 +23,14 @@ _RAISES = (MISMATCH, SKIP)
 
 
 @dataclass
-class FormatReport:
-    """Counts of noteworthy events by kind and reason, with the first few places of each.
+class FormatReport(SkipReport):
+    """The project's `SkipReport` with a kind per event: counts by "kind: reason", with the first
+    few places of each. Repairs and adjustments are counted by design (never errors).
 
     Args:
         strict: raise `InputError` on the first mismatch or skip instead of counting it.
         examples_per_reason: how many places to keep per reason.
     """
-
-    strict: bool = False
-    examples_per_reason: int = 5
-    counts: Counter = field(default_factory=Counter)
-    examples: dict[str, list[str]] = field(default_factory=dict)
 
     def note(self, kind: str, reason: str, where: str) -> None:
         """Count one event.
@@ -47,25 +42,15 @@ class FormatReport:
         """
         if kind not in KINDS:
             raise ValueError(f"unknown report kind {kind!r}")
-        if self.strict and kind in _RAISES:
-            raise InputError(f"{where}: {reason} (strict=true turns this into an error)")
-        key = f"{kind}: {reason}"
-        self.counts[key] += 1
-        kept = self.examples.setdefault(key, [])
-        if len(kept) < self.examples_per_reason:
-            kept.append(where)
+        self.skip(f"{kind}: {reason}", where, by_design=kind not in _RAISES)
 
     def count(self, kind: str) -> int:
         """How many events of `kind` were noted."""
         return sum(n for key, n in self.counts.items() if key.startswith(f"{kind}: "))
 
-    @property
-    def total(self) -> int:
-        return sum(self.counts.values())
-
     def as_dict(self) -> dict:
-        return {"total": self.total, "by_kind": {kind: self.count(kind) for kind in KINDS},
-                "by_reason": dict(sorted(self.counts.items())), "examples": self.examples}
+        return {**super().as_dict(), "by_kind": {kind: self.count(kind) for kind in KINDS},
+                "by_reason": dict(sorted(self.counts.items()))}
 
     def log_summary(self, logger: logging.Logger) -> None:
         for key, count in sorted(self.counts.items()):
