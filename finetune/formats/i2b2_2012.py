@@ -88,12 +88,10 @@ def _read_file(file: Path, report: FormatReport, tags: tuple[str, ...],
             continue
         if entity_type is None:
             raise InputError(f"{tag.where(file)}: <{tag.name}> has no type attribute")
-        span = xml_standoff.tag_span(tag, parsed.text, file, report)
-        if span is None:
+        entity = xml_standoff.tag_entity(tag, entity_type, parsed.text, file, report, _OWN)
+        if entity is None:
             continue
-        attributes = {key: value for key, value in tag.attributes.items() if key not in _OWN}
-        entities.append(Entity(start=span[0], end=span[1], type=entity_type, category=tag.name,
-                               id=tag.attributes.get("id"), attributes=attributes))
+        entities.append(entity)
         kinds.append("E")
     kept: dict[str, Any] = {}
     if others:

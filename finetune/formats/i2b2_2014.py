@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from finetune.document import Document, Entity
+from finetune.document import Document
 from finetune.formats import xml_standoff
 from finetune.formats.common import (
     assign_ids,
@@ -78,12 +78,9 @@ def _read_file(file: Path, report: FormatReport, allow_unknown: bool) -> Documen
             if subtype not in CATEGORIES[tag.name]:
                 raise InputError(f"{where}: TYPE {subtype} is not a subtype of {tag.name} "
                                  f"(allow_unknown=true accepts it)")
-        span = xml_standoff.tag_span(tag, parsed.text, file, report)
-        if span is None:
-            continue
-        attributes = {key: value for key, value in tag.attributes.items() if key not in _OWN}
-        entities.append(Entity(start=span[0], end=span[1], type=subtype, category=tag.name,
-                               id=tag.attributes.get("id"), attributes=attributes))
+        entity = xml_standoff.tag_entity(tag, subtype, parsed.text, file, report, _OWN)
+        if entity is not None:
+            entities.append(entity)
     metadata = {METADATA_KEY: {"layout": parsed.layout}} if parsed.layout else {}
     return Document(id=file.stem, text=parsed.text, entities=entities, metadata=metadata)
 

@@ -247,6 +247,22 @@ def tag_span(tag: Tag, text: str, path: object, report: FormatReport) -> tuple[i
     return start, end
 
 
+def tag_entity(tag: Tag, entity_type: str, text: str, path: object, report: FormatReport,
+               own: tuple[str, ...]) -> Entity | None:
+    """The entity an EVENT / TIMEX3 / PHI tag marks (category = tag name), its other attributes
+    kept for write-back; None (a noted skip) for an empty span. See `tag_span` for the checks.
+
+    Args:
+        own: attributes the entity itself holds (id, offsets, text, type), not kept again.
+    """
+    span = tag_span(tag, text, path, report)
+    if span is None:
+        return None
+    attributes = {key: value for key, value in tag.attributes.items() if key not in own}
+    return Entity(start=span[0], end=span[1], type=entity_type, category=tag.name,
+                  id=tag.attributes.get("id"), attributes=attributes)
+
+
 def span_attributes(entity_id: str, entity: Entity, text: str, where: str,
                     report: FormatReport) -> list[tuple[str, str]]:
     """The leading `id start end text` attributes of a written entity tag (text from the slice).
