@@ -24,6 +24,11 @@ from gatortron_common.logging import InputError, get_logger
 logger = get_logger("pretrain.checkpoint")
 
 TRACKER = "latest_checkpointed_iteration.txt"
+# The distributed optimizer's state in the canonical per-parameter layout (gathered across data-
+# parallel ranks on save), so its checkpoints reshard across TP/PP like the rest. Its default layout
+# is refused by megatron-core 0.16.1's own checkpointing ("ShardedTensor.flattened_range is not
+# supported", seen on an H200). Other optimizers ignore this.
+OPTIMIZER_METADATA = {"distrib_optim_sharding_type": "fully_reshardable"}
 
 
 def iteration_dir(root: str | Path, iteration: int) -> Path:
@@ -81,7 +86,8 @@ def _sharded_state(model: list, optimizer, scheduler, position: dict, loading: b
         # The chunks' states nested, not merged: virtual pipeline chunks share local parameter
         # names (encoder.layers.0...), so a merged dict would drop all but the last chunk's.
         model_state = {key: value for key, value in state.items() if key.startswith("model")}
-        state["optimizer"] = optimizer.sharded_state_dict(model_state, is_loading=loading)
+        state["optimizer"] = optimizer.sharded_state_dict(model_state, is_loading=loading,
+                                                          metadata=OPTIMIZER_METADATA)
     if scheduler is not None:
         state["opt_param_scheduler"] = scheduler.state_dict()
     state["position"] = position

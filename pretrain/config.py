@@ -183,11 +183,14 @@ class CheckpointConfig:
         dir: where checkpoints (and by default logs and the data cache) go.
         save_interval: steps between checkpoints (0 = only at the end).
         keep_last: checkpoints kept (older ones deleted once a newer one is complete).
+        enabled: false saves and resumes nothing (benchmarks, smoke runs): `dir` then holds only
+            metrics, TensorBoard and the data cache, and a stop signal exits without saving.
     """
 
     dir: str = MISSING
     save_interval: int = 0
     keep_last: int = 2
+    enabled: bool = True
 
 
 @dataclass

@@ -23,6 +23,7 @@ from megatron.core.distributed import (
     DistributedDataParallelConfig,
     finalize_model_grads,
 )
+from megatron.core.models.bert import bert_layer_specs
 from megatron.core.optimizer import OptimizerConfig, get_megatron_optimizer
 from megatron.core.optimizer_param_scheduler import OptimizerParamScheduler
 from megatron.core.pipeline_parallel import get_forward_backward_func
@@ -32,7 +33,7 @@ from gatortron_common.logging import InputError, get_logger
 from pretrain import checkpoint, cpu_backend, throughput
 from pretrain.config import ARCHITECTURE_FIELDS, PretrainConfig
 from pretrain.data import build_datasets, micro_batches
-from pretrain.model import build_model, layer_spec, transformer_config
+from pretrain.model import build_model, in_training_precision, layer_spec, transformer_config
 from tokenizer.vocab import padded_vocab_size
 
 logger = get_logger("pretrain")
@@ -46,6 +47,7 @@ class TrainState:
     consumed_samples: int = 0
     history: list[dict] = field(default_factory=list)
     stopped: bool = False  # by a signal, before train_iters (a checkpoint was saved)
+    skipped_steps: int = 0  # fp16 overflows (the update was skipped)
 
 
 def initialize_distributed(on_gpu: bool) -> bool:
@@ -81,16 +83,32 @@ def setup_model_parallel(cfg: PretrainConfig) -> None:
         virtual_pipeline_model_parallel_size=cfg.parallel.virtual_pipeline)
 
 
-def refuse_gpu_only_settings(cfg: PretrainConfig) -> None:
-    """Settings megatron-core implements for CUDA only, refused on the CPU with a message instead of
-    its TypeError deep inside (both tried here with megatron-core 0.16.1)."""
-    if cfg.parallel.distributed_optimizer:
+def refuse_unsupported_settings(cfg: PretrainConfig, on_gpu: bool) -> None:
+    """Settings megatron-core cannot run here, refused with a message instead of its TypeError or
+    assert deep inside (each tried with megatron-core 0.16.1)."""
+    fused_adam = bert_layer_specs.HAVE_TE or bert_layer_specs.HAVE_APEX
+    if cfg.parallel.distributed_optimizer and not on_gpu:
         # DistributedOptimizer checks each parameter's type string against torch.cuda.*Tensor.
         raise InputError("parallel.distributed_optimizer=true needs GPUs (megatron-core's distributed "
                          "optimizer accepts CUDA parameters only)")
+    if cfg.parallel.distributed_optimizer and not fused_adam:
+        # With torch's Adam it trains and saves, but loading its checkpoint fails (KeyError 'step' in
+        # DistributedOptimizer._set_main_param_and_optimizer_states; seen on an H200): refused at
+        # the start rather than at the first resume.
+        raise InputError("parallel.distributed_optimizer=true needs Transformer Engine or Apex: without "
+                         "their fused Adam, megatron-core 0.16.1 cannot resume the distributed optimizer's "
+                         "checkpoints (use an NGC PyTorch container, or leave it off)")
     if cfg.parallel.sequence_parallel:
-        raise InputError("parallel.sequence_parallel=true needs GPUs (megatron-core's sequence-parallel "
-                         "LayerNorm path needs Apex or Transformer Engine)")
+        if not on_gpu:
+            raise InputError("parallel.sequence_parallel=true needs GPUs (megatron-core's sequence-parallel "
+                             "LayerNorm path needs Apex or Transformer Engine)")
+        if not (bert_layer_specs.HAVE_TE or bert_layer_specs.HAVE_APEX):
+            # The local spec's torch LayerNorm asserts it is not sequence parallel.
+            raise InputError("parallel.sequence_parallel=true needs Transformer Engine or Apex (neither is "
+                             "importable here: use an NGC PyTorch container)")
+        if cfg.parallel.tensor < 2:
+            raise InputError("parallel.sequence_parallel=true needs parallel.tensor >= 2 (it shards "
+                             "activations across the tensor-parallel ranks)")
 
 
 def check_batch(cfg: PretrainConfig) -> int:
@@ -124,7 +142,7 @@ def build_model_chunks(cfg: PretrainConfig, vocab_size: int, on_gpu: bool):
             tensor_parallel.set_defaults_if_not_set_tensor_model_parallel_attributes(parameter)
         if on_gpu:
             chunk.cuda(torch.cuda.current_device())
-        chunks.append(chunk)
+        chunks.append(in_training_precision(chunk, config))
     ddp_config = DistributedDataParallelConfig(grad_reduce_in_fp32=True, overlap_grad_reduce=False,
                                                use_distributed_optimizer=cfg.parallel.distributed_optimizer)
     wrapped = [DistributedDataParallel(config=config, ddp_config=ddp_config, module=chunk,
@@ -188,8 +206,7 @@ def pretrain(cfg: PretrainConfig) -> TrainState:
 
 def _pretrain(cfg: PretrainConfig, on_gpu: bool) -> TrainState:
     _quiet_megatron(cfg.log_level)
-    if not on_gpu:
-        refuse_gpu_only_settings(cfg)
+    refuse_unsupported_settings(cfg, on_gpu)
     redirected = [] if on_gpu else cpu_backend.apply()
     setup_model_parallel(cfg)
     tensor_parallel.model_parallel_cuda_manual_seed(cfg.train.seed)
@@ -202,7 +219,7 @@ def _pretrain(cfg: PretrainConfig, on_gpu: bool) -> TrainState:
     tokenizer_size = vocabulary_size(Path(cfg.data.vocab))
     vocab_size = padded_vocab_size(
         tokenizer_size, cfg.parallel.tensor, cfg.model.make_vocab_size_divisible_by)
-    resume = checkpoint.latest_iteration(cfg.checkpoint.dir)
+    resume = checkpoint.latest_iteration(cfg.checkpoint.dir) if cfg.checkpoint.enabled else None
     if resume is not None:  # keep the checkpoint's padding: it must load at any TP that divides it
         saved = checkpoint.saved_position(cfg.checkpoint.dir, resume)
         check_resumable(saved, cfg, tokenizer_size)
@@ -287,6 +304,8 @@ def _pretrain(cfg: PretrainConfig, on_gpu: bool) -> TrainState:
                     f"; CPU backend: {len(redirected)} redirections" if redirected else "")
 
     def save() -> None:
+        if not cfg.checkpoint.enabled:
+            return
         position = {"consumed_samples": state.consumed_samples, "padded_vocab_size": vocab_size,
                     "vocab_size": tokenizer_size, "vocab": str(Path(cfg.data.vocab).resolve()),
                     "model": cfg.model.name, "model_config": asdict(cfg.model)}
@@ -313,6 +332,8 @@ def _pretrain(cfg: PretrainConfig, on_gpu: bool) -> TrainState:
         updated, grad_norm, _ = optimizer.step()
         if updated:
             scheduler.step(increment=samples_per_step)
+        else:  # fp16: an overflow skips the update and lowers the loss scale
+            state.skipped_steps += 1
         state.iteration += 1
         state.consumed_samples += samples_per_step
         seconds = time.perf_counter() - step_started
@@ -324,19 +345,26 @@ def _pretrain(cfg: PretrainConfig, on_gpu: bool) -> TrainState:
                   "tflops_per_device": tflops, "memory_gib": throughput.memory_gib(), **_mean_losses(losses)}
         if peak:
             record["mfu"] = tflops / peak
+        if cfg.train.precision == "fp16":
+            record["loss_scale"] = float(optimizer.get_loss_scale())
+            record["skipped_steps"] = state.skipped_steps
         state.history.append(record)
         if metrics is not None:
             metrics.write(record)
         if rank == 0 and (state.iteration % cfg.logging.log_interval == 0 or state.iteration == 1):
-            logger.info("step %d/%d  lm loss %.4f%s  lr %.3e  grad norm %.3f  %.2f s/step  %.0f tokens/s  "
+            logger.info("step %d/%d  lm loss %.4f%s  lr %.3e  grad norm %.3f%s  %.2f s/step  %.0f tokens/s  "
                         "%.2f TFLOP/s per device%s  %.1f GiB",
                         state.iteration, cfg.train.train_iters, record.get("lm loss", math.nan),
                         f"  sop loss {record['sop loss']:.4f}" if "sop loss" in record else "",
-                        record["lr"], record["grad_norm"], seconds, record["tokens_per_second"], tflops,
+                        record["lr"], record["grad_norm"],
+                        f"  loss scale {record['loss_scale']:g} ({state.skipped_steps} skipped)"
+                        if "loss_scale" in record else "",
+                        seconds, record["tokens_per_second"], tflops,
                         f" (MFU {record['mfu']:.1%})" if "mfu" in record else "", record["memory_gib"])
         if stop.requested():
             if rank == 0:
-                logger.warning("stop signal received: saving step %d and exiting", state.iteration)
+                action = "saving" if cfg.checkpoint.enabled else "not saving (checkpoint.enabled=false)"
+                logger.warning("stop signal received: %s step %d and exiting", action, state.iteration)
             save()
             state.stopped = True
             return state
@@ -346,11 +374,13 @@ def _pretrain(cfg: PretrainConfig, on_gpu: bool) -> TrainState:
             save()
     if state.history and not (cfg.logging.eval_interval and state.iteration % cfg.logging.eval_interval == 0):
         validate()
-    if checkpoint.latest_iteration(cfg.checkpoint.dir) != state.iteration:
+    if cfg.checkpoint.enabled and checkpoint.latest_iteration(cfg.checkpoint.dir) != state.iteration:
         save()
     if rank == 0:
-        logger.info("trained to step %d (%d samples) in %.1f s; checkpoints in %s", state.iteration,
-                    state.consumed_samples, time.perf_counter() - started, cfg.checkpoint.dir)
+        logger.info("trained to step %d (%d samples) in %.1f s; %s in %s", state.iteration,
+                    state.consumed_samples, time.perf_counter() - started,
+                    "checkpoints and metrics" if cfg.checkpoint.enabled else "metrics (no checkpoints)",
+                    cfg.checkpoint.dir)
     return state
 
 

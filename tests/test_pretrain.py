@@ -160,3 +160,86 @@ def test_model_flops_count() -> None:
     assert per_token == 1_302_528
     assert flops_per_step(tiny, 8064, samples=8, full_recompute=False) == 3 * 8 * 128 * per_token
     assert flops_per_step(tiny, 8064, samples=8, full_recompute=True) == 4 * 8 * 128 * per_token
+
+
+def test_half_precision_chunks_train_in_that_precision() -> None:
+    """bf16/fp16 chunks run inside megatron-core's Float16Module: megatron-core makes the local
+    spec's LayerNorms and some embeddings fp32 whatever params_dtype says, and without the wrapper
+    the first matmul fails (as it did on an H200). Checked on the CPU, where bf16 math exists."""
+    script = """
+import json, warnings
+warnings.filterwarnings("ignore")
+import torch
+from pretrain.config import ModelConfig, ParallelConfig, TrainConfig
+from pretrain.model import build_model, in_training_precision, transformer_config
+from pretrain.standalone import single_process_megatron
+tiny = ModelConfig(name="tiny", num_layers=2, hidden_size=64, num_attention_heads=4, ffn_hidden_size=256,
+                   seq_length=16)
+report = {}
+with single_process_megatron():
+    config = transformer_config(tiny, ParallelConfig(), TrainConfig(), on_gpu=False)
+    config.bf16, config.params_dtype = True, torch.bfloat16  # what precision=bf16 sets on a GPU
+    chunk = build_model(config, tiny, 128, pre_process=True, post_process=True)
+    report["bare_fp32"] = sorted(n for n, p in chunk.named_parameters() if p.dtype == torch.float32)
+    tokens = torch.randint(0, 128, (2, 16))
+    mask, types = torch.ones(2, 16, dtype=torch.bool), torch.zeros(2, 16, dtype=torch.long)
+    try:
+        chunk(tokens, mask, tokentype_ids=types, lm_labels=tokens)
+        report["bare"] = "ran"
+    except RuntimeError as error:
+        report["bare"] = str(error)
+    wrapped = in_training_precision(chunk, config)
+    report["dtypes"] = sorted({str(p.dtype) for p in wrapped.parameters()})
+    lm_losses, sop_logits = wrapped(tokens, mask, tokentype_ids=types, lm_labels=tokens)
+    report["outputs"] = [str(lm_losses.dtype), str(sop_logits.dtype)]
+    (lm_losses.sum() + sop_logits.sum()).backward()
+    report["grads"] = sorted({str(p.grad.dtype) for p in wrapped.parameters()})
+    fp32 = transformer_config(tiny, ParallelConfig(), TrainConfig(), on_gpu=False)
+    report["fp32_unwrapped"] = in_training_precision(chunk, fp32) is chunk
+print(json.dumps(report))
+"""
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert "encoder.layers.0.input_layernorm.weight" in report["bare_fp32"]
+    assert "same dtype" in report["bare"]
+    assert report["dtypes"] == ["torch.bfloat16"]
+    assert report["outputs"] == ["torch.float32", "torch.float32"]
+    assert report["grads"] == ["torch.bfloat16"]
+    assert report["fp32_unwrapped"]
+
+
+def test_settings_this_machine_cannot_run_are_refused_with_a_reason() -> None:
+    from omegaconf import OmegaConf
+
+    from gatortron_common.logging import InputError
+    from pretrain.config import PretrainConfig
+    from pretrain.train import refuse_unsupported_settings
+
+    def settings(**parallel) -> PretrainConfig:
+        return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(PretrainConfig), {
+            "parallel": parallel, "data": {"blend": "x", "vocab": "x"}, "checkpoint": {"dir": "x"},
+            "model": {"name": "t", "num_layers": 2, "hidden_size": 64, "num_attention_heads": 4,
+                      "ffn_hidden_size": 256}}))
+
+    with pytest.raises(InputError, match="distributed_optimizer=true needs GPUs"):
+        refuse_unsupported_settings(settings(distributed_optimizer=True), on_gpu=False)
+    # This CI machine has neither Transformer Engine nor Apex: no fused Adam, no fused LayerNorm.
+    with pytest.raises(InputError, match="distributed_optimizer=true needs Transformer Engine or Apex"):
+        refuse_unsupported_settings(settings(distributed_optimizer=True), on_gpu=True)
+    with pytest.raises(InputError, match="sequence_parallel=true needs GPUs"):
+        refuse_unsupported_settings(settings(sequence_parallel=True, tensor=2), on_gpu=False)
+    with pytest.raises(InputError, match="needs Transformer Engine or Apex"):
+        refuse_unsupported_settings(settings(sequence_parallel=True, tensor=2), on_gpu=True)
+    refuse_unsupported_settings(settings(), on_gpu=True)
+
+
+def test_checkpoints_off_saves_and_resumes_nothing(tmp_path: Path, data: dict[str, str]) -> None:
+    run = tmp_path / "run"
+    first = pretrain(data, run, **{"train.train_iters": 3, "checkpoint.enabled": "false",
+                                   "checkpoint.save_interval": 1})
+    assert [r["iteration"] for r in first] == [1, 2, 3]
+    assert not list(run.glob("iter_*")) and not (run / "latest_checkpointed_iteration.txt").exists()
+    again = pretrain(data, run, **{"train.train_iters": 3, "checkpoint.enabled": "false"})
+    assert [r["iteration"] for r in again] == [1, 2, 3]  # started afresh, not resumed
+    assert losses(again) == losses(first)
