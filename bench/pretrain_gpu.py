@@ -10,9 +10,9 @@ Runs (names for `runs=`; default all that fit the GPU's memory):
   base_bf16         gatortron_base, bf16, micro-batch 32 (the headline TFLOP/s / MFU figure)
   base_fp16         the same in fp16 with dynamic loss scaling (loss scale and skipped steps shown)
   base_recompute    bf16 with full activation recomputation (FLOPs counted with the recompute)
-  base_distopt      bf16, distributed optimizer, checkpoint at the end, then a second process
-                    resumes from it for 5 more steps (the GPU checkpoint round trip); needs
-                    Transformer Engine or Apex
+  base_resume       bf16, checkpoint at the end, then a second process resumes from it for 5
+                    more steps (the GPU checkpoint round trip)
+  base_distopt      the same with the distributed optimizer; needs Transformer Engine or Apex
   medium_bf16       gatortron_medium (3.9B) on one GPU, bf16, full recompute; needs >= 120 GiB
 
 Steady-state figures are medians over the steps after `warmup` (CUDA/cuBLAS set-up and TorchScript
@@ -63,6 +63,7 @@ RUNS = [
     Run("base_bf16", BASE + ["train.precision=bf16"]),
     Run("base_fp16", BASE + ["train.precision=fp16", "train.initial_loss_scale=65536"]),
     Run("base_recompute", BASE + ["train.precision=bf16", "parallel.recompute=full"]),
+    Run("base_resume", BASE + ["train.precision=bf16"], checkpointed=True, steps=20),
     Run("base_distopt", BASE + ["train.precision=bf16", "parallel.distributed_optimizer=true"],
         checkpointed=True, steps=20, needs_fused=True),
     # The published 3.9B recipe (configs/pretrain/model/gatortron_medium.yaml) at TP=1 on one GPU.
