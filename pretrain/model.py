@@ -61,9 +61,12 @@ def transformer_config(model: ModelConfig, parallel: ParallelConfig, train: Trai
         bf16=train.precision == "bf16", fp16=train.precision == "fp16", params_dtype=dtype,
         pipeline_dtype=dtype, autocast_dtype=dtype,
         # CPU: weights made on the CPU (TP=2 then starts from TP=1's exact weights) and no fused
-        # CUDA kernels. The bias fusions are TorchScript, so any GPU has them.
+        # CUDA kernels. The bias-dropout-add fusion is TorchScript, so any GPU has it. No bias-GELU
+        # fusion anywhere: megatron-core's computes the tanh approximation of GELU, while the
+        # unfused MLP, the LM head and the exported HF model (hidden_act "gelu") use the exact one;
+        # a GPU-trained model then computes after export what it computed in training.
         use_cpu_initialization=not on_gpu, gradient_accumulation_fusion=False,
-        bias_activation_fusion=on_gpu, bias_dropout_fusion=on_gpu, **fused,
+        bias_activation_fusion=False, bias_dropout_fusion=on_gpu, **fused,
         **recompute,
     )
 

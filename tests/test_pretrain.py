@@ -243,3 +243,42 @@ def test_checkpoints_off_saves_and_resumes_nothing(tmp_path: Path, data: dict[st
     again = pretrain(data, run, **{"train.train_iters": 3, "checkpoint.enabled": "false"})
     assert [r["iteration"] for r in again] == [1, 2, 3]  # started afresh, not resumed
     assert losses(again) == losses(first)
+
+
+def test_gpu_settings_compute_what_the_cpu_and_the_hf_export_compute() -> None:
+    """The GPU's TransformerConfig (fusions on) gives the CPU's logits on the same weights: no
+    tanh-approximated GELU in training that the exported HF model (exact GELU) would not have.
+    megatron-core's bias-GELU fusion alone would differ by ~2e-3 here."""
+    script = """
+import json, warnings
+warnings.filterwarnings("ignore")
+import torch
+from pretrain.config import ModelConfig, ParallelConfig, TrainConfig
+from pretrain.model import build_model, transformer_config
+from pretrain.standalone import single_process_megatron
+tiny = ModelConfig(name="tiny", num_layers=2, hidden_size=64, num_attention_heads=4, ffn_hidden_size=256,
+                   seq_length=16, hidden_dropout=0.0, attention_dropout=0.0)
+with single_process_megatron():
+    cpu = transformer_config(tiny, ParallelConfig(), TrainConfig(), on_gpu=False)
+    gpu = transformer_config(tiny, ParallelConfig(), TrainConfig(), on_gpu=True)
+    gpu.use_cpu_initialization = True  # no GPU here to make the weights on
+    ours = build_model(cpu, tiny, 128, pre_process=True, post_process=True)
+    with torch.no_grad():
+        for weight in ours.parameters():
+            if weight.dim() > 1:
+                weight.normal_(0, 0.5)  # large activations, where the GELU variants differ most
+    theirs = build_model(gpu, tiny, 128, pre_process=True, post_process=True)
+    theirs.load_state_dict(ours.state_dict())
+    ours.eval(), theirs.eval()
+    tokens = torch.randint(0, 128, (2, 16))
+    mask, types = torch.ones(2, 16, dtype=torch.bool), torch.zeros(2, 16, dtype=torch.long)
+    with torch.no_grad():
+        difference = (ours(tokens, mask, tokentype_ids=types)[0]
+                      - theirs(tokens, mask, tokentype_ids=types)[0]).abs().max()
+print(json.dumps({"difference": float(difference), "fused_dropout": gpu.bias_dropout_fusion}))
+"""
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["fused_dropout"]  # the GPU settings were the ones compared
+    assert report["difference"] <= 1e-6
