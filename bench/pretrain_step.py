@@ -62,7 +62,7 @@ def ours(args: dict, prefix: str, vocab: str) -> list[float]:
         "data": {"blend": prefix, "vocab": vocab, "split": "98,2,0"},
         "train": {"micro_batch_size": args["batch"], "global_batch_size": args["batch"],
                   "train_iters": args["steps"] + args["warmup"], "lr": 1e-4, "lr_warmup_fraction": 0.0},
-        "checkpoint": {"dir": tempfile.mkdtemp(prefix="bench_pretrain_"), "save_interval": 0},
+        "checkpoint": {"dir": tempfile.mkdtemp(prefix="bench_pretrain_"), "enabled": False},
         "logging": {"log_interval": 1000, "tensorboard_dir": ""}, "log_level": "WARNING"})
     state = pretrain(OmegaConf.to_object(settings))
     return [r["step_seconds"] for r in state.history[args["warmup"]:]]
