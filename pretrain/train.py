@@ -86,12 +86,12 @@ def setup_model_parallel(cfg: PretrainConfig) -> None:
 def refuse_unsupported_settings(cfg: PretrainConfig, on_gpu: bool) -> None:
     """Settings megatron-core cannot run here, refused with a message instead of its TypeError or
     assert deep inside (each tried with megatron-core 0.16.1)."""
-    fused_adam = bert_layer_specs.HAVE_TE or bert_layer_specs.HAVE_APEX
+    te_or_apex = bert_layer_specs.HAVE_TE or bert_layer_specs.HAVE_APEX
     if cfg.parallel.distributed_optimizer and not on_gpu:
         # DistributedOptimizer checks each parameter's type string against torch.cuda.*Tensor.
         raise InputError("parallel.distributed_optimizer=true needs GPUs (megatron-core's distributed "
                          "optimizer accepts CUDA parameters only)")
-    if cfg.parallel.distributed_optimizer and not fused_adam:
+    if cfg.parallel.distributed_optimizer and not te_or_apex:
         # With torch's Adam it trains and saves, but loading its checkpoint fails (KeyError 'step' in
         # DistributedOptimizer._set_main_param_and_optimizer_states; seen on an H200): refused at
         # the start rather than at the first resume.
@@ -102,7 +102,7 @@ def refuse_unsupported_settings(cfg: PretrainConfig, on_gpu: bool) -> None:
         if not on_gpu:
             raise InputError("parallel.sequence_parallel=true needs GPUs (megatron-core's sequence-parallel "
                              "LayerNorm path needs Apex or Transformer Engine)")
-        if not (bert_layer_specs.HAVE_TE or bert_layer_specs.HAVE_APEX):
+        if not te_or_apex:
             # The local spec's torch LayerNorm asserts it is not sequence parallel.
             raise InputError("parallel.sequence_parallel=true needs Transformer Engine or Apex (neither is "
                              "importable here: use an NGC PyTorch container)")
