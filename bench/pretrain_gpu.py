@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -163,7 +164,7 @@ def main() -> int:
             print(f"{run.name}: skipped (needs Transformer Engine or Apex)", flush=True)
             continue
         run_dir = out / run.name
-        subprocess.run(["rm", "-rf", str(run_dir)], check=True)
+        shutil.rmtree(run_dir, ignore_errors=True)
         run_dir.mkdir(parents=True)
         steps = run.steps or int(args["steps"])
         overrides = run.overrides + ([] if run.checkpointed else ["checkpoint.enabled=false"])
