@@ -1,0 +1,212 @@
+"""Apply a fine-tuned model to documents and write the entities back in the input's format.
+
+    python -m finetune.predict model=runs/deid/model input=notes/ format=txt output=preds.jsonl
+    python -m finetune.predict model=runs/deid/model input=i2b2_2014/test format=i2b2_2014 output=preds_xml/
+    python -m finetune.predict model=runs/n2c2/model input=n2c2/test format=brat output=preds_brat/ \
+        precision=bf16 batch_size=32
+
+Inputs: any format of `finetune.formats` (its gold entities, if any, are replaced), plain text
+(`format=txt`: a `.txt` file or a directory of them, one document per file, id = file stem) and
+canonical JSONL. Output: the same format (txt input -> JSONL unless `output_format=brat`), exact
+character offsets, each entity with `attributes.score` (mean probability of its words' labels;
+written where the format has room for attributes: JSONL, i2b2 XML).
+
+Fast path (`finetune.inference`): documents are read and processed `chunk_documents` at a time,
+each tokenized once, cut into windows overlapping by the model's stride, windows sorted by
+length and batched under `torch.inference_mode`. JSONL and text inputs stream; other formats are
+read whole. Shards for Slurm arrays: `shard_index` / `shard_count` (default from
+SLURM_ARRAY_TASK_ID / SLURM_ARRAY_TASK_COUNT) take every shard_count-th document, and `{shard}`
+in `output` is replaced by the shard index. Ends with a summary: documents, tokens, entities per
+type, tokens/s. Settings: configs/finetune/predict.yaml.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import hydra
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, DictConfig
+from tqdm import tqdm
+
+from finetune.config import CONFIG_DIR
+from finetune.decoding import DECODINGS
+from finetune.document import Document, read_jsonl, write_jsonl
+from finetune.inference import Predictor
+from finetune.model import describe, load_ner_model
+from gatortron_common.cli import run_stage
+from gatortron_common.logging import InputError, get_logger
+
+logger = get_logger("finetune.predict")
+TEXT_FORMAT = "txt"
+
+
+@dataclass
+class PredictConfig:
+    """Settings of `python -m finetune.predict`.
+
+    Attributes:
+        model: a model directory written by `python -m finetune` (its `model/`).
+        input: the documents: a file or directory, as `format` wants.
+        format: `txt` or one of `finetune.formats.FORMATS`.
+        output: where predictions go (a file for jsonl/conll, else a directory); `{shard}` is
+            replaced by the shard index.
+        output_format: the output's format; None = `format` (jsonl for txt input).
+        batch_size: windows per forward pass.
+        precision: `fp32`, `bf16` (autocast; fast on CPUs with bf16 units and on GPUs) or `fp16` (GPU).
+        device: `auto`, `cpu`, `cuda` or `cuda:N`.
+        stride: subwords shared by neighbouring windows; None keeps the model's.
+        decoding: `viterbi` or `argmax`; None keeps the model's.
+        chunk_documents: documents tokenized and batched together.
+        shard_index: this process's shard (None: SLURM_ARRAY_TASK_ID, else 0).
+        shard_count: number of shards (None: SLURM_ARRAY_TASK_COUNT, else 1).
+        read_options: reader options (e.g. `allow_unknown` for i2b2_2014).
+        write_options: writer options.
+        overwrite: replace an existing output.
+        log_level: logging level.
+    """
+
+    model: str = MISSING
+    input: str = MISSING
+    format: str = MISSING
+    output: str = MISSING
+    output_format: str | None = None
+    batch_size: int = 16
+    precision: str = "fp32"
+    device: str = "auto"
+    stride: int | None = None
+    decoding: str | None = None
+    chunk_documents: int = 64
+    shard_index: int | None = None
+    shard_count: int | None = None
+    read_options: dict[str, Any] = field(default_factory=dict)
+    write_options: dict[str, Any] = field(default_factory=dict)
+    overwrite: bool = False
+    log_level: str = "INFO"
+
+
+ConfigStore.instance().store(name="finetune_predict_schema", node=PredictConfig)
+
+
+def read_text_documents(path: Path) -> Iterator[Document]:
+    """Plain-text documents: one `.txt` file, or every `.txt` file of a directory (sorted by name)."""
+    from finetune.formats.common import read_text
+
+    if path.is_file():
+        files = [path]
+    elif path.is_dir():
+        files = sorted(path.glob("*.txt"))
+        if not files:
+            raise InputError(f"{path}: no .txt files")
+    else:
+        raise InputError(f"input={path}: no such file or directory")
+    for file in files:
+        yield Document(id=file.stem, text=read_text(file))
+
+
+def read_documents(settings: PredictConfig) -> Iterable[Document]:
+    """The input documents, streamed where the format allows (txt, jsonl)."""
+    source = Path(settings.input)
+    if settings.format == TEXT_FORMAT:
+        return read_text_documents(source)
+    if settings.format == "jsonl" and not settings.read_options:
+        if not source.is_file():
+            raise InputError(f"input={source}: jsonl input must be a file")
+        return read_jsonl(source)
+    from finetune.formats import read_corpus
+
+    return read_corpus(source, settings.format, **settings.read_options)
+
+
+def shard_settings(settings: PredictConfig) -> tuple[int, int]:
+    """(index, count) from the settings or the Slurm array environment."""
+    index = settings.shard_index
+    count = settings.shard_count
+    if index is None:
+        index = int(os.environ.get("SLURM_ARRAY_TASK_ID", "0")) - int(os.environ.get("SLURM_ARRAY_TASK_MIN", "0"))
+    if count is None:
+        count = int(os.environ.get("SLURM_ARRAY_TASK_COUNT", "1"))
+    if count < 1 or not 0 <= index < count:
+        raise InputError(f"shard_index={index} / shard_count={count}: need 0 <= shard_index < shard_count")
+    return index, count
+
+
+def validate(settings: PredictConfig) -> tuple[str, Path, int, int]:
+    """Check every setting before work; return (output format, output path, shard index, count)."""
+    from finetune.formats import FORMATS
+
+    if settings.format not in (TEXT_FORMAT, *FORMATS):
+        raise InputError(f"format={settings.format}: expected txt or one of {', '.join(FORMATS)}")
+    output_format = settings.output_format or ("jsonl" if settings.format == TEXT_FORMAT else settings.format)
+    if output_format not in FORMATS:
+        raise InputError(f"output_format={output_format}: expected one of {', '.join(FORMATS)}")
+    if settings.decoding is not None and settings.decoding not in DECODINGS:
+        raise InputError(f"decoding={settings.decoding}: expected one of {', '.join(DECODINGS)}")
+    if settings.chunk_documents < 1:
+        raise InputError(f"chunk_documents={settings.chunk_documents}: must be at least 1")
+    index, count = shard_settings(settings)
+    if count > 1 and "{shard}" not in settings.output:
+        raise InputError("output must contain {shard} when shard_count > 1 (one output per shard)")
+    output = Path(settings.output.replace("{shard}", str(index)))
+    source = Path(settings.input)
+    if not source.exists():
+        raise InputError(f"input={source}: no such file or directory")
+    resolved_output, resolved_input = output.resolve(), source.resolve()
+    if resolved_output == resolved_input or resolved_output in resolved_input.parents:
+        raise InputError(f"output={output}: it is or contains the input")
+    if output.exists() and (output.is_file() or any(output.iterdir())) and not settings.overwrite:
+        raise InputError(f"output={output}: exists; choose a new path or set overwrite=true to replace it")
+    return output_format, output, index, count
+
+
+def predict(settings: PredictConfig) -> dict[str, Any]:
+    """Predict entities for every input document and write them; return the summary (counts only)."""
+    output_format, output, index, count = validate(settings)
+    ner = load_ner_model(settings.model)
+    predictor = Predictor(ner, batch_size=settings.batch_size, precision=settings.precision,
+                          device=settings.device, stride=settings.stride, decoding=settings.decoding)
+    logger.info("model %s: %s on %s (%s)", settings.model, describe(predictor.info), predictor.device,
+                settings.precision)
+    documents: Iterable[Document] = read_documents(settings)
+    if count > 1:
+        documents = (document for position, document in enumerate(documents) if position % count == index)
+    progress = tqdm(desc="predict", unit=" docs", mininterval=2.0)
+
+    def predictions() -> Iterator[Document]:
+        for document in predictor.predict(documents, settings.chunk_documents):
+            progress.update(1)
+            yield document
+
+    if output_format == "jsonl" and not settings.write_options:
+        if output.is_dir():
+            shutil.rmtree(output)  # overwrite=true was given (validate refuses otherwise)
+        write_jsonl(predictions(), output)
+    else:
+        from finetune.formats import write_corpus
+
+        write_corpus(predictions(), output, output_format, **settings.write_options)
+    progress.close()
+    if not predictor.stats.documents:
+        logger.warning("the input holds no documents%s; wrote an empty output", " for this shard" if count > 1 else "")
+    summary = {**predictor.stats.as_dict(), "output": str(output), "format": output_format,
+               "shard": {"index": index, "count": count}}
+    logger.info("predicted %d documents (%d tokens, %d windows) in %.1f s: %.0f tokens/s; %d entities; wrote %s",
+                summary["documents"], summary["tokens"], summary["windows"], summary["seconds"],
+                summary["tokens_per_second"], summary["entities"], output)
+    print(json.dumps(summary, indent=2), flush=True)
+    return summary
+
+
+@hydra.main(config_path=str(CONFIG_DIR), config_name="predict", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    run_stage(cfg, predict, "finetune.predict")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,332 @@
+"""Fine-tune a token-classification model on a benchmark corpus with the HF Trainer.
+
+Domain work lives in the data (windows of whole documents, first-subword labels) and in the metric
+(dev strict micro F1 on character offsets from our own evaluator, decoded exactly as
+`finetune.predict` decodes); the loop is HF's: DDP under torchrun, gradient accumulation,
+bf16/fp16, TensorBoard, checkpoints and `resume`, best model by dev F1, early stopping.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import OmegaConf
+from transformers import (
+    AutoModelForTokenClassification,
+    AutoTokenizer,
+    DataCollatorForTokenClassification,
+    EarlyStoppingCallback,
+    EvalPrediction,
+    Trainer,
+    TrainingArguments,
+    set_seed,
+)
+from transformers.integrations import TensorBoardCallback
+from transformers.trainer_utils import get_last_checkpoint
+
+from finetune.config import FinetuneConfig
+from finetune.data import (
+    WindowSet,
+    category_map,
+    evaluation_windows,
+    keep_types,
+    learned_types,
+    read_splits,
+    training_windows,
+)
+from finetune.decoding import DECODINGS, LabelDecoder
+from finetune.document import Document
+from finetune.evaluate import evaluate_documents
+from finetune.inference import PRECISIONS, Predictor, decode_document, predicted_document, resolve_device
+from finetune.labels import LabelSettings, label_vocabulary
+from finetune.model import HEADS, NerInfo, NerModel, build_model, encoder_config, ner_info_of, save_ner_model
+from finetune.scoring.report import format_tables
+from gatortron_common.atomic import atomic_write_text
+from gatortron_common.logging import InputError, get_logger
+
+logger = get_logger("finetune")
+RUN_MARKER = "finetune_run.json"  # marks an output_dir as this stage's own
+SCHEDULES = ("linear", "cosine", "constant_with_warmup")
+BEST_METRIC = "strict_micro_f1"
+FILE_FORMATS = {"jsonl": "test_predictions.jsonl", "conll": "test_predictions.conll"}
+
+
+def label_settings(settings: FinetuneConfig) -> LabelSettings:
+    dataset = settings.task.dataset
+    return LabelSettings(scheme=dataset.scheme, overlap=dataset.overlap, type_priority=list(dataset.type_priority),
+                         discontinuous=dataset.discontinuous)
+
+
+def _inside(path: Path, other: Path) -> bool:
+    """`path` is `other` or lies inside it."""
+    return path == other or other in path.parents
+
+
+def check_output_dir(settings: FinetuneConfig) -> None:
+    """Refuse an output_dir that is (or holds) an input, or holds something not ours without overwrite."""
+    output = Path(settings.output_dir).resolve()
+    for name in ("model", "data_dir"):
+        source = Path(getattr(settings, name)).resolve()
+        if _inside(source, output):  # replacing output_dir would delete this input
+            raise InputError(f"output_dir={settings.output_dir}: it is or contains {name}={getattr(settings, name)}")
+    if output.exists() and not output.is_dir():
+        raise InputError(f"output_dir={settings.output_dir}: is a file")
+    if not output.is_dir() or not any(output.iterdir()) or settings.overwrite:
+        return
+    if not (output / RUN_MARKER).is_file():
+        raise InputError(f"output_dir={settings.output_dir}: exists, is not empty and is not a fine-tuning "
+                         f"output; choose a new directory or set overwrite=true to replace it")
+    if not settings.resume:
+        raise InputError(f"output_dir={settings.output_dir}: holds an earlier fine-tuning run; resume=true "
+                         f"continues it, overwrite=true replaces it")
+
+
+def validate(settings: FinetuneConfig) -> Any:
+    """Check every setting before any work; return the starting model's config.
+
+    Raises:
+        InputError: one line naming the bad setting.
+    """
+    task, dataset = settings.task, settings.task.dataset
+    from finetune.formats import FORMATS
+
+    if dataset.format not in FORMATS:
+        raise InputError(f"task.dataset.format={dataset.format}: expected one of {', '.join(FORMATS)}")
+    if dataset.overlap == "groups":
+        raise InputError("task.dataset.overlap=groups: training learns one label sequence; use longest or "
+                         "type_priority")
+    label_settings(settings).validate()
+    checks = [
+        (task.head.kind in HEADS, f"task.head.kind={task.head.kind}: expected one of {', '.join(HEADS)}"),
+        (task.head.layers >= 1, f"task.head.layers={task.head.layers}: must be at least 1"),
+        (0 <= task.head.dropout < 1, f"task.head.dropout={task.head.dropout}: must be in [0, 1)"),
+        (task.decoding in DECODINGS, f"task.decoding={task.decoding}: expected one of {', '.join(DECODINGS)}"),
+        (task.optim.lr > 0, f"task.optim.lr={task.optim.lr}: must be positive"),
+        (0 <= task.optim.warmup_ratio < 1, f"task.optim.warmup_ratio={task.optim.warmup_ratio}: must be in [0, 1)"),
+        (task.optim.schedule in SCHEDULES,
+         f"task.optim.schedule={task.optim.schedule}: expected one of {', '.join(SCHEDULES)}"),
+        (task.optim.max_grad_norm > 0, f"task.optim.max_grad_norm={task.optim.max_grad_norm}: must be positive"),
+        (task.trainer.epochs >= 1, f"task.trainer.epochs={task.trainer.epochs}: must be at least 1"),
+        (task.trainer.batch_size >= 1, f"task.trainer.batch_size={task.trainer.batch_size}: must be at least 1"),
+        (task.trainer.eval_batch_size >= 1,
+         f"task.trainer.eval_batch_size={task.trainer.eval_batch_size}: must be at least 1"),
+        (task.trainer.grad_accumulation >= 1,
+         f"task.trainer.grad_accumulation={task.trainer.grad_accumulation}: must be at least 1"),
+        (task.trainer.precision in PRECISIONS,
+         f"task.trainer.precision={task.trainer.precision}: expected one of {', '.join(PRECISIONS)}"),
+        (task.trainer.early_stopping_patience >= 0,
+         f"task.trainer.early_stopping_patience={task.trainer.early_stopping_patience}: must be >= 0"),
+        (0 < dataset.dev_fraction < 1, f"task.dataset.dev_fraction={dataset.dev_fraction}: must be in (0, 1)"),
+        (dataset.max_seq_length >= 8, f"task.dataset.max_seq_length={dataset.max_seq_length}: must be >= 8"),
+        (0 <= dataset.stride < dataset.max_seq_length - 2,
+         f"task.dataset.stride={dataset.stride}: must be in [0, max_seq_length - 2)"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise InputError(message)
+    device = resolve_device(settings.device)
+    if task.trainer.precision == "fp16" and device.type != "cuda":
+        raise InputError("task.trainer.precision=fp16 needs a CUDA device; use fp32 (or bf16) on a CPU")
+    config = encoder_config(settings.model)
+    positions = getattr(config, "max_position_embeddings", None)
+    if positions is not None and dataset.max_seq_length > positions:
+        raise InputError(f"task.dataset.max_seq_length={dataset.max_seq_length} is above the model's "
+                         f"{positions} positions (model={settings.model})")
+    if not Path(settings.data_dir).is_dir():
+        raise InputError(f"data_dir={settings.data_dir}: no such directory")
+    check_output_dir(settings)
+    return config
+
+
+def dev_metric(dev: list[Document], windows: WindowSet, decoder: LabelDecoder, categories: dict[str, str],
+               fmt: str) -> Callable[[EvalPrediction], dict[str, float]]:
+    """`compute_metrics` for the Trainer: dev windows' log-probabilities -> entities -> our evaluator."""
+
+    def compute(prediction: EvalPrediction) -> dict[str, float]:
+        scores = prediction.predictions
+        flat = [window for document_windows in windows.windows for window in document_windows]
+        if len(scores) != len(flat):
+            raise RuntimeError(f"{len(scores)} window predictions for {len(flat)} dev windows")
+        predictions, position = [], 0
+        for source, document, document_windows in zip(dev, windows.documents, windows.windows, strict=True):
+            window_scores = [scores[position + i][:len(window) + 2] for i, window in enumerate(document_windows)]
+            position += len(document_windows)
+            entities = decode_document(decoder, document, document_windows, window_scores, categories)
+            predictions.append(predicted_document(source, entities))
+        results = evaluate_documents(dev, predictions, fmt)
+        strict, relaxed = results["strict"]["micro"], results["relaxed"]["micro"]
+        return {BEST_METRIC: strict["f1"], "strict_micro_precision": strict["precision"],
+                "strict_micro_recall": strict["recall"], "relaxed_micro_f1": relaxed["f1"]}
+
+    return compute
+
+
+def log_softmax_logits(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Keep fp32 log-probabilities for the metric (whatever the training precision)."""
+    return torch.log_softmax(logits.float(), dim=-1)
+
+
+class WindowDataset(torch.utils.data.Dataset):
+    """The Trainer's view of a `WindowSet`."""
+
+    def __init__(self, windows: WindowSet) -> None:
+        self.features = windows.features
+
+    def __len__(self) -> int:
+        return len(self.features)
+
+    def __getitem__(self, index: int) -> dict[str, list[int]]:
+        return self.features[index]
+
+
+def training_arguments(settings: FinetuneConfig, output: Path, has_dev: bool) -> TrainingArguments:
+    trainer, optim = settings.task.trainer, settings.task.optim
+    return TrainingArguments(
+        output_dir=str(output / "checkpoints"), num_train_epochs=trainer.epochs,
+        per_device_train_batch_size=trainer.batch_size, per_device_eval_batch_size=trainer.eval_batch_size,
+        gradient_accumulation_steps=trainer.grad_accumulation, learning_rate=optim.lr,
+        weight_decay=optim.weight_decay, warmup_steps=optim.warmup_ratio, lr_scheduler_type=optim.schedule,
+        max_grad_norm=optim.max_grad_norm, eval_strategy="epoch" if has_dev else "no", save_strategy="epoch",
+        load_best_model_at_end=has_dev, metric_for_best_model=BEST_METRIC if has_dev else None,
+        greater_is_better=True, save_total_limit=trainer.save_total_limit, logging_steps=trainer.logging_steps,
+        report_to="none", seed=settings.seed, data_seed=settings.seed, bf16=trainer.precision == "bf16",
+        fp16=trainer.precision == "fp16", use_cpu=resolve_device(settings.device).type == "cpu",
+        dataloader_num_workers=trainer.dataloader_workers, save_only_model=False,
+    )
+
+
+def base_labels(config: Any, types: list[str], scheme: str, model: str) -> tuple[list[str], bool]:
+    """The label vocabulary, and whether the starting model already has exactly this head."""
+    info = ner_info_of(config)
+    if info is None:
+        return label_vocabulary(types, scheme), False
+    model_types = {label.partition("-")[2] for label in info.labels if label != "O"}
+    missing = sorted(set(types) - model_types)
+    if missing:
+        raise InputError(f"model={model} has no labels for these corpus types: {', '.join(missing)} "
+                         f"(it knows {', '.join(sorted(model_types))}); list the types to learn in "
+                         f"task.dataset.types or start from an encoder")
+    if info.scheme != scheme:
+        raise InputError(f"model={model} was trained with scheme {info.scheme}, the recipe asks for {scheme}")
+    return info.labels, True
+
+
+def write_test_outputs(output: Path, fmt: str, gold: list[Document], predictions: list[Document]) -> dict:
+    """Test predictions in the corpus format, scores as JSON and as a table; returns the scores."""
+    from finetune.formats import write_corpus
+
+    target = output / FILE_FORMATS.get(fmt, "test_predictions")
+    write_corpus(predictions, target, fmt)
+    results = evaluate_documents(gold, predictions, fmt)
+    results["predictions"] = str(target)
+    atomic_write_text(output / "test_scores.json", json.dumps(results, indent=2) + "\n")
+    atomic_write_text(output / "test_scores.txt", format_tables(results))
+    return results
+
+
+def finetune(settings: FinetuneConfig) -> dict[str, Any]:
+    """Train, keep the best model by dev F1, score the test split; return the summary.
+
+    Raises:
+        InputError: a bad setting or input, before any training starts.
+    """
+    started = time.perf_counter()
+    config = validate(settings)
+    dataset, task = settings.task.dataset, settings.task
+    output = Path(settings.output_dir)
+    if settings.overwrite and output.is_dir() and any(output.iterdir()) and not settings.resume:
+        shutil.rmtree(output)
+    splits = read_splits(settings.data_dir, dataset, settings.seed)
+    types = learned_types(splits.train, dataset.types)
+    labels, keep_head = base_labels(config, types, dataset.scheme, settings.model)
+    train_docs, left_out = keep_types(splits.train, types)
+    dev_docs, dev_left_out = keep_types(splits.dev, types)
+    test_docs, test_left_out = keep_types(splits.test, types)
+    for name, counts in (("train", left_out), ("dev", dev_left_out), ("test", test_left_out)):
+        if counts:
+            logger.warning("%s: %d entities of types not learned are left out: %s", name, sum(counts.values()),
+                           ", ".join(f"{t} {n}" for t, n in sorted(counts.items())))
+    tokenizer = AutoTokenizer.from_pretrained(settings.model, local_files_only=True)
+    if not tokenizer.is_fast:
+        raise InputError(f"model={settings.model}: its tokenizer is not a fast tokenizer (tokenizer.json needed)")
+    label_to_id = {label: index for index, label in enumerate(labels)}
+    size, overlap = dataset.max_seq_length - 2, dataset.stride
+    train_set = training_windows(train_docs, tokenizer, label_settings(settings), label_to_id, size, overlap)
+    dev_set = evaluation_windows(dev_docs, tokenizer, label_settings(settings), label_to_id, size, overlap)
+    logger.info("windows: %d train, %d dev (max_seq_length %d, stride %d); labels: %d; entities labelled: %d, "
+                "dropped: %s", len(train_set.features), len(dev_set.features), dataset.max_seq_length, overlap,
+                len(labels), sum(train_set.stats.labelled.values()),
+                dict(train_set.stats.dropped) or "none")
+    categories = category_map(splits.train)
+    info = NerInfo(labels=labels, scheme=dataset.scheme, categories=categories,
+                   max_seq_length=dataset.max_seq_length, stride=overlap, decoding=task.decoding,
+                   recipe={**OmegaConf.to_container(OmegaConf.structured(task)), "format": dataset.format})
+
+    output.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(output / RUN_MARKER, json.dumps({"stage": "finetune", "task": task.name,
+                                                      "model": str(settings.model)}, indent=2) + "\n")
+    set_seed(settings.seed)
+    if keep_head:
+        model = AutoModelForTokenClassification.from_pretrained(settings.model, local_files_only=True)
+    else:
+        model = build_model(settings.model, labels, task.head.kind, task.head.layers, task.head.dropout)
+    args = training_arguments(settings, output, has_dev=bool(dev_docs))
+    callbacks: list[Any] = [tensorboard_callback(output / "tensorboard")]
+    if task.trainer.early_stopping_patience and dev_docs:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=task.trainer.early_stopping_patience))
+    decoder = LabelDecoder(labels, dataset.scheme, task.decoding)
+    trainer = Trainer(model=model, args=args, data_collator=DataCollatorForTokenClassification(tokenizer),
+                      train_dataset=WindowDataset(train_set), eval_dataset=WindowDataset(dev_set),
+                      processing_class=tokenizer, callbacks=callbacks,
+                      compute_metrics=dev_metric(dev_docs, dev_set, decoder, categories, dataset.format),
+                      preprocess_logits_for_metrics=log_softmax_logits)
+    checkpoint = get_last_checkpoint(args.output_dir) if settings.resume and Path(args.output_dir).is_dir() else None
+    if settings.resume:
+        logger.info("resume: %s", f"continuing from {checkpoint}" if checkpoint else "no checkpoint yet, starting")
+    result = trainer.train(resume_from_checkpoint=checkpoint)
+    summary: dict[str, Any] = {
+        "task": task.name, "model": str(settings.model), "output_dir": str(output.resolve()),
+        "documents": {"train": len(train_docs), "dev": len(dev_docs), "test": len(test_docs),
+                      "dev_carved": splits.dev_carved},
+        "windows": {"train": len(train_set.features), "dev": len(dev_set.features)}, "labels": labels,
+        "label_stats": train_set.stats.as_dict(), "left_out": {"train": dict(left_out), "dev": dict(dev_left_out),
+                                                               "test": dict(test_left_out)},
+        "steps": result.global_step, "train_loss": result.training_loss,
+        "best_dev_strict_micro_f1": trainer.state.best_metric, "best_checkpoint": trainer.state.best_model_checkpoint,
+    }
+    if not trainer.is_world_process_zero():
+        return summary
+    save_ner_model(trainer.model, tokenizer, info, output / "model")
+    if test_docs:
+        ner = NerModel(model=trainer.model, tokenizer=tokenizer, info=info)
+        predictor = Predictor(ner, batch_size=task.trainer.eval_batch_size, device=str(trainer.args.device))
+        predictions = list(predictor.predict(test_docs))
+        scores = write_test_outputs(output, dataset.format, test_docs, predictions)
+        summary["test"] = {"strict_micro": scores["strict"]["micro"], "relaxed_micro": scores["relaxed"]["micro"],
+                           "prediction": predictor.stats.as_dict()}
+        print(format_tables(scores), end="", flush=True)
+    summary["seconds"] = round(time.perf_counter() - started, 1)
+    atomic_write_text(output / "train_summary.json", json.dumps(summary, indent=2, default=str) + "\n")
+    logger.info("done in %.0f s: %d steps, best dev strict micro F1 %s%s; model in %s", summary["seconds"],
+                result.global_step, _fmt(trainer.state.best_metric),
+                f", test strict micro F1 {summary['test']['strict_micro']['f1']:.4f}" if "test" in summary else "",
+                output / "model")
+    return summary
+
+
+def _fmt(value: float | None) -> str:
+    return f"{value:.4f}" if value is not None else "n/a"
+
+
+def tensorboard_callback(path: Path) -> TensorBoardCallback:
+    """TensorBoard events under `path`, written by rank 0 only (the callback opens its writer there)."""
+    callback = TensorBoardCallback()
+    callback.logging_dir = str(path)
+    return callback
+
