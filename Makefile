@@ -50,7 +50,17 @@ demo: setup
 		train.micro_batch_size=4 train.global_batch_size=8 checkpoint.save_interval=20 logging.log_interval=10
 	$(BIN)/python -m pretrain.export checkpoint=$(DEMO_DIR)/pretrain output=$(DEMO_DIR)/hf verify=true
 	$(BIN)/python -m pretrain.fill_mask model=$(DEMO_DIR)/hf "text='The patient was started on [MASK] for hypertension.'"
-	@echo "demo outputs in $(DEMO_DIR)/: corpora/, vocab/, vocab_uncased_sp/ (report.json), data/ (.bin/.idx/.stats.json, blend.json), pretrain/ (checkpoints, metrics.jsonl, tensorboard/), hf/ (HF MegatronBert model)"
+	$(BIN)/python -m finetune.synthetic output_dir=$(DEMO_DIR)/annotated 'corpora=[i2b2_2014]' documents=160 \
+		seed=0 overwrite=true
+	$(BIN)/python -m finetune task=deid_2014 model=$(DEMO_DIR)/hf data_dir=$(DEMO_DIR)/annotated/i2b2_2014 \
+		output_dir=$(DEMO_DIR)/deid overwrite=true task.dataset.max_seq_length=128 task.dataset.stride=32 \
+		task.head.kind=linear task.optim.lr=3e-3 task.trainer.epochs=10 task.trainer.early_stopping_patience=0
+	$(BIN)/python -m finetune.predict model=$(DEMO_DIR)/deid/model input=$(DEMO_DIR)/annotated/i2b2_2014/test \
+		format=i2b2_2014 output=$(DEMO_DIR)/deid_predictions overwrite=true
+	$(BIN)/python -m finetune.evaluate gold=$(DEMO_DIR)/annotated/i2b2_2014/test pred=$(DEMO_DIR)/deid_predictions \
+		format=i2b2_2014 output_json=$(DEMO_DIR)/deid_predictions.scores.json > $(DEMO_DIR)/deid_predictions.scores.txt
+	head -n 6 $(DEMO_DIR)/deid_predictions.scores.txt
+	@echo "demo outputs in $(DEMO_DIR)/: corpora/, vocab/, vocab_uncased_sp/ (report.json), data/ (.bin/.idx/.stats.json, blend.json), pretrain/ (checkpoints, metrics.jsonl, tensorboard/), hf/ (HF MegatronBert model), annotated/ (synthetic i2b2 2014 corpus), deid/ (fine-tuned de-id model, test scores), deid_predictions/ (i2b2 2014 XML) + .scores.json"
 
 bench: setup
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
@@ -59,6 +69,7 @@ bench: setup
 	$(BIN)/python bench/prep.py
 	$(BIN)/python bench/pretrain_step.py
 	$(BIN)/python bench/convert_memory.py
+	$(BIN)/python bench/ner_infer.py
 
 clean:
 	rm -rf $(DEMO_DIR) bench_out .pytest_cache .ruff_cache

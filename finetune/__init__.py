@@ -1,8 +1,11 @@
 """finetune stage: clinical NER and de-identification on HF transformers.
 
-Built so far: one document model (`finetune.document`), readers and writers for the benchmark
-formats (`finetune.formats`, `python -m finetune.convert`), word labels and subword alignment
-(`finetune.labels`), evaluation as the challenges scored (`finetune.scoring`,
-`python -m finetune.evaluate`) and synthetic annotated corpora (`python -m finetune.synthetic`).
-Training, prediction and de-identification are the next issues.
+- `document`, `formats` (`python -m finetune.convert`): one document model, the benchmark formats.
+- `labels`: word labels (BIO/BIOES) and subword alignment; `windows`: long documents as
+  overlapping windows; `decoding`: constrained (Viterbi) decoding back to character offsets.
+- `scoring`, `evaluate` (`python -m finetune.evaluate`): evaluation as the challenges scored.
+- `config`, `data`, `model`, `train` (`python -m finetune`): fine-tuning recipes on the HF Trainer.
+- `inference`, `predict` (`python -m finetune.predict`): the fast prediction path.
+- `synthetic` (`python -m finetune.synthetic`): synthetic annotated corpora.
+De-identification of notes as a tool is the next issue.
 """

@@ -76,7 +76,8 @@ def carve_dev(train: list[Document], fraction: float, seed: int) -> tuple[list[D
     random.Random(seed).shuffle(order)
     size = min(len(train) - 1, max(1, round(fraction * len(train))))
     chosen = set(order[:size])
-    return ([d for i, d in enumerate(train) if i not in chosen], [d for i, d in enumerate(train) if i in chosen])
+    kept = [document for index, document in enumerate(train) if index not in chosen]
+    return kept, [document for index, document in enumerate(train) if index in chosen]
 
 
 def read_splits(data_dir: str | Path, settings: DatasetConfig, seed: int) -> Splits:

@@ -21,12 +21,14 @@ import torch
 
 from finetune.decoding import LabelDecoder
 from finetune.document import Document, Entity
+from finetune.formats import without_annotations
 from finetune.labels import split_words
 from finetune.model import NerInfo, NerModel
 from finetune.windows import TokenizedDocument, Window, gather_word_scores, plan_windows, tokenize_words
 from gatortron_common.logging import InputError
 
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16")
+CPU_BATCH_TOKENS = 512
 
 
 @dataclass
@@ -45,7 +47,8 @@ class PredictionStats:
 
     def as_dict(self) -> dict[str, Any]:
         return {"documents": self.documents, "tokens": self.tokens, "windows": self.windows,
-                "entities": sum(self.entities.values()), "entities_per_type": dict(sorted(self.entities.items())),
+                "entities": sum(self.entities.values()),
+                "entities_per_type": dict(sorted(self.entities.items())),
                 "seconds": round(self.seconds, 3), "tokens_per_second": round(self.tokens_per_second, 1)}
 
 
@@ -86,9 +89,10 @@ def decode_document(decoder: LabelDecoder, document: TokenizedDocument, windows:
 
 
 def predicted_document(source: Document, entities: list[Entity]) -> Document:
-    """`source` with its entities replaced by predictions (its relations refer to gold ids: dropped)."""
+    """`source` with its entities replaced by predictions; its relations and other annotations (which
+    name the source's entity ids) are left out, the file layout is kept."""
     return Document(id=source.id, text=source.text, entities=entities, relations=[],
-                    metadata=dict(source.metadata))
+                    metadata=without_annotations(source.metadata))
 
 
 class Predictor:
@@ -96,7 +100,11 @@ class Predictor:
 
     Args:
         ner: the loaded model, tokenizer and `NerInfo`.
-        batch_size: windows per forward pass.
+        batch_size: the most windows per forward pass.
+        batch_tokens: the most tokens (windows x padded length) per forward pass; 0 = no limit;
+            None = 512 on a CPU (one full window per pass was fastest on 2 cores: bigger batches
+            spill the attention scores out of cache; short windows still share a pass), no limit
+            on a GPU.
         precision: `fp32`, `bf16` (autocast; CPUs without bf16 units run it slower) or `fp16` (CUDA).
         device: `auto`, `cpu`, `cuda` or `cuda:N`.
         stride: subwords shared by neighbouring windows; None keeps the model's.
@@ -104,10 +112,15 @@ class Predictor:
     """
 
     def __init__(self, ner: NerModel, batch_size: int = 16, precision: str = "fp32", device: str = "auto",
-                 stride: int | None = None, decoding: str | None = None) -> None:
+                 stride: int | None = None, decoding: str | None = None,
+                 batch_tokens: int | None = None) -> None:
         if batch_size < 1:
             raise InputError(f"batch_size={batch_size} must be at least 1")
+        if batch_tokens is not None and batch_tokens < 0:
+            raise InputError(f"batch_tokens={batch_tokens} must be 0 (no limit) or positive")
         self.device = resolve_device(device)
+        if batch_tokens is None:
+            batch_tokens = CPU_BATCH_TOKENS if self.device.type == "cpu" else 0
         check_precision(precision, self.device)
         info = ner.info
         self.info = NerInfo(**{**info.__dict__, "stride": info.stride if stride is None else stride,
@@ -117,6 +130,7 @@ class Predictor:
         self.model = ner.model.to(self.device).eval()
         self.tokenizer = ner.tokenizer
         self.batch_size = batch_size
+        self.batch_tokens = batch_tokens
         self.precision = precision
         self.stats = PredictionStats()
 
@@ -126,24 +140,38 @@ class Predictor:
         dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
         return torch.autocast(self.device.type, dtype=dtype)
 
+    def batches(self, lengths: Sequence[int]) -> Iterator[list[int]]:
+        """Indices of windows (longest first), grouped under `batch_size` and `batch_tokens`."""
+        order = sorted(range(len(lengths)), key=lambda index: -lengths[index])
+        batch: list[int] = []
+        for index in order:
+            # Longest first: the batch's padded width is its first window's length.
+            width = lengths[batch[0]] + 2 if batch else lengths[index] + 2
+            if batch and (len(batch) == self.batch_size
+                          or self.batch_tokens and (len(batch) + 1) * width > self.batch_tokens):
+                yield batch
+                batch = []
+            batch.append(index)
+        if batch:
+            yield batch
+
     def window_scores(self, documents: Sequence[TokenizedDocument],
                       windows: Sequence[Sequence[Window]]) -> list[list[np.ndarray]]:
         """Label log-probabilities of every window, `[len + 2, labels]` each, in document order."""
         flat = [window for document_windows in windows for window in document_windows]
-        order = sorted(range(len(flat)), key=lambda index: -len(flat[index]))
         results: list[np.ndarray | None] = [None] * len(flat)
         cls_id, sep_id, pad_id = (self.tokenizer.cls_token_id, self.tokenizer.sep_token_id,
                                   self.tokenizer.pad_token_id or 0)
         with torch.inference_mode(), self._autocast():
-            for begin in range(0, len(order), self.batch_size):
-                batch = order[begin:begin + self.batch_size]
+            for batch in self.batches([len(window) for window in flat]):
                 width = len(flat[batch[0]]) + 2
                 ids = np.full((len(batch), width), pad_id, dtype=np.int64)
                 mask = np.zeros((len(batch), width), dtype=np.int64)
                 for row, index in enumerate(batch):
                     window = flat[index]
                     tokens = documents[window.document].input_ids[window.start:window.end]
-                    ids[row, 0], ids[row, 1:len(tokens) + 1], ids[row, len(tokens) + 1] = cls_id, tokens, sep_id
+                    ids[row, 0], ids[row, len(tokens) + 1] = cls_id, sep_id
+                    ids[row, 1:len(tokens) + 1] = tokens
                     mask[row, :len(tokens) + 2] = 1
                 logits = self.model(input_ids=torch.from_numpy(ids).to(self.device),
                                     attention_mask=torch.from_numpy(mask).to(self.device)).logits
@@ -153,7 +181,7 @@ class Predictor:
         grouped: list[list[np.ndarray]] = []
         position = 0
         for document_windows in windows:
-            grouped.append([results[position + i] for i in range(len(document_windows))])  # type: ignore[misc]
+            grouped.append(results[position:position + len(document_windows)])  # type: ignore[arg-type]
             position += len(document_windows)
         return grouped
 

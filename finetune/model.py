@@ -131,8 +131,8 @@ def build_model(base: str | Path, labels: list[str], head: str, head_layers: int
               if key not in ("model_type", "architectures", "auto_map", "transformers_version", NER_KEY,
                              "id2label", "label2id", "num_labels")}
     ner_config = GatorTronNerConfig(**values, **mapping, head_layers=head_layers, head_dropout=head_dropout)
-    return MegatronBertForTokenClassificationMLP.from_pretrained(base, config=ner_config, local_files_only=True,
-                                                                 ignore_mismatched_sizes=True)
+    return MegatronBertForTokenClassificationMLP.from_pretrained(
+        base, config=ner_config, local_files_only=True, ignore_mismatched_sizes=True)
 
 
 def save_ner_model(model: Any, tokenizer: Any, info: NerInfo, target: str | Path) -> None:
@@ -158,7 +158,8 @@ def load_ner_model(path: str | Path) -> NerModel:
     try:
         tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
     except (OSError, ValueError) as error:
-        raise InputError(f"model={directory}: tokenizer files cannot be loaded ({type(error).__name__})") from None
+        raise InputError(f"model={directory}: tokenizer files cannot be loaded "
+                         f"({type(error).__name__})") from None
     model = AutoModelForTokenClassification.from_pretrained(directory, local_files_only=True)
     model.eval()
     return NerModel(model=model, tokenizer=tokenizer, info=info)
@@ -166,5 +167,5 @@ def load_ner_model(path: str | Path) -> NerModel:
 
 def describe(info: NerInfo) -> str:
     """One line for logs: labels, scheme, window (no text)."""
-    return json.dumps({"labels": len(info.labels), "scheme": info.scheme, "max_seq_length": info.max_seq_length,
+    return json.dumps({"labels": len(info.labels), "scheme": info.scheme, "window": info.max_seq_length,
                        "stride": info.stride, "decoding": info.decoding})

@@ -58,7 +58,9 @@ class PredictConfig:
         output: where predictions go (a file for jsonl/conll, else a directory); `{shard}` is
             replaced by the shard index.
         output_format: the output's format; None = `format` (jsonl for txt input).
-        batch_size: windows per forward pass.
+        batch_size: the most windows per forward pass.
+        batch_tokens: the most tokens per forward pass (0 = no limit; None = 512 on a CPU, no
+            limit on a GPU).
         precision: `fp32`, `bf16` (autocast; fast on CPUs with bf16 units and on GPUs) or `fp16` (GPU).
         device: `auto`, `cpu`, `cuda` or `cuda:N`.
         stride: subwords shared by neighbouring windows; None keeps the model's.
@@ -78,6 +80,7 @@ class PredictConfig:
     output: str = MISSING
     output_format: str | None = None
     batch_size: int = 16
+    batch_tokens: int | None = None
     precision: str = "fp32"
     device: str = "auto"
     stride: int | None = None
@@ -129,7 +132,8 @@ def shard_settings(settings: PredictConfig) -> tuple[int, int]:
     index = settings.shard_index
     count = settings.shard_count
     if index is None:
-        index = int(os.environ.get("SLURM_ARRAY_TASK_ID", "0")) - int(os.environ.get("SLURM_ARRAY_TASK_MIN", "0"))
+        index = int(os.environ.get("SLURM_ARRAY_TASK_ID", "0"))
+        index -= int(os.environ.get("SLURM_ARRAY_TASK_MIN", "0"))
     if count is None:
         count = int(os.environ.get("SLURM_ARRAY_TASK_COUNT", "1"))
     if count < 1 or not 0 <= index < count:
@@ -170,7 +174,8 @@ def predict(settings: PredictConfig) -> dict[str, Any]:
     output_format, output, index, count = validate(settings)
     ner = load_ner_model(settings.model)
     predictor = Predictor(ner, batch_size=settings.batch_size, precision=settings.precision,
-                          device=settings.device, stride=settings.stride, decoding=settings.decoding)
+                          device=settings.device, stride=settings.stride, decoding=settings.decoding,
+                          batch_tokens=settings.batch_tokens)
     logger.info("model %s: %s on %s (%s)", settings.model, describe(predictor.info), predictor.device,
                 settings.precision)
     documents: Iterable[Document] = read_documents(settings)
@@ -193,11 +198,12 @@ def predict(settings: PredictConfig) -> dict[str, Any]:
         write_corpus(predictions(), output, output_format, **settings.write_options)
     progress.close()
     if not predictor.stats.documents:
-        logger.warning("the input holds no documents%s; wrote an empty output", " for this shard" if count > 1 else "")
+        logger.warning("the input holds no documents%s; wrote an empty output",
+                       " for this shard" if count > 1 else "")
     summary = {**predictor.stats.as_dict(), "output": str(output), "format": output_format,
                "shard": {"index": index, "count": count}}
-    logger.info("predicted %d documents (%d tokens, %d windows) in %.1f s: %.0f tokens/s; %d entities; wrote %s",
-                summary["documents"], summary["tokens"], summary["windows"], summary["seconds"],
+    logger.info("predicted %d documents (%d tokens, %d windows) in %.1f s: %.0f tokens/s; %d entities; "
+                "wrote %s", summary["documents"], summary["tokens"], summary["windows"], summary["seconds"],
                 summary["tokens_per_second"], summary["entities"], output)
     print(json.dumps(summary, indent=2), flush=True)
     return summary

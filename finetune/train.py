@@ -9,6 +9,7 @@ bf16/fp16, TensorBoard, checkpoints and `resume`, best model by dev F1, early st
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -59,8 +60,8 @@ FILE_FORMATS = {"jsonl": "test_predictions.jsonl", "conll": "test_predictions.co
 
 def label_settings(settings: FinetuneConfig) -> LabelSettings:
     dataset = settings.task.dataset
-    return LabelSettings(scheme=dataset.scheme, overlap=dataset.overlap, type_priority=list(dataset.type_priority),
-                         discontinuous=dataset.discontinuous)
+    return LabelSettings(scheme=dataset.scheme, overlap=dataset.overlap,
+                         type_priority=list(dataset.type_priority), discontinuous=dataset.discontinuous)
 
 
 def _inside(path: Path, other: Path) -> bool:
@@ -72,9 +73,9 @@ def check_output_dir(settings: FinetuneConfig) -> None:
     """Refuse an output_dir that is (or holds) an input, or holds something not ours without overwrite."""
     output = Path(settings.output_dir).resolve()
     for name in ("model", "data_dir"):
-        source = Path(getattr(settings, name)).resolve()
-        if _inside(source, output):  # replacing output_dir would delete this input
-            raise InputError(f"output_dir={settings.output_dir}: it is or contains {name}={getattr(settings, name)}")
+        given = getattr(settings, name)
+        if _inside(Path(given).resolve(), output):  # replacing output_dir would delete this input
+            raise InputError(f"output_dir={settings.output_dir}: it is or contains {name}={given}")
     if output.exists() and not output.is_dir():
         raise InputError(f"output_dir={settings.output_dir}: is a file")
     if not output.is_dir() or not any(output.iterdir()) or settings.overwrite:
@@ -102,34 +103,37 @@ def validate(settings: FinetuneConfig) -> Any:
         raise InputError("task.dataset.overlap=groups: training learns one label sequence; use longest or "
                          "type_priority")
     label_settings(settings).validate()
-    checks = [
-        (task.head.kind in HEADS, f"task.head.kind={task.head.kind}: expected one of {', '.join(HEADS)}"),
-        (task.head.layers >= 1, f"task.head.layers={task.head.layers}: must be at least 1"),
-        (0 <= task.head.dropout < 1, f"task.head.dropout={task.head.dropout}: must be in [0, 1)"),
-        (task.decoding in DECODINGS, f"task.decoding={task.decoding}: expected one of {', '.join(DECODINGS)}"),
-        (task.optim.lr > 0, f"task.optim.lr={task.optim.lr}: must be positive"),
-        (0 <= task.optim.warmup_ratio < 1, f"task.optim.warmup_ratio={task.optim.warmup_ratio}: must be in [0, 1)"),
-        (task.optim.schedule in SCHEDULES,
-         f"task.optim.schedule={task.optim.schedule}: expected one of {', '.join(SCHEDULES)}"),
-        (task.optim.max_grad_norm > 0, f"task.optim.max_grad_norm={task.optim.max_grad_norm}: must be positive"),
-        (task.trainer.epochs >= 1, f"task.trainer.epochs={task.trainer.epochs}: must be at least 1"),
-        (task.trainer.batch_size >= 1, f"task.trainer.batch_size={task.trainer.batch_size}: must be at least 1"),
-        (task.trainer.eval_batch_size >= 1,
-         f"task.trainer.eval_batch_size={task.trainer.eval_batch_size}: must be at least 1"),
-        (task.trainer.grad_accumulation >= 1,
-         f"task.trainer.grad_accumulation={task.trainer.grad_accumulation}: must be at least 1"),
-        (task.trainer.precision in PRECISIONS,
-         f"task.trainer.precision={task.trainer.precision}: expected one of {', '.join(PRECISIONS)}"),
-        (task.trainer.early_stopping_patience >= 0,
-         f"task.trainer.early_stopping_patience={task.trainer.early_stopping_patience}: must be >= 0"),
-        (0 < dataset.dev_fraction < 1, f"task.dataset.dev_fraction={dataset.dev_fraction}: must be in (0, 1)"),
-        (dataset.max_seq_length >= 8, f"task.dataset.max_seq_length={dataset.max_seq_length}: must be >= 8"),
-        (0 <= dataset.stride < dataset.max_seq_length - 2,
-         f"task.dataset.stride={dataset.stride}: must be in [0, max_seq_length - 2)"),
+    head, optim, trainer = task.head, task.optim, task.trainer
+    checks = [  # (holds, key, value, what it must be)
+        (head.kind in HEADS, "task.head.kind", head.kind, f"expected one of {', '.join(HEADS)}"),
+        (head.layers >= 1, "task.head.layers", head.layers, "must be at least 1"),
+        (0 <= head.dropout < 1, "task.head.dropout", head.dropout, "must be in [0, 1)"),
+        (task.decoding in DECODINGS, "task.decoding", task.decoding,
+         f"expected one of {', '.join(DECODINGS)}"),
+        (optim.lr > 0, "task.optim.lr", optim.lr, "must be positive"),
+        (0 <= optim.warmup_ratio < 1, "task.optim.warmup_ratio", optim.warmup_ratio, "must be in [0, 1)"),
+        (optim.schedule in SCHEDULES, "task.optim.schedule", optim.schedule,
+         f"expected one of {', '.join(SCHEDULES)}"),
+        (optim.max_grad_norm > 0, "task.optim.max_grad_norm", optim.max_grad_norm, "must be positive"),
+        (trainer.epochs >= 1, "task.trainer.epochs", trainer.epochs, "must be at least 1"),
+        (trainer.batch_size >= 1, "task.trainer.batch_size", trainer.batch_size, "must be at least 1"),
+        (trainer.eval_batch_size >= 1, "task.trainer.eval_batch_size", trainer.eval_batch_size,
+         "must be at least 1"),
+        (trainer.grad_accumulation >= 1, "task.trainer.grad_accumulation", trainer.grad_accumulation,
+         "must be at least 1"),
+        (trainer.precision in PRECISIONS, "task.trainer.precision", trainer.precision,
+         f"expected one of {', '.join(PRECISIONS)}"),
+        (trainer.early_stopping_patience >= 0, "task.trainer.early_stopping_patience",
+         trainer.early_stopping_patience, "must be >= 0"),
+        (0 < dataset.dev_fraction < 1, "task.dataset.dev_fraction", dataset.dev_fraction,
+         "must be in (0, 1)"),
+        (dataset.max_seq_length >= 8, "task.dataset.max_seq_length", dataset.max_seq_length, "must be >= 8"),
+        (0 <= dataset.stride < dataset.max_seq_length - 2, "task.dataset.stride", dataset.stride,
+         "must be in [0, max_seq_length - 2)"),
     ]
-    for ok, message in checks:
-        if not ok:
-            raise InputError(message)
+    for holds, key, value, what in checks:
+        if not holds:
+            raise InputError(f"{key}={value}: {what}")
     device = resolve_device(settings.device)
     if task.trainer.precision == "fp16" and device.type != "cuda":
         raise InputError("task.trainer.precision=fp16 needs a CUDA device; use fp32 (or bf16) on a CPU")
@@ -140,8 +144,14 @@ def validate(settings: FinetuneConfig) -> Any:
                          f"{positions} positions (model={settings.model})")
     if not Path(settings.data_dir).is_dir():
         raise InputError(f"data_dir={settings.data_dir}: no such directory")
-    check_output_dir(settings)
+    if is_main_process():  # other ranks would see rank 0's marker appear
+        check_output_dir(settings)
     return config
+
+
+def is_main_process() -> bool:
+    """Rank 0 of a torchrun/srun launch (or a single process): the one that prepares output_dir."""
+    return int(os.environ.get("RANK", "0")) == 0
 
 
 def dev_metric(dev: list[Document], windows: WindowSet, decoder: LabelDecoder, categories: dict[str, str],
@@ -155,7 +165,8 @@ def dev_metric(dev: list[Document], windows: WindowSet, decoder: LabelDecoder, c
             raise RuntimeError(f"{len(scores)} window predictions for {len(flat)} dev windows")
         predictions, position = [], 0
         for source, document, document_windows in zip(dev, windows.documents, windows.windows, strict=True):
-            window_scores = [scores[position + i][:len(window) + 2] for i, window in enumerate(document_windows)]
+            window_scores = [scores[position + i][:len(window) + 2]
+                             for i, window in enumerate(document_windows)]
             position += len(document_windows)
             entities = decode_document(decoder, document, document_windows, window_scores, categories)
             predictions.append(predicted_document(source, entities))
@@ -194,7 +205,8 @@ def training_arguments(settings: FinetuneConfig, output: Path, has_dev: bool) ->
         weight_decay=optim.weight_decay, warmup_steps=optim.warmup_ratio, lr_scheduler_type=optim.schedule,
         max_grad_norm=optim.max_grad_norm, eval_strategy="epoch" if has_dev else "no", save_strategy="epoch",
         load_best_model_at_end=has_dev, metric_for_best_model=BEST_METRIC if has_dev else None,
-        greater_is_better=True, save_total_limit=trainer.save_total_limit, logging_steps=trainer.logging_steps,
+        greater_is_better=True, save_total_limit=trainer.save_total_limit,
+        logging_steps=trainer.logging_steps,
         report_to="none", seed=settings.seed, data_seed=settings.seed, bf16=trainer.precision == "bf16",
         fp16=trainer.precision == "fp16", use_cpu=resolve_device(settings.device).type == "cpu",
         dataloader_num_workers=trainer.dataloader_workers, save_only_model=False,
@@ -240,7 +252,8 @@ def finetune(settings: FinetuneConfig) -> dict[str, Any]:
     config = validate(settings)
     dataset, task = settings.task.dataset, settings.task
     output = Path(settings.output_dir)
-    if settings.overwrite and output.is_dir() and any(output.iterdir()) and not settings.resume:
+    if is_main_process() and settings.overwrite and output.is_dir() and any(output.iterdir()) \
+            and not settings.resume:
         shutil.rmtree(output)
     splits = read_splits(settings.data_dir, dataset, settings.seed)
     types = learned_types(splits.train, dataset.types)
@@ -250,18 +263,18 @@ def finetune(settings: FinetuneConfig) -> dict[str, Any]:
     test_docs, test_left_out = keep_types(splits.test, types)
     for name, counts in (("train", left_out), ("dev", dev_left_out), ("test", test_left_out)):
         if counts:
-            logger.warning("%s: %d entities of types not learned are left out: %s", name, sum(counts.values()),
-                           ", ".join(f"{t} {n}" for t, n in sorted(counts.items())))
+            logger.warning("%s: %d entities of types not learned are left out: %s", name,
+                           sum(counts.values()), ", ".join(f"{t} {n}" for t, n in sorted(counts.items())))
     tokenizer = AutoTokenizer.from_pretrained(settings.model, local_files_only=True)
     if not tokenizer.is_fast:
-        raise InputError(f"model={settings.model}: its tokenizer is not a fast tokenizer (tokenizer.json needed)")
+        raise InputError(f"model={settings.model}: its tokenizer is not a fast one (tokenizer.json needed)")
     label_to_id = {label: index for index, label in enumerate(labels)}
     size, overlap = dataset.max_seq_length - 2, dataset.stride
     train_set = training_windows(train_docs, tokenizer, label_settings(settings), label_to_id, size, overlap)
     dev_set = evaluation_windows(dev_docs, tokenizer, label_settings(settings), label_to_id, size, overlap)
-    logger.info("windows: %d train, %d dev (max_seq_length %d, stride %d); labels: %d; entities labelled: %d, "
-                "dropped: %s", len(train_set.features), len(dev_set.features), dataset.max_seq_length, overlap,
-                len(labels), sum(train_set.stats.labelled.values()),
+    logger.info("windows: %d train, %d dev (max_seq_length %d, stride %d); labels: %d; entities labelled: "
+                "%d, dropped: %s", len(train_set.features), len(dev_set.features), dataset.max_seq_length,
+                overlap, len(labels), sum(train_set.stats.labelled.values()),
                 dict(train_set.stats.dropped) or "none")
     categories = category_map(splits.train)
     info = NerInfo(labels=labels, scheme=dataset.scheme, categories=categories,
@@ -269,8 +282,9 @@ def finetune(settings: FinetuneConfig) -> dict[str, Any]:
                    recipe={**OmegaConf.to_container(OmegaConf.structured(task)), "format": dataset.format})
 
     output.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(output / RUN_MARKER, json.dumps({"stage": "finetune", "task": task.name,
-                                                      "model": str(settings.model)}, indent=2) + "\n")
+    if is_main_process():
+        marker = {"stage": "finetune", "task": task.name, "model": str(settings.model)}
+        atomic_write_text(output / RUN_MARKER, json.dumps(marker, indent=2) + "\n")
     set_seed(settings.seed)
     if keep_head:
         model = AutoModelForTokenClassification.from_pretrained(settings.model, local_files_only=True)
@@ -286,19 +300,22 @@ def finetune(settings: FinetuneConfig) -> dict[str, Any]:
                       processing_class=tokenizer, callbacks=callbacks,
                       compute_metrics=dev_metric(dev_docs, dev_set, decoder, categories, dataset.format),
                       preprocess_logits_for_metrics=log_softmax_logits)
-    checkpoint = get_last_checkpoint(args.output_dir) if settings.resume and Path(args.output_dir).is_dir() else None
+    checkpoint = None
+    if settings.resume and Path(args.output_dir).is_dir():
+        checkpoint = get_last_checkpoint(args.output_dir)
     if settings.resume:
-        logger.info("resume: %s", f"continuing from {checkpoint}" if checkpoint else "no checkpoint yet, starting")
+        logger.info("resume: %s", f"continuing from {checkpoint}" if checkpoint else "no checkpoint, start")
     result = trainer.train(resume_from_checkpoint=checkpoint)
     summary: dict[str, Any] = {
         "task": task.name, "model": str(settings.model), "output_dir": str(output.resolve()),
         "documents": {"train": len(train_docs), "dev": len(dev_docs), "test": len(test_docs),
                       "dev_carved": splits.dev_carved},
         "windows": {"train": len(train_set.features), "dev": len(dev_set.features)}, "labels": labels,
-        "label_stats": train_set.stats.as_dict(), "left_out": {"train": dict(left_out), "dev": dict(dev_left_out),
-                                                               "test": dict(test_left_out)},
+        "label_stats": train_set.stats.as_dict(),
+        "left_out": {"train": dict(left_out), "dev": dict(dev_left_out), "test": dict(test_left_out)},
         "steps": result.global_step, "train_loss": result.training_loss,
-        "best_dev_strict_micro_f1": trainer.state.best_metric, "best_checkpoint": trainer.state.best_model_checkpoint,
+        "best_dev_strict_micro_f1": trainer.state.best_metric,
+        "best_checkpoint": trainer.state.best_model_checkpoint,
     }
     if not trainer.is_world_process_zero():
         return summary
@@ -308,15 +325,14 @@ def finetune(settings: FinetuneConfig) -> dict[str, Any]:
         predictor = Predictor(ner, batch_size=task.trainer.eval_batch_size, device=str(trainer.args.device))
         predictions = list(predictor.predict(test_docs))
         scores = write_test_outputs(output, dataset.format, test_docs, predictions)
-        summary["test"] = {"strict_micro": scores["strict"]["micro"], "relaxed_micro": scores["relaxed"]["micro"],
-                           "prediction": predictor.stats.as_dict()}
+        summary["test"] = {"strict_micro": scores["strict"]["micro"], "prediction": predictor.stats.as_dict(),
+                           "relaxed_micro": scores["relaxed"]["micro"]}
         print(format_tables(scores), end="", flush=True)
     summary["seconds"] = round(time.perf_counter() - started, 1)
     atomic_write_text(output / "train_summary.json", json.dumps(summary, indent=2, default=str) + "\n")
+    tested = f", test strict micro F1 {summary['test']['strict_micro']['f1']:.4f}" if test_docs else ""
     logger.info("done in %.0f s: %d steps, best dev strict micro F1 %s%s; model in %s", summary["seconds"],
-                result.global_step, _fmt(trainer.state.best_metric),
-                f", test strict micro F1 {summary['test']['strict_micro']['f1']:.4f}" if "test" in summary else "",
-                output / "model")
+                result.global_step, _fmt(trainer.state.best_metric), tested, output / "model")
     return summary
 
 

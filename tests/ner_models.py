@@ -19,7 +19,8 @@ def make_encoder(root: Path, hidden: int = 128, layers: int = 2, positions: int 
     corpus = root / "notes.jsonl"
     write_notes_jsonl(corpus, generate_notes(seed=61, target_bytes=400_000))
     directory = root / "encoder"
-    build_vocabulary(TokenizerConfig(input=[str(corpus)], output_dir=str(directory), vocab_size=3000, workers=1))
+    build_vocabulary(TokenizerConfig(input=[str(corpus)], output_dir=str(directory), vocab_size=3000,
+                                     workers=1))
     tokenizer = AutoTokenizer.from_pretrained(directory)
     torch.manual_seed(seed)
     config = MegatronBertConfig(vocab_size=len(tokenizer), hidden_size=hidden, num_hidden_layers=layers,

@@ -38,7 +38,24 @@ _MODULES: dict[str, ModuleType] = {"jsonl": jsonl, "i2b2_2010": i2b2_2010, "i2b2
                                    "i2b2_2014": i2b2_2014, "brat": brat, "nemo": nemo, "conll": conll}
 _logger = get_logger(__name__)
 
-__all__ = ["FORMATS", "FormatReport", "read_corpus", "write_corpus", "options_of"]
+__all__ = ["FORMATS", "FormatReport", "read_corpus", "write_corpus", "options_of", "without_annotations"]
+
+# Metadata parts that are annotations of their own (they name the source's entity ids): brat's
+# A/E/M/N lines, i2b2 2012's TLINK/SECTIME tags, and the order they were interleaved in.
+_ANNOTATION_METADATA: dict[str, tuple[str, ...]] = {brat.METADATA_KEY: ("other_lines", "order"),
+                                                    i2b2_2012.METADATA_KEY: ("other_tags", "order")}
+
+
+def without_annotations(metadata: dict[str, Any]) -> dict[str, Any]:
+    """A document's metadata less the annotations it carries, for writing predictions over its text
+    (what is left keeps the file's own layout, e.g. XML whitespace, CoNLL -DOCSTART- lines)."""
+    kept: dict[str, Any] = {}
+    for key, value in metadata.items():
+        dropped = _ANNOTATION_METADATA.get(key, ())
+        value = {k: v for k, v in value.items() if k not in dropped} if isinstance(value, dict) else value
+        if value or key not in _ANNOTATION_METADATA:
+            kept[key] = value
+    return kept
 
 
 def _module(fmt: str) -> ModuleType:

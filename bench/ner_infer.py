@@ -1,0 +1,164 @@
+"""NER inference throughput: `finetune.predict`'s path vs HF `pipeline("token-classification")`.
+
+    python bench/ner_infer.py [--notes 200] [--batch-size 16] [--stride 32]
+
+Both run in this process, one after the other, on the same model and the same synthetic notes
+(many longer than 512 subwords): a 12-layer / 768-wide MegatronBert (BERT-base size) with random
+encoder weights. So that the two can be compared entity by entity, the model's output for a token
+depends on that token alone: position embeddings and the residual branches' output projections are
+zero (every matmul still runs, so the compute is a 12-layer model's), and the classifier reads the
+token identity from its embedding: a fixed set of whole-word vocabulary tokens is B-NAME / B-DATE /
+B-LOCATION, everything else O. Windows, batching and decoding then decide alone whether the two
+paths find the same entities.
+
+Baseline: `pipeline("token-classification", aggregation_strategy="simple", stride=128)` (HF's way to
+handle notes longer than 512 subwords: chunks overlapping by 128, one chunk per forward). Ours:
+`finetune.inference.Predictor` (windows overlapping by `--stride`, sorted by length, batched,
+`inference_mode`). Prints tokens/s of each (tokens = the notes' subwords, counted once), the ratio,
+and the share of entities found by both (same start, end, type).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from transformers import AutoTokenizer, MegatronBertConfig, MegatronBertForTokenClassification, pipeline
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from finetune.document import Document  # noqa: E402
+from finetune.inference import Predictor  # noqa: E402
+from finetune.labels import label_vocabulary  # noqa: E402
+from finetune.model import NerInfo, NerModel  # noqa: E402
+from gatortron_common.synthetic.notes import generate_notes, write_notes_jsonl  # noqa: E402
+from tokenizer.build import build_vocabulary  # noqa: E402
+from tokenizer.config import TokenizerConfig  # noqa: E402
+
+OUT = Path("bench_out/ner_infer")
+TYPES = ("DATE", "LOCATION", "NAME")
+
+
+def vocabulary(notes_path: Path) -> Path:
+    directory = OUT / "vocab"
+    if not (directory / "tokenizer.json").is_file():
+        build_vocabulary(TokenizerConfig(input=[str(notes_path)], output_dir=str(directory), vocab_size=8000,
+                                         workers=1))
+    return directory
+
+
+def entity_tokens(tokenizer, texts: list[str]) -> dict[int, str]:
+    """Whole-word tokens that, in these notes, never start a longer word: a third of them get a type."""
+    starts_longer: set[int] = set()
+    seen: set[int] = set()
+    for text in texts:
+        encoding = tokenizer(text, add_special_tokens=False, verbose=False)
+        ids, words = encoding["input_ids"], encoding.word_ids()
+        for index, token in enumerate(ids):
+            if index + 1 < len(ids) and words[index + 1] == words[index]:
+                starts_longer.add(token)
+            seen.add(token)
+    vocab = tokenizer.convert_ids_to_tokens(sorted(seen - starts_longer))
+    chosen = {}
+    for token in vocab:
+        if token.isalnum() and len(token) >= 3 and sum(map(ord, token)) % 3 == 0:
+            chosen[tokenizer.convert_tokens_to_ids(token)] = TYPES[len(token) % len(TYPES)]
+    return chosen
+
+
+def bench_model(tokenizer, labels: list[str], typed: dict[int, str]) -> MegatronBertForTokenClassification:
+    config = MegatronBertConfig(vocab_size=len(tokenizer), hidden_size=768, num_hidden_layers=12,
+                                num_attention_heads=12, intermediate_size=3072, max_position_embeddings=512,
+                                num_labels=len(labels), id2label=dict(enumerate(labels)),
+                                label2id={label: i for i, label in enumerate(labels)})
+    torch.manual_seed(0)
+    model = MegatronBertForTokenClassification(config).eval()
+    with torch.no_grad():
+        model.bert.embeddings.position_embeddings.weight.zero_()
+        for layer in model.bert.encoder.layer:
+            for dense in (layer.attention.output.dense, layer.output.dense):
+                dense.weight.zero_()
+                dense.bias.zero_()
+        # Token identity -> a one-hot direction in the embedding -> a label in the classifier.
+        embeddings = model.bert.embeddings.word_embeddings.weight
+        embeddings.mul_(0.01)
+        embeddings[:, 0] += 1.0
+        for token, entity_type in typed.items():
+            embeddings[token, 0] -= 1.0
+            embeddings[token, 1 + TYPES.index(entity_type)] += 1.0
+        model.bert.embeddings.token_type_embeddings.weight.zero_()
+        model.classifier.weight.zero_()
+        model.classifier.bias.zero_()
+        model.classifier.weight[0, 0] = 10.0
+        for index, entity_type in enumerate(TYPES):
+            model.classifier.weight[labels.index(f"B-{entity_type}"), 1 + index] = 10.0
+    return model
+
+
+def pipeline_entities(model, tokenizer, texts: list[str]) -> tuple[list[set], float]:
+    tagger = pipeline("token-classification", model=model, tokenizer=tokenizer, aggregation_strategy="simple",
+                      stride=128, device=-1)
+    started = time.perf_counter()
+    outputs = [tagger(text) for text in texts]
+    seconds = time.perf_counter() - started
+    return [{(e["start"], e["end"], e["entity_group"]) for e in found} for found in outputs], seconds
+
+
+def our_entities(model, tokenizer, labels, texts: list[str], batch_size: int,
+                 stride: int) -> tuple[list[set], float]:
+    info = NerInfo(labels=labels, max_seq_length=512, stride=stride)
+    predictor = Predictor(NerModel(model, tokenizer, info), batch_size=batch_size, device="cpu")
+    documents = [Document(id=str(i), text=text) for i, text in enumerate(texts)]
+    started = time.perf_counter()
+    predictions = list(predictor.predict(documents, chunk_documents=64))
+    seconds = time.perf_counter() - started
+    return [{(e.start, e.end, e.type) for e in d.entities} for d in predictions], seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--notes", type=int, default=200)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--stride", type=int, default=32, help="our window overlap in subwords")
+    args = parser.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    corpus = OUT / "vocab_notes.jsonl"
+    if not corpus.is_file():
+        write_notes_jsonl(corpus, generate_notes(seed=3, target_bytes=3_000_000))
+    tokenizer = AutoTokenizer.from_pretrained(vocabulary(corpus))
+    tokenizer.model_max_length = 512  # the pipeline's chunks
+    texts = [note.text for note in generate_notes(seed=5, target_bytes=2_000_000)][:args.notes]
+    encoded = tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]
+    lengths = np.array([len(ids) for ids in encoded])
+    labels = label_vocabulary(TYPES, "BIO")
+    model = bench_model(tokenizer, labels, entity_tokens(tokenizer, texts))
+    tokens = int(lengths.sum())
+    print(f"{len(texts)} notes, {tokens} subwords (median {int(np.median(lengths))}, max {lengths.max()}, "
+          f"{int((lengths > 510).sum())} longer than 510); torch threads {torch.get_num_threads()}",
+          flush=True)
+    with torch.inference_mode():
+        model(torch.ones(1, 16, dtype=torch.long))  # warm-up outside both timings
+    ours, our_seconds = our_entities(model, tokenizer, labels, texts, args.batch_size, args.stride)
+    print(f"ours: {our_seconds:.1f} s, {tokens / our_seconds:.0f} tokens/s", flush=True)
+    baseline, pipe_seconds = pipeline_entities(model, tokenizer, texts)
+    print(f"HF pipeline (simple, stride=128): {pipe_seconds:.1f} s, {tokens / pipe_seconds:.0f} tokens/s",
+          flush=True)
+    both = sum(len(a & b) for a, b in zip(ours, baseline, strict=True))
+    total_ours, total_pipe = sum(map(len, ours)), sum(map(len, baseline))
+    result = {"notes": len(texts), "tokens": tokens, "ours_tokens_per_s": round(tokens / our_seconds, 1),
+              "pipeline_tokens_per_s": round(tokens / pipe_seconds, 1),
+              "speedup": round(pipe_seconds / our_seconds, 2), "entities_ours": total_ours,
+              "entities_pipeline": total_pipe, "identical": both,
+              "agreement_of_pipeline_entities": round(both / max(total_pipe, 1), 4),
+              "agreement_of_our_entities": round(both / max(total_ours, 1), 4),
+              "batch_size": args.batch_size, "stride": args.stride}
+    print(json.dumps(result, indent=2))
+    (OUT / "result.json").write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
