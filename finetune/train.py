@@ -13,6 +13,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from transformers.trainer_utils import get_last_checkpoint
 
 from finetune.config import FinetuneConfig
 from finetune.data import (
+    Splits,
     WindowSet,
     category_map,
     evaluation_windows,
@@ -242,26 +244,42 @@ def write_test_outputs(output: Path, fmt: str, gold: list[Document], predictions
     return results
 
 
-def finetune(settings: FinetuneConfig) -> dict[str, Any]:
-    """Train, keep the best model by dev F1, score the test split; return the summary.
+@dataclass
+class Prepared:
+    """Everything training needs that comes from the inputs (read and checked before any training).
 
-    Raises:
-        InputError: a bad setting or input, before any training starts.
+    Args:
+        splits: the corpus as read (dev carved if needed).
+        train, dev, test: documents with only the learned types.
+        left_out: entities of other types, counted by split and type.
+        info: labels and decoding settings the model directory will carry.
+        keep_head: the starting model is already a NER model with these labels.
+        tokenizer: the starting model's fast tokenizer.
+        train_windows, dev_windows: Trainer features and what dev decoding needs.
     """
-    started = time.perf_counter()
-    config = validate(settings)
+
+    splits: Splits
+    train: list[Document]
+    dev: list[Document]
+    test: list[Document]
+    left_out: dict[str, dict[str, int]]
+    info: NerInfo
+    keep_head: bool
+    tokenizer: Any
+    train_windows: WindowSet
+    dev_windows: WindowSet
+
+
+def prepare(settings: FinetuneConfig, config: Any) -> Prepared:
+    """Read the corpus, choose the labels, cut labelled windows (raises `InputError` on bad input)."""
     dataset, task = settings.task.dataset, settings.task
-    output = Path(settings.output_dir)
-    if is_main_process() and settings.overwrite and output.is_dir() and any(output.iterdir()) \
-            and not settings.resume:
-        shutil.rmtree(output)
     splits = read_splits(settings.data_dir, dataset, settings.seed)
     types = learned_types(splits.train, dataset.types)
     labels, keep_head = base_labels(config, types, dataset.scheme, settings.model)
-    train_docs, left_out = keep_types(splits.train, types)
-    dev_docs, dev_left_out = keep_types(splits.dev, types)
-    test_docs, test_left_out = keep_types(splits.test, types)
-    for name, counts in (("train", left_out), ("dev", dev_left_out), ("test", test_left_out)):
+    kept, left_out = {}, {}
+    for name, documents in (("train", splits.train), ("dev", splits.dev), ("test", splits.test)):
+        kept[name], counts = keep_types(documents, types)
+        left_out[name] = dict(counts)
         if counts:
             logger.warning("%s: %d entities of types not learned are left out: %s", name,
                            sum(counts.values()), ", ".join(f"{t} {n}" for t, n in sorted(counts.items())))
@@ -270,67 +288,105 @@ def finetune(settings: FinetuneConfig) -> dict[str, Any]:
         raise InputError(f"model={settings.model}: its tokenizer is not a fast one (tokenizer.json needed)")
     label_to_id = {label: index for index, label in enumerate(labels)}
     size, overlap = dataset.max_seq_length - 2, dataset.stride
-    train_set = training_windows(train_docs, tokenizer, label_settings(settings), label_to_id, size, overlap)
-    dev_set = evaluation_windows(dev_docs, tokenizer, label_settings(settings), label_to_id, size, overlap)
+    labelling = label_settings(settings)
+    train_set = training_windows(kept["train"], tokenizer, labelling, label_to_id, size, overlap)
+    dev_set = evaluation_windows(kept["dev"], tokenizer, labelling, label_to_id, size, overlap)
     logger.info("windows: %d train, %d dev (max_seq_length %d, stride %d); labels: %d; entities labelled: "
                 "%d, dropped: %s", len(train_set.features), len(dev_set.features), dataset.max_seq_length,
                 overlap, len(labels), sum(train_set.stats.labelled.values()),
                 dict(train_set.stats.dropped) or "none")
-    categories = category_map(splits.train)
-    info = NerInfo(labels=labels, scheme=dataset.scheme, categories=categories,
+    info = NerInfo(labels=labels, scheme=dataset.scheme, categories=category_map(splits.train),
                    max_seq_length=dataset.max_seq_length, stride=overlap, decoding=task.decoding,
                    recipe={**OmegaConf.to_container(OmegaConf.structured(task)), "format": dataset.format})
+    return Prepared(splits=splits, train=kept["train"], dev=kept["dev"], test=kept["test"], left_out=left_out,
+                    info=info, keep_head=keep_head, tokenizer=tokenizer, train_windows=train_set,
+                    dev_windows=dev_set)
 
-    output.mkdir(parents=True, exist_ok=True)
+
+def start_output(settings: FinetuneConfig) -> Path:
+    """Create output_dir (replacing it under overwrite=true) and mark it as this stage's (rank 0)."""
+    output = Path(settings.output_dir)
     if is_main_process():
-        marker = {"stage": "finetune", "task": task.name, "model": str(settings.model)}
+        if settings.overwrite and not settings.resume and output.is_dir() and any(output.iterdir()):
+            shutil.rmtree(output)
+        output.mkdir(parents=True, exist_ok=True)
+        marker = {"stage": "finetune", "task": settings.task.name, "model": str(settings.model)}
         atomic_write_text(output / RUN_MARKER, json.dumps(marker, indent=2) + "\n")
-    set_seed(settings.seed)
-    if keep_head:
+    return output
+
+
+def build_trainer(settings: FinetuneConfig, prepared: Prepared, output: Path) -> Trainer:
+    """The HF Trainer: model (new head, or the starting NER model's), data, dev metric, callbacks."""
+    task, info = settings.task, prepared.info
+    set_seed(settings.seed)  # before the head is initialized
+    if prepared.keep_head:
         model = AutoModelForTokenClassification.from_pretrained(settings.model, local_files_only=True)
     else:
-        model = build_model(settings.model, labels, task.head.kind, task.head.layers, task.head.dropout)
-    args = training_arguments(settings, output, has_dev=bool(dev_docs))
+        model = build_model(settings.model, info.labels, task.head.kind, task.head.layers, task.head.dropout)
     callbacks: list[Any] = [tensorboard_callback(output / "tensorboard")]
-    if task.trainer.early_stopping_patience and dev_docs:
+    if task.trainer.early_stopping_patience and prepared.dev:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=task.trainer.early_stopping_patience))
-    decoder = LabelDecoder(labels, dataset.scheme, task.decoding)
-    trainer = Trainer(model=model, args=args, data_collator=DataCollatorForTokenClassification(tokenizer),
-                      train_dataset=WindowDataset(train_set), eval_dataset=WindowDataset(dev_set),
-                      processing_class=tokenizer, callbacks=callbacks,
-                      compute_metrics=dev_metric(dev_docs, dev_set, decoder, categories, dataset.format),
-                      preprocess_logits_for_metrics=log_softmax_logits)
-    checkpoint = None
-    if settings.resume and Path(args.output_dir).is_dir():
-        checkpoint = get_last_checkpoint(args.output_dir)
-    if settings.resume:
-        logger.info("resume: %s", f"continuing from {checkpoint}" if checkpoint else "no checkpoint, start")
-    result = trainer.train(resume_from_checkpoint=checkpoint)
+    decoder = LabelDecoder(info.labels, info.scheme, info.decoding)
+    metric = dev_metric(prepared.dev, prepared.dev_windows, decoder, info.categories, task.dataset.format)
+    return Trainer(model=model, args=training_arguments(settings, output, has_dev=bool(prepared.dev)),
+                   data_collator=DataCollatorForTokenClassification(prepared.tokenizer),
+                   train_dataset=WindowDataset(prepared.train_windows),
+                   eval_dataset=WindowDataset(prepared.dev_windows), processing_class=prepared.tokenizer,
+                   callbacks=callbacks, compute_metrics=metric,
+                   preprocess_logits_for_metrics=log_softmax_logits)
+
+
+def last_checkpoint(settings: FinetuneConfig, checkpoints: str) -> str | None:
+    """The checkpoint to resume from (resume=true), or None to start from the beginning."""
+    if not settings.resume:
+        return None
+    checkpoint = get_last_checkpoint(checkpoints) if Path(checkpoints).is_dir() else None
+    logger.info("resume: %s", f"continuing from {checkpoint}" if checkpoint else "no checkpoint, start")
+    return checkpoint
+
+
+def score_test_split(trainer: Trainer, prepared: Prepared, settings: FinetuneConfig,
+                     output: Path) -> dict[str, Any]:
+    """Predict the test split through the prediction path, write predictions and scores."""
+    ner = NerModel(model=trainer.model, tokenizer=prepared.tokenizer, info=prepared.info)
+    predictor = Predictor(ner, batch_size=settings.task.trainer.eval_batch_size,
+                          device=str(trainer.args.device))
+    predictions = list(predictor.predict(prepared.test))
+    scores = write_test_outputs(output, settings.task.dataset.format, prepared.test, predictions)
+    print(format_tables(scores), end="", flush=True)
+    return {"strict_micro": scores["strict"]["micro"], "relaxed_micro": scores["relaxed"]["micro"],
+            "prediction": predictor.stats.as_dict()}
+
+
+def finetune(settings: FinetuneConfig) -> dict[str, Any]:
+    """Train, keep the best model by dev F1, score the test split; return the summary.
+
+    Raises:
+        InputError: a bad setting or input, before any training starts.
+    """
+    started = time.perf_counter()
+    prepared = prepare(settings, validate(settings))
+    output = start_output(settings)
+    trainer = build_trainer(settings, prepared, output)
+    result = trainer.train(resume_from_checkpoint=last_checkpoint(settings, trainer.args.output_dir))
     summary: dict[str, Any] = {
-        "task": task.name, "model": str(settings.model), "output_dir": str(output.resolve()),
-        "documents": {"train": len(train_docs), "dev": len(dev_docs), "test": len(test_docs),
-                      "dev_carved": splits.dev_carved},
-        "windows": {"train": len(train_set.features), "dev": len(dev_set.features)}, "labels": labels,
-        "label_stats": train_set.stats.as_dict(),
-        "left_out": {"train": dict(left_out), "dev": dict(dev_left_out), "test": dict(test_left_out)},
-        "steps": result.global_step, "train_loss": result.training_loss,
+        "task": settings.task.name, "model": str(settings.model), "output_dir": str(output.resolve()),
+        "documents": {"train": len(prepared.train), "dev": len(prepared.dev), "test": len(prepared.test),
+                      "dev_carved": prepared.splits.dev_carved},
+        "windows": {"train": len(prepared.train_windows.features), "dev": len(prepared.dev_windows.features)},
+        "labels": prepared.info.labels, "label_stats": prepared.train_windows.stats.as_dict(),
+        "left_out": prepared.left_out, "steps": result.global_step, "train_loss": result.training_loss,
         "best_dev_strict_micro_f1": trainer.state.best_metric,
         "best_checkpoint": trainer.state.best_model_checkpoint,
     }
     if not trainer.is_world_process_zero():
         return summary
-    save_ner_model(trainer.model, tokenizer, info, output / "model")
-    if test_docs:
-        ner = NerModel(model=trainer.model, tokenizer=tokenizer, info=info)
-        predictor = Predictor(ner, batch_size=task.trainer.eval_batch_size, device=str(trainer.args.device))
-        predictions = list(predictor.predict(test_docs))
-        scores = write_test_outputs(output, dataset.format, test_docs, predictions)
-        summary["test"] = {"strict_micro": scores["strict"]["micro"], "prediction": predictor.stats.as_dict(),
-                           "relaxed_micro": scores["relaxed"]["micro"]}
-        print(format_tables(scores), end="", flush=True)
+    save_ner_model(trainer.model, prepared.tokenizer, prepared.info, output / "model")
+    if prepared.test:
+        summary["test"] = score_test_split(trainer, prepared, settings, output)
     summary["seconds"] = round(time.perf_counter() - started, 1)
     atomic_write_text(output / "train_summary.json", json.dumps(summary, indent=2, default=str) + "\n")
-    tested = f", test strict micro F1 {summary['test']['strict_micro']['f1']:.4f}" if test_docs else ""
+    tested = f", test strict micro F1 {summary['test']['strict_micro']['f1']:.4f}" if prepared.test else ""
     logger.info("done in %.0f s: %d steps, best dev strict micro F1 %s%s; model in %s", summary["seconds"],
                 result.global_step, _fmt(trainer.state.best_metric), tested, output / "model")
     return summary
