@@ -193,15 +193,14 @@ class Predictor:
         windows = document_windows(tokenized, self.info)
         scores = self.window_scores(tokenized, windows)
         predictions = []
-        for source, document, document_windows_, document_scores in zip(documents, tokenized, windows, scores,
-                                                                        strict=True):
-            entities = decode_document(self.decoder, document, document_windows_, document_scores,
-                                       self.info.categories)
+        for source, document, its_windows, its_scores in zip(documents, tokenized, windows, scores,
+                                                              strict=True):
+            entities = decode_document(self.decoder, document, its_windows, its_scores, self.info.categories)
             self.stats.entities.update(entity.type for entity in entities)
             predictions.append(predicted_document(source, entities))
         self.stats.documents += len(documents)
         self.stats.tokens += sum(len(document) for document in tokenized)
-        self.stats.windows += sum(len(document_windows_) for document_windows_ in windows)
+        self.stats.windows += sum(len(its_windows) for its_windows in windows)
         self.stats.seconds += time.perf_counter() - started
         return predictions
 

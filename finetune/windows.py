@@ -120,11 +120,6 @@ def plan_windows(length: int, size: int, overlap: int, document: int = 0) -> lis
             for index, (start, end) in enumerate(spans)]
 
 
-def window_inputs(document: TokenizedDocument, window: Window, cls_id: int, sep_id: int) -> list[int]:
-    """The model input of one window: [CLS] + its subwords + [SEP]."""
-    return [cls_id, *document.input_ids[window.start:window.end].tolist(), sep_id]
-
-
 def gather_word_scores(document: TokenizedDocument, windows: Sequence[Window],
                        window_scores: Sequence[np.ndarray], num_labels: int) -> np.ndarray:
     """Per-word label scores read from each word's first subword in its owning window.
