@@ -1,0 +1,171 @@
+"""Notes in, notes out, in the input's own layout: a folder of .txt files, CSV/TSV, JSONL.
+
+Only the note text of each record changes; every other column or key, the row order, the header,
+the delimiter and the file names stay as they were. Outputs are written to a temporary path and
+renamed into place when whole. A record whose text cannot be found (a missing column or key, a
+value that is not a string) is an error naming file and line: a de-identification tool must never
+pass a note through untouched.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from finetune.formats.common import read_text, write_text
+from gatortron_common.atomic import atomic_directory, atomic_open
+from gatortron_common.logging import InputError, location
+
+FORMATS: tuple[str, ...] = ("txt", "jsonl", "csv", "tsv")
+_DELIMITERS = {"csv": ",", "tsv": "\t"}
+
+
+@dataclass
+class NoteRecord:
+    """One note and what is needed to write it back.
+
+    Args:
+        id: a stable name for span files (`file` for txt, `file:line` for rows and lines; a row's
+            first line).
+        text: the note text.
+        fields: the whole row / object (csv, tsv, jsonl); the text is replaced in it on output.
+        name: the file name (txt).
+    """
+
+    id: str
+    text: str
+    fields: dict[str, Any] = field(default_factory=dict)
+    name: str | None = None
+
+
+def detect_format(path: Path) -> str:
+    """`txt` for a directory (of .txt notes), else from the suffix (.jsonl, .csv, .tsv)."""
+    if path.is_dir():
+        return "txt"
+    suffix = path.suffix.lower().lstrip(".")
+    if suffix in ("jsonl", "csv", "tsv"):
+        return suffix
+    if suffix == "txt":
+        return "txt"
+    raise InputError(f"input={path}: cannot tell the format from the name; set input_format="
+                     f"{'|'.join(FORMATS)}")
+
+
+def _text_files(path: Path) -> list[Path]:
+    files = [path] if path.is_file() else sorted(path.glob("*.txt"))
+    if not files:
+        raise InputError(f"input={path}: no .txt files")
+    return files
+
+
+def read_records(path: Path, fmt: str, text_key: str = "text",
+                 text_column: str = "NOTE_TEXT") -> Iterator[NoteRecord]:
+    """The notes of `path`, streamed.
+
+    Args:
+        path: a .txt file or a folder of them, or a .jsonl / .csv / .tsv file.
+        fmt: one of `FORMATS`.
+        text_key: JSONL key holding the note.
+        text_column: CSV/TSV column holding the note.
+    """
+    if fmt == "txt":
+        for file in _text_files(path):
+            yield NoteRecord(id=file.name, text=read_text(file), name=file.name)
+    elif fmt == "jsonl":
+        yield from _read_jsonl(path, text_key)
+    elif fmt in _DELIMITERS:
+        yield from _read_delimited(path, _DELIMITERS[fmt], text_column)
+    else:
+        raise InputError(f"input_format={fmt}: expected one of {', '.join(FORMATS)}")
+
+
+def _read_jsonl(path: Path, text_key: str) -> Iterator[NoteRecord]:
+    with open(path, encoding="utf-8", newline="") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            where = location(path, number)
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                raise InputError(f"{where}: not a JSON object") from None
+            if not isinstance(record, dict) or not isinstance(record.get(text_key), str):
+                raise InputError(f"{where}: no string under text_key={text_key}")
+            yield NoteRecord(id=f"{path.name}:{number}", text=record[text_key], fields=record)
+
+
+def _read_delimited(path: Path, delimiter: str, text_column: str) -> Iterator[NoteRecord]:
+    csv.field_size_limit(sys.maxsize)  # a note can be far longer than csv's 128 KB default
+    with open(path, encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle, delimiter=delimiter)
+        if reader.fieldnames is None or text_column not in reader.fieldnames:
+            raise InputError(f"{path}: no column text_column={text_column} in the header")
+        end = reader.line_num
+        for row in reader:
+            start, end = end + 1, reader.line_num  # a quoted note spans lines: name the row by its first
+            where = location(path, start)
+            if None in row or any(value is None for value in row.values()):
+                raise InputError(f"{where}: the row has a different number of fields than the header")
+            yield NoteRecord(id=f"{path.name}:{start}", text=row[text_column], fields=row)
+
+
+def _line_ending(path: Path) -> str:
+    with open(path, "rb") as handle:
+        return "\r\n" if b"\r\n" in handle.readline() else "\n"
+
+
+class RecordWriter:
+    """Writes de-identified records in the input's layout; the output appears only when complete.
+
+    Args:
+        source: the input path (its header, delimiter and line endings are copied).
+        target: the output path: a folder for txt input, a file otherwise.
+        fmt: the input format.
+        text_key: JSONL key of the note.
+        text_column: CSV/TSV column of the note.
+    """
+
+    def __init__(self, source: Path, target: Path, fmt: str, text_key: str, text_column: str) -> None:
+        self.source, self.target, self.fmt = source, target, fmt
+        self.text_key, self.text_column = text_key, text_column
+        self._stack = ExitStack()
+        self._handle: TextIO | None = None
+        self._writer: Any = None
+        self._folder: Path | None = None
+
+    @contextmanager
+    def open(self) -> Iterator[RecordWriter]:
+        with self._stack:
+            if self.fmt == "txt" and self.source.is_dir():
+                self._folder = self._stack.enter_context(atomic_directory(self.target))
+            else:
+                self._handle = self._stack.enter_context(atomic_open(self.target, "w", encoding="utf-8",
+                                                                     newline=""))
+                if self.fmt in _DELIMITERS:
+                    with open(self.source, encoding="utf-8", newline="") as handle:
+                        header = next(csv.reader(handle, delimiter=_DELIMITERS[self.fmt]))
+                    self._writer = csv.DictWriter(self._handle, fieldnames=header,
+                                                  delimiter=_DELIMITERS[self.fmt],
+                                                  lineterminator=_line_ending(self.source))
+                    self._writer.writeheader()
+            yield self
+
+    def write(self, record: NoteRecord, text: str) -> None:
+        """Write `record` with its note replaced by `text`."""
+        if self._folder is not None:
+            assert record.name is not None
+            write_text(self._folder / record.name, text)
+        elif self.fmt == "txt":
+            assert self._handle is not None
+            self._handle.write(text)
+        elif self.fmt == "jsonl":
+            assert self._handle is not None
+            self._handle.write(json.dumps({**record.fields, self.text_key: text}, ensure_ascii=False) + "\n")
+        else:
+            self._writer.writerow({**record.fields, self.text_column: text})

@@ -1,0 +1,232 @@
+"""`python -m finetune.deid`: find PHI in notes with a fine-tuned model and the rule layer, then tag it.
+
+Per chunk of notes: the model's entities (through `finetune.inference.Predictor`, the prediction
+fast path) above each category's `threshold`, plus the rules' spans, merged into unions that keep
+their sources; then `mode=tag` writes each note with every PHI span replaced by `template`
+(`[**{category}**]`, or e.g. `[**{subtype}**]`) in the input's own layout, and `mode=spans` writes
+the span file alone. The span file (JSONL, one line per span: document, record (0-based position
+in the input), start, end, category, subtype, score, sources; offsets into the input text) never
+holds PHI text unless `include_text=true`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+from tqdm import tqdm
+
+from finetune.deid.records import FORMATS, NoteRecord, RecordWriter, detect_format, read_records
+from finetune.deid.rules import RULE_NAMES, PhiSpan, Rule, build_rules, find_rule_spans, merge_spans
+from finetune.document import Document, Entity
+from finetune.formats.i2b2_2014 import CATEGORIES, CATEGORY_OF
+from finetune.inference import Predictor
+from finetune.model import load_ner_model
+from gatortron_common.atomic import atomic_open
+from gatortron_common.logging import InputError, get_logger
+
+logger = get_logger("finetune.deid")
+MODES: tuple[str, ...] = ("tag", "spans")
+
+
+@dataclass
+class RuleConfig:
+    """The rule layer.
+
+    Attributes:
+        enabled: rules to run (`finetune.deid.rules.RULE_NAMES`); [] runs none.
+        patterns: per-rule replacement regular expressions (e.g. your MRN shape).
+        scores: per-rule replacement scores.
+    """
+
+    enabled: list[str] = field(default_factory=lambda: list(RULE_NAMES))
+    patterns: dict[str, list[str]] = field(default_factory=dict)
+    scores: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class DeidConfig:
+    """Settings of `python -m finetune.deid`.
+
+    Attributes:
+        model: a de-id model directory from `python -m finetune` (its `model/`); null runs the rules alone.
+        input: a folder of .txt notes, a .txt file, or a notes .jsonl / .csv / .tsv file.
+        output: the de-identified notes (same layout; a folder for a folder), or for mode=spans the
+            span file.
+        mode: `tag` (replace each PHI span by `template`) or `spans` (the span file only).
+        input_format: `txt`, `jsonl`, `csv` or `tsv`; null tells by the name.
+        text_key: JSONL key of the note text.
+        text_column: CSV/TSV column of the note text.
+        template: what a PHI span becomes; `{category}` and `{subtype}` are filled in.
+        spans: the span file; null = `<output>.spans.jsonl` (mode=tag).
+        include_text: put each span's text in the span file (PHI: off by default).
+        threshold: per-category minimum model score (e.g. `{NAME: 0.3}`); de-id favours recall.
+        default_threshold: the minimum for categories not in `threshold`.
+        rules: the rule layer.
+        batch_size: windows per forward pass.
+        batch_tokens: tokens per forward pass (null: 512 on a CPU, no limit on a GPU).
+        precision: `fp32`, `bf16` or `fp16` (GPU).
+        device: `auto`, `cpu`, `cuda` or `cuda:N`.
+        chunk_documents: notes read and processed together.
+        overwrite: replace existing outputs.
+        log_level: logging level.
+    """
+
+    model: str | None = MISSING
+    input: str = MISSING
+    output: str = MISSING
+    mode: str = "tag"
+    input_format: str | None = None
+    text_key: str = "text"
+    text_column: str = "NOTE_TEXT"
+    template: str = "[**{category}**]"
+    spans: str | None = None
+    include_text: bool = False
+    threshold: dict[str, float] = field(default_factory=dict)
+    default_threshold: float = 0.0
+    rules: RuleConfig = field(default_factory=RuleConfig)
+    batch_size: int = 16
+    batch_tokens: int | None = None
+    precision: str = "fp32"
+    device: str = "auto"
+    chunk_documents: int = 64
+    overwrite: bool = False
+    log_level: str = "INFO"
+
+
+ConfigStore.instance().store(name="finetune_deid_schema", node=DeidConfig)
+
+
+def tag_text(text: str, spans: Sequence[PhiSpan], template: str) -> str:
+    """`text` with each (non-overlapping, sorted) span replaced by the filled-in template."""
+    pieces, position = [], 0
+    for span in spans:
+        pieces += [text[position:span.start], template.format(category=span.category, subtype=span.subtype)]
+        position = span.end
+    pieces.append(text[position:])
+    return "".join(pieces)
+
+
+def model_spans(entities: Sequence[Entity], thresholds: dict[str, float], default: float) -> list[PhiSpan]:
+    """The model's entities as PHI spans, those under their category's threshold left out."""
+    spans = []
+    for entity in entities:
+        category = entity.category or CATEGORY_OF.get(entity.type, entity.type)
+        score = float(entity.attributes.get("score", 1.0))
+        if score >= thresholds.get(category, default):
+            spans.append(PhiSpan(entity.start, entity.end, category, entity.type, score, ("model",)))
+    return spans
+
+
+@dataclass
+class Plan:
+    """Checked settings: what to read and write."""
+
+    fmt: str
+    source: Path
+    target: Path | None
+    span_file: Path
+    rules: list[Rule]
+
+
+def validate(settings: DeidConfig) -> Plan:
+    """Check every setting before any work (one `InputError` naming the first bad one)."""
+    if settings.mode not in MODES:
+        raise InputError(f"mode={settings.mode}: expected one of {', '.join(MODES)}")
+    source = Path(settings.input)
+    if not source.exists():
+        raise InputError(f"input={source}: no such file or directory")
+    fmt = settings.input_format or detect_format(source)
+    if fmt not in FORMATS:
+        raise InputError(f"input_format={fmt}: expected one of {', '.join(FORMATS)}")
+    try:
+        settings.template.format(category="NAME", subtype="PATIENT")
+    except (KeyError, IndexError, ValueError):
+        raise InputError("template: only {category} and {subtype} can be filled in") from None
+    unknown = sorted(set(settings.threshold) - set(CATEGORIES))
+    if unknown:
+        raise InputError(f"threshold: unknown categories {', '.join(unknown)}; "
+                         f"known: {', '.join(CATEGORIES)}")
+    rules = build_rules(settings.rules.enabled, settings.rules.patterns, settings.rules.scores)
+    if settings.model is None and not rules:
+        raise InputError("model=null and no rules enabled: nothing would be found")
+    output = Path(settings.output)
+    target = None if settings.mode == "spans" else output
+    span_file = output if target is None else Path(settings.spans or f"{output}.spans.jsonl")
+    for path in (p for p in (target, span_file) if p is not None):
+        resolved, given = path.resolve(), source.resolve()
+        if resolved == given or given in resolved.parents or resolved in given.parents:
+            raise InputError(f"{path}: an output may not be, contain or lie inside the input")
+        if path.exists() and (path.is_file() or any(path.iterdir())) and not settings.overwrite:
+            raise InputError(f"{path}: exists; choose a new path or set overwrite=true to replace it")
+    return Plan(fmt=fmt, source=source, target=target, span_file=span_file, rules=rules)
+
+
+def _chunks(records: Iterator[NoteRecord], size: int) -> Iterator[list[NoteRecord]]:
+    chunk: list[NoteRecord] = []
+    for record in records:
+        chunk.append(record)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def deidentify(settings: DeidConfig) -> dict[str, Any]:
+    """De-identify every note of `settings.input`; return the summary (counts only)."""
+    plan = validate(settings)
+    predictor = None
+    if settings.model is not None:
+        predictor = Predictor(load_ner_model(settings.model), batch_size=settings.batch_size,
+                              batch_tokens=settings.batch_tokens, precision=settings.precision,
+                              device=settings.device)
+    else:
+        logger.warning("model=null: only the rules look for PHI (names, places and ages need a model)")
+    started = time.perf_counter()
+    notes, categories, sources = 0, Counter(), Counter()
+    records = read_records(plan.source, plan.fmt, settings.text_key, settings.text_column)
+    progress = tqdm(desc="de-identify", unit=" notes", mininterval=2.0)
+    writer = RecordWriter(plan.source, plan.target, plan.fmt, settings.text_key, settings.text_column) \
+        if plan.target is not None else None
+    with atomic_open(plan.span_file, "w", encoding="utf-8") as span_handle, \
+            (writer.open() if writer is not None else contextlib.nullcontext()):
+        for chunk in _chunks(records, settings.chunk_documents):
+            found: list[list[Entity]] = [[] for _ in chunk]
+            if predictor is not None:
+                documents = [Document(id=record.id, text=record.text) for record in chunk]
+                found = [prediction.entities for prediction in predictor.predict_chunk(documents)]
+            for record, entities in zip(chunk, found, strict=True):
+                spans = merge_spans(model_spans(entities, settings.threshold, settings.default_threshold)
+                                    + find_rule_spans(record.text, plan.rules))
+                for span in spans:
+                    line = {"document": record.id, "record": notes, "start": span.start, "end": span.end,
+                            "category": span.category, "subtype": span.subtype, "score": round(span.score, 4),
+                            "sources": list(span.sources)}
+                    if settings.include_text:
+                        line["text"] = record.text[span.start:span.end]
+                    span_handle.write(json.dumps(line, ensure_ascii=False) + "\n")
+                    categories[span.category] += 1
+                    sources.update(span.sources)
+                if writer is not None:
+                    writer.write(record, tag_text(record.text, spans, settings.template))
+                notes += 1
+                progress.update(1)
+    progress.close()
+    seconds = time.perf_counter() - started
+    summary = {"notes": notes, "spans": sum(categories.values()),
+               "spans_per_category": dict(sorted(categories.items())),
+               "spans_by_source": dict(sorted(sources.items())), "seconds": round(seconds, 2),
+               "notes_per_second": round(notes / seconds, 2) if seconds else 0.0,
+               "output": str(plan.target) if plan.target else None, "span_file": str(plan.span_file)}
+    logger.info("de-identified %d notes in %.1f s (%.1f notes/s): %d PHI spans; wrote %s", notes, seconds,
+                summary["notes_per_second"], summary["spans"], plan.target or plan.span_file)
+    return summary

@@ -1,0 +1,184 @@
+"""`python -m finetune.deid` in tag and spans modes: PHI found by the model or the rules is replaced,
+every other byte and the input's layout are kept, the span file holds no PHI text, and the rules
+catch what a deliberately weak model misses."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from ner_models import make_encoder
+from transformers import AutoTokenizer
+
+from finetune.deid.tool import DeidConfig, RuleConfig, deidentify
+from finetune.formats.i2b2_2014 import CATEGORY_OF
+from finetune.labels import label_vocabulary
+from finetune.model import NerInfo, build_model, save_ner_model
+from finetune.synthetic import generate_corpus
+from gatortron_common.logging import InputError
+
+ROOT = Path(__file__).resolve().parents[1]
+SHAPED = ("PHONE", "FAX", "EMAIL", "URL", "IPADDR", "SSN", "MEDICALRECORD", "ACCOUNT")
+
+
+@pytest.fixture(scope="module")
+def weak_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real de-id model directory whose head never leaves O: it misses every PHI span."""
+    root = tmp_path_factory.mktemp("weak")
+    encoder = make_encoder(root, hidden=32)
+    labels = label_vocabulary(sorted(CATEGORY_OF), "BIO")
+    model = build_model(encoder, labels, "linear")
+    with torch.no_grad():
+        model.classifier.bias[0] = 50.0
+    info = NerInfo(labels=labels, categories=dict(CATEGORY_OF), max_seq_length=128, stride=16)
+    save_ner_model(model, AutoTokenizer.from_pretrained(encoder), info, root / "model")
+    return root / "model"
+
+
+@pytest.fixture(scope="module")
+def notes() -> list:
+    return generate_corpus("i2b2_2014", seed=3, documents=6)
+
+
+def write_tsv(path: Path, notes: list) -> None:
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
+        writer.writerow(["NOTE_ID", "PATIENT_ID", "NOTE_TEXT", "CLINIC"])
+        for index, note in enumerate(notes):
+            writer.writerow([f"N{index}", f"P{index % 2}", note.text, "cardiology\tnorth"])
+
+
+def read_tsv(path: Path) -> list[list[str]]:
+    with open(path, encoding="utf-8", newline="") as handle:
+        return list(csv.reader(handle, delimiter="\t"))
+
+
+def spans_by_record(path: Path, key: str = "record") -> dict:
+    grouped: dict = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        grouped.setdefault(record[key], []).append(record)
+    return grouped
+
+
+def check_tagged(original: str, tagged: str, spans: list[dict], template: str = "[**{category}**]") -> None:
+    """Outside the spans, every character is the original's, in order; each span became its tag."""
+    position, cursor = 0, 0
+    for span in sorted(spans, key=lambda s: s["start"]):
+        between = original[position:span["start"]]
+        assert tagged[cursor:cursor + len(between)] == between
+        cursor += len(between)
+        tag = template.format(category=span["category"], subtype=span["subtype"])
+        assert tagged[cursor:cursor + len(tag)] == tag
+        cursor += len(tag)
+        position = span["end"]
+    assert tagged[cursor:] == original[position:]
+
+
+def test_tag_mode_on_tsv_keeps_layout_and_every_untouched_byte(weak_model: Path, notes: list,
+                                                                tmp_path: Path) -> None:
+    source = tmp_path / "notes.tsv"
+    write_tsv(source, notes)
+    summary = deidentify(DeidConfig(model=str(weak_model), input=str(source),
+                                    output=str(tmp_path / "out.tsv"),
+                                    device="cpu"))
+    before, after = read_tsv(source), read_tsv(tmp_path / "out.tsv")
+    assert after[0] == before[0] and len(after) == len(before) == len(notes) + 1
+    spans = spans_by_record(tmp_path / "out.tsv.spans.jsonl")
+    for index, (old, new, note) in enumerate(zip(before[1:], after[1:], notes, strict=True)):
+        assert (new[0], new[1], new[3]) == (old[0], old[1], old[3])  # other columns untouched
+        check_tagged(old[2], new[2], spans.get(index, []))
+        for entity in note.entities:  # the rules found every fixed-shape identifier: none survives
+            if entity.type in SHAPED:
+                assert note.text[entity.start:entity.end] not in new[2]
+    assert summary["notes"] == len(notes) and summary["spans_by_source"].get("model", 0) == 0
+    assert set(summary["spans_per_category"]) >= {"CONTACT", "ID", "DATE"}
+
+
+def test_rules_catch_what_the_weak_model_misses(weak_model: Path, notes: list, tmp_path: Path) -> None:
+    source = tmp_path / "notes.tsv"
+    write_tsv(source, notes)
+    deidentify(DeidConfig(model=str(weak_model), input=str(source), output=str(tmp_path / "bare.tsv"),
+                          device="cpu", rules=RuleConfig(enabled=[])))
+    bare = read_tsv(tmp_path / "bare.tsv")
+    phones = [n.text[e.start:e.end] for n in notes for e in n.entities if e.type in ("PHONE", "EMAIL", "SSN")]
+    # The weak model alone keeps every one of them.
+    assert phones and all(any(phone in row[2] for row in bare[1:]) for phone in phones)
+    assert (tmp_path / "bare.tsv.spans.jsonl").read_text() == ""
+
+
+def test_jsonl_and_text_folder_layouts_and_a_span_file_without_phi(weak_model: Path, notes: list,
+                                                                   tmp_path: Path) -> None:
+    jsonl = tmp_path / "notes.jsonl"
+    jsonl.write_text("".join(json.dumps({"id": i, "note": n.text, "meta": {"unit": "ICU"}}) + "\n"
+                             for i, n in enumerate(notes)), encoding="utf-8")
+    deidentify(DeidConfig(model=str(weak_model), input=str(jsonl), output=str(tmp_path / "out.jsonl"),
+                          text_key="note", device="cpu", template="[**{subtype}**]"))
+    rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert [list(r) for r in rows] == [["id", "note", "meta"]] * len(notes)
+    assert [r["id"] for r in rows] == list(range(len(notes))) and rows[0]["meta"] == {"unit": "ICU"}
+    assert "[**PHONE**]" in rows[0]["note"]
+    span_text = (tmp_path / "out.jsonl.spans.jsonl").read_text()
+    secrets = {n.text[e.start:e.end] for n in notes for e in n.entities if e.end - e.start > 5}
+    assert not any(secret in span_text for secret in secrets)
+
+    folder = tmp_path / "txt"
+    folder.mkdir()
+    for index, note in enumerate(notes):
+        (folder / f"note_{index}.txt").write_text(note.text, encoding="utf-8")
+    summary = deidentify(DeidConfig(model=str(weak_model), input=str(folder),
+                                    output=str(tmp_path / "txt_out"),
+                                    device="cpu", include_text=True, mode="tag"))
+    names = sorted(p.name for p in folder.iterdir())
+    assert sorted(p.name for p in (tmp_path / "txt_out").iterdir()) == names
+    spans = spans_by_record(tmp_path / "txt_out.spans.jsonl", "document")
+    for file in folder.iterdir():
+        tagged = (tmp_path / "txt_out" / file.name).read_text()
+        check_tagged(file.read_text(), tagged, spans.get(file.name, []))
+        assert all(s["text"] == file.read_text()[s["start"]:s["end"]] for s in spans.get(file.name, []))
+    assert summary["notes"] == len(notes)
+
+    only = deidentify(DeidConfig(model=None, input=str(folder), output=str(tmp_path / "only.jsonl"),
+                                 mode="spans"))
+    assert only["output"] is None and (tmp_path / "only.jsonl").is_file() and not (tmp_path / "only").exists()
+
+
+def test_bad_settings_are_refused_before_any_work(weak_model: Path, notes: list, tmp_path: Path) -> None:
+    source = tmp_path / "notes.tsv"
+    write_tsv(source, notes)
+
+    def refused(match: str, **settings) -> None:
+        values = {"model": str(weak_model), "input": str(source), "output": str(tmp_path / "o.tsv"),
+                  **settings}
+        with pytest.raises(InputError, match=match):
+            deidentify(DeidConfig(**values))
+
+    refused("mode=surrogate: expected one of tag, spans", mode="surrogate")
+    refused("an output may not be", output=str(source))
+    refused("no column text_column=TEXT", text_column="TEXT")
+    refused("template: only", template="[**{name}**]")
+    refused("threshold: unknown categories PHONE", threshold={"PHONE": 0.5})
+    refused("unknown rule", rules=RuleConfig(enabled=["zip"]))
+    assert not (tmp_path / "o.tsv").exists() and not (tmp_path / "o.tsv.spans.jsonl").exists()
+    (tmp_path / "o.tsv").write_text("precious\n")
+    refused("exists; choose a new path or set overwrite=true")
+    assert (tmp_path / "o.tsv").read_text() == "precious\n"
+
+
+def test_command_line_logs_carry_no_phi(weak_model: Path, notes: list, tmp_path: Path) -> None:
+    source = tmp_path / "notes.tsv"
+    write_tsv(source, notes)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run([sys.executable, "-m", "finetune.deid", f"model={weak_model}", f"input={source}",
+                             f"output={tmp_path / 'out.tsv'}", "device=cpu"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout)["notes"] == len(notes)
+    secrets = {n.text[e.start:e.end] for n in notes for e in n.entities if e.end - e.start > 5}
+    assert not any(secret in result.stdout + result.stderr for secret in secrets)
