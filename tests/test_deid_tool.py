@@ -5,8 +5,10 @@ catch what a deliberately weak model misses."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -149,7 +151,9 @@ def test_jsonl_and_text_folder_layouts_and_a_span_file_without_phi(weak_model: P
     assert only["output"] is None and (tmp_path / "only.jsonl").is_file() and not (tmp_path / "only").exists()
 
 
-def test_bad_settings_are_refused_before_any_work(weak_model: Path, notes: list, tmp_path: Path) -> None:
+def test_bad_settings_are_refused_before_any_work(weak_model: Path, notes: list, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GATORTRON_DEID_SECRET", raising=False)
     source = tmp_path / "notes.tsv"
     write_tsv(source, notes)
 
@@ -159,7 +163,8 @@ def test_bad_settings_are_refused_before_any_work(weak_model: Path, notes: list,
         with pytest.raises(InputError, match=match):
             deidentify(DeidConfig(**values))
 
-    refused("mode=surrogate: expected one of tag, spans", mode="surrogate")
+    refused("mode=redact: expected one of tag, surrogate, spans", mode="redact")
+    refused("mode=surrogate needs a secret", mode="surrogate")
     refused("an output may not be", output=str(source))
     refused("no column text_column=TEXT", text_column="TEXT")
     refused("template: only", template="[**{name}**]")
@@ -182,3 +187,30 @@ def test_command_line_logs_carry_no_phi(weak_model: Path, notes: list, tmp_path:
     assert json.loads(result.stdout)["notes"] == len(notes)
     secrets = {n.text[e.start:e.end] for n in notes for e in n.entities if e.end - e.start > 5}
     assert not any(secret in result.stdout + result.stderr for secret in secrets)
+
+
+def test_surrogate_mode_shifts_a_patients_dates_by_one_offset_across_notes(
+        weak_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = tmp_path / "notes.csv"
+    rows = [("P1", "Seen 2067-05-03, call 352-555-0101."), ("P2", "Seen 2067-05-03."),
+            ("P1", "Back on 2067-05-10; SSN 987-65-4321.")]
+    with open(source, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["MRN", "NOTE_TEXT"])
+        writer.writerows(rows)
+
+    def run(secret: str, name: str) -> list[str]:
+        monkeypatch.setenv("GATORTRON_DEID_SECRET", secret)
+        deidentify(DeidConfig(model=str(weak_model), input=str(source), output=str(tmp_path / name),
+                              mode="surrogate", patient_key="MRN", device="cpu"))
+        with open(tmp_path / name, encoding="utf-8", newline="") as handle:
+            return [row["NOTE_TEXT"] for row in csv.DictReader(handle)]
+
+    first, again, other = run("one", "a.csv"), run("one", "b.csv"), run("two", "c.csv")
+    assert first == again and first != other  # the secret decides, and only the secret
+    dates = [re.findall(r"\d{4}-\d{2}-\d{2}", text) for text in first]
+    shifted = [dt.date.fromisoformat(d[0]) for d in dates]
+    assert "2067-05-03" not in first[0] and "2067-05-10" not in first[2]
+    assert (shifted[2] - shifted[0]).days == 7  # one patient, one offset: the interval holds
+    assert re.fullmatch(r"Seen \d{4}-\d{2}-\d{2}, call \d{3}-\d{3}-\d{4}\.", first[0])
+    assert "352-555-0101" not in first[0] and "987-65-4321" not in first[2]

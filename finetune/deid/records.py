@@ -34,12 +34,14 @@ class NoteRecord:
         id: a stable name for span files (`file` for txt, `file:line` for rows and lines; a row's
             first line).
         text: the note text.
+        patient: the value under the patient key, when one is set (surrogates consistent per patient).
         fields: the whole row / object (csv, tsv, jsonl); the text is replaced in it on output.
         name: the file name (txt).
     """
 
     id: str
     text: str
+    patient: str | None = None
     fields: dict[str, Any] = field(default_factory=dict)
     name: str | None = None
 
@@ -64,8 +66,8 @@ def _text_files(path: Path) -> list[Path]:
     return files
 
 
-def read_records(path: Path, fmt: str, text_key: str = "text",
-                 text_column: str = "NOTE_TEXT") -> Iterator[NoteRecord]:
+def read_records(path: Path, fmt: str, text_key: str = "text", text_column: str = "NOTE_TEXT",
+                 patient_key: str | None = None) -> Iterator[NoteRecord]:
     """The notes of `path`, streamed.
 
     Args:
@@ -73,19 +75,30 @@ def read_records(path: Path, fmt: str, text_key: str = "text",
         fmt: one of `FORMATS`.
         text_key: JSONL key holding the note.
         text_column: CSV/TSV column holding the note.
+        patient_key: key / column naming the patient (not for txt).
     """
     if fmt == "txt":
+        if patient_key is not None:
+            raise InputError("patient_key: .txt notes have no fields; use CSV/TSV or JSONL")
         for file in _text_files(path):
             yield NoteRecord(id=file.name, text=read_text(file), name=file.name)
     elif fmt == "jsonl":
-        yield from _read_jsonl(path, text_key)
+        yield from _read_jsonl(path, text_key, patient_key)
     elif fmt in _DELIMITERS:
-        yield from _read_delimited(path, _DELIMITERS[fmt], text_column)
+        yield from _read_delimited(path, _DELIMITERS[fmt], text_column, patient_key)
     else:
         raise InputError(f"input_format={fmt}: expected one of {', '.join(FORMATS)}")
 
 
-def _read_jsonl(path: Path, text_key: str) -> Iterator[NoteRecord]:
+def _patient(record: dict[str, Any], patient_key: str | None, where: str) -> str | None:
+    if patient_key is None:
+        return None
+    if record.get(patient_key) in (None, ""):
+        raise InputError(f"{where}: no value under patient_key={patient_key}")
+    return str(record[patient_key])
+
+
+def _read_jsonl(path: Path, text_key: str, patient_key: str | None) -> Iterator[NoteRecord]:
     with open(path, encoding="utf-8", newline="") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
@@ -97,22 +110,26 @@ def _read_jsonl(path: Path, text_key: str) -> Iterator[NoteRecord]:
                 raise InputError(f"{where}: not a JSON object") from None
             if not isinstance(record, dict) or not isinstance(record.get(text_key), str):
                 raise InputError(f"{where}: no string under text_key={text_key}")
-            yield NoteRecord(id=f"{path.name}:{number}", text=record[text_key], fields=record)
+            yield NoteRecord(id=f"{path.name}:{number}", text=record[text_key],
+                             patient=_patient(record, patient_key, where), fields=record)
 
 
-def _read_delimited(path: Path, delimiter: str, text_column: str) -> Iterator[NoteRecord]:
+def _read_delimited(path: Path, delimiter: str, text_column: str,
+                    patient_key: str | None) -> Iterator[NoteRecord]:
     csv.field_size_limit(sys.maxsize)  # a note can be far longer than csv's 128 KB default
     with open(path, encoding="utf-8", newline="") as handle:
         reader = csv.DictReader(handle, delimiter=delimiter)
-        if reader.fieldnames is None or text_column not in reader.fieldnames:
-            raise InputError(f"{path}: no column text_column={text_column} in the header")
+        for setting, column in (("text_column", text_column), ("patient_key", patient_key)):
+            if column is not None and (reader.fieldnames is None or column not in reader.fieldnames):
+                raise InputError(f"{path}: no column {setting}={column} in the header")
         end = reader.line_num
         for row in reader:
             start, end = end + 1, reader.line_num  # a quoted note spans lines: name the row by its first
             where = location(path, start)
             if None in row or any(value is None for value in row.values()):
                 raise InputError(f"{where}: the row has a different number of fields than the header")
-            yield NoteRecord(id=f"{path.name}:{start}", text=row[text_column], fields=row)
+            yield NoteRecord(id=f"{path.name}:{start}", text=row[text_column],
+                             patient=_patient(row, patient_key, where), fields=row)
 
 
 def _line_ending(path: Path) -> str:

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from tqdm import tqdm
 
 from finetune.deid.records import FORMATS, NoteRecord, RecordWriter, detect_format, read_records
 from finetune.deid.rules import RULE_NAMES, PhiSpan, Rule, build_rules, find_rule_spans, merge_spans
+from finetune.deid.surrogates import Surrogates
 from finetune.document import Document, Entity
 from finetune.formats.i2b2_2014 import CATEGORIES, CATEGORY_OF
 from finetune.inference import Predictor
@@ -34,7 +36,8 @@ from gatortron_common.atomic import atomic_open
 from gatortron_common.logging import InputError, get_logger
 
 logger = get_logger("finetune.deid")
-MODES: tuple[str, ...] = ("tag", "spans")
+MODES: tuple[str, ...] = ("tag", "surrogate", "spans")
+SECRET_VARIABLE = "GATORTRON_DEID_SECRET"
 
 
 @dataclass
@@ -61,11 +64,16 @@ class DeidConfig:
         input: a folder of .txt notes, a .txt file, or a notes .jsonl / .csv / .tsv file.
         output: the de-identified notes (same layout; a folder for a folder), or for mode=spans the
             span file.
-        mode: `tag` (replace each PHI span by `template`) or `spans` (the span file only).
+        mode: `tag` (replace each PHI span by `template`), `surrogate` (by a realistic, consistent
+            surrogate: `finetune.deid.surrogates`) or `spans` (the span file only).
         input_format: `txt`, `jsonl`, `csv` or `tsv`; null tells by the name.
         text_key: JSONL key of the note text.
         text_column: CSV/TSV column of the note text.
-        template: what a PHI span becomes; `{category}` and `{subtype}` are filled in.
+        patient_key: CSV/TSV column or JSONL key naming the patient: surrogates (names, date shift)
+            are then consistent across all of a patient's notes, not only within a note.
+        secret: the key surrogates are derived from (else the GATORTRON_DEID_SECRET environment
+            variable); required for mode=surrogate. Prefer the variable: a command line is visible.
+        template: what a PHI span becomes (mode=tag); `{category}` and `{subtype}` are filled in.
         spans: the span file; null = `<output>.spans.jsonl` (mode=tag).
         include_text: put each span's text in the span file (PHI: off by default).
         threshold: per-category minimum model score (e.g. `{NAME: 0.3}`); de-id favours recall.
@@ -87,6 +95,8 @@ class DeidConfig:
     input_format: str | None = None
     text_key: str = "text"
     text_column: str = "NOTE_TEXT"
+    patient_key: str | None = None
+    secret: str | None = None
     template: str = "[**{category}**]"
     spans: str | None = None
     include_text: bool = False
@@ -105,14 +115,23 @@ class DeidConfig:
 ConfigStore.instance().store(name="finetune_deid_schema", node=DeidConfig)
 
 
-def tag_text(text: str, spans: Sequence[PhiSpan], template: str) -> str:
-    """`text` with each (non-overlapping, sorted) span replaced by the filled-in template."""
+def replace_spans(text: str, spans: Sequence[PhiSpan], replacement: Callable[[PhiSpan, str], str]) -> str:
+    """`text` with each (non-overlapping, sorted) span replaced by `replacement(span, original)`."""
     pieces, position = [], 0
     for span in spans:
-        pieces += [text[position:span.start], template.format(category=span.category, subtype=span.subtype)]
+        pieces += [text[position:span.start], replacement(span, text[span.start:span.end])]
         position = span.end
     pieces.append(text[position:])
     return "".join(pieces)
+
+
+def replacer(settings: DeidConfig, surrogates: Surrogates | None,
+             record: NoteRecord) -> Callable[[PhiSpan, str], str]:
+    """What a span of `record` becomes: its tag, or its surrogate within the note's or patient's scope."""
+    if surrogates is None:
+        return lambda span, _: settings.template.format(category=span.category, subtype=span.subtype)
+    scope = f"patient:{record.patient}" if record.patient is not None else f"note:{record.id}"
+    return lambda span, original: surrogates.replace(original, span.subtype, scope)
 
 
 def model_spans(entities: Sequence[Entity], thresholds: dict[str, float], default: float) -> list[PhiSpan]:
@@ -132,6 +151,7 @@ class Plan:
 
     fmt: str
     source: Path
+    surrogates: Surrogates | None
     target: Path | None
     span_file: Path
     rules: list[Rule]
@@ -155,6 +175,12 @@ def validate(settings: DeidConfig) -> Plan:
     if unknown:
         raise InputError(f"threshold: unknown categories {', '.join(unknown)}; "
                          f"known: {', '.join(CATEGORIES)}")
+    surrogates = None
+    if settings.mode == "surrogate":
+        secret = settings.secret or os.environ.get(SECRET_VARIABLE)
+        if not secret:
+            raise InputError(f"mode=surrogate needs a secret: set {SECRET_VARIABLE} (or secret=...)")
+        surrogates = Surrogates(secret)
     rules = build_rules(settings.rules.enabled, settings.rules.patterns, settings.rules.scores)
     if settings.model is None and not rules:
         raise InputError("model=null and no rules enabled: nothing would be found")
@@ -167,7 +193,8 @@ def validate(settings: DeidConfig) -> Plan:
             raise InputError(f"{path}: an output may not be, contain or lie inside the input")
         if path.exists() and (path.is_file() or any(path.iterdir())) and not settings.overwrite:
             raise InputError(f"{path}: exists; choose a new path or set overwrite=true to replace it")
-    return Plan(fmt=fmt, source=source, target=target, span_file=span_file, rules=rules)
+    return Plan(fmt=fmt, source=source, surrogates=surrogates, target=target, span_file=span_file,
+                rules=rules)
 
 
 def _chunks(records: Iterator[NoteRecord], size: int) -> Iterator[list[NoteRecord]]:
@@ -193,7 +220,8 @@ def deidentify(settings: DeidConfig) -> dict[str, Any]:
         logger.warning("model=null: only the rules look for PHI (names, places and ages need a model)")
     started = time.perf_counter()
     notes, categories, sources = 0, Counter(), Counter()
-    records = read_records(plan.source, plan.fmt, settings.text_key, settings.text_column)
+    records = read_records(plan.source, plan.fmt, settings.text_key, settings.text_column,
+                           settings.patient_key)
     progress = tqdm(desc="de-identify", unit=" notes", mininterval=2.0)
     writer = RecordWriter(plan.source, plan.target, plan.fmt, settings.text_key, settings.text_column) \
         if plan.target is not None else None
@@ -217,7 +245,8 @@ def deidentify(settings: DeidConfig) -> dict[str, Any]:
                     categories[span.category] += 1
                     sources.update(span.sources)
                 if writer is not None:
-                    writer.write(record, tag_text(record.text, spans, settings.template))
+                    writer.write(record, replace_spans(record.text, spans,
+                                                       replacer(settings, plan.surrogates, record)))
                 notes += 1
                 progress.update(1)
     progress.close()
