@@ -15,10 +15,14 @@ from pathlib import Path
 
 import pytest
 import torch
-from ner_models import make_encoder
+from ner_models import make_corpora, make_encoder
 from transformers import AutoTokenizer
 
+from finetune.deid.audit import audit
+from finetune.deid.rules import PhiSpan
 from finetune.deid.tool import DeidConfig, RuleConfig, deidentify
+from finetune.document import Document, Entity
+from finetune.formats import read_corpus
 from finetune.formats.i2b2_2014 import CATEGORY_OF
 from finetune.labels import label_vocabulary
 from finetune.model import NerInfo, build_model, save_ner_model
@@ -214,3 +218,42 @@ def test_surrogate_mode_shifts_a_patients_dates_by_one_offset_across_notes(
     assert (shifted[2] - shifted[0]).days == 7  # one patient, one offset: the interval holds
     assert re.fullmatch(r"Seen \d{4}-\d{2}-\d{2}, call \d{3}-\d{3}-\d{4}\.", first[0])
     assert "352-555-0101" not in first[0] and "987-65-4321" not in first[2]
+
+
+def test_residual_phi_counts_on_a_hand_made_case() -> None:
+    text = "John Smith called 352-555-0101 on 2067-05-03."
+    entities = [Entity(0, 10, "PATIENT", "NAME"), Entity(18, 30, "PHONE", "CONTACT"), Entity(34, 44, "DATE", "DATE")]
+    gold = [Document(id="n1", text=text, entities=entities)]
+    found = {"n1": [PhiSpan(0, 4, "NAME", "PATIENT", 0.9, ("model",)),
+                    PhiSpan(18, 30, "CONTACT", "PHONE", 0.9, ("rule:phone",)),
+                    PhiSpan(34, 38, "DATE", "DATE", 0.9, ("model",))]}
+    report = audit(gold, found)
+    residual, categories = report["residual_phi"], report["residual_phi"]["per_category"]
+    assert categories["NAME"] == {"spans": 1, "spans_left": 1, "spans_left_share": 1.0, "tokens": 2,
+                                  "tokens_left": 1, "tokens_left_share": 0.5}
+    assert categories["CONTACT"]["spans_left"] == 0 and categories["CONTACT"]["tokens"] == 3
+    assert categories["DATE"]["tokens_left"] == 2 and categories["DATE"]["spans_left"] == 1
+    assert (residual["all"]["spans_left"], residual["all"]["tokens"], residual["all"]["tokens_left"]) == (2, 8, 3)
+    assert report["scores"]["strict"]["micro"]["tp"] == 1 and "i2b2_2014" in report["scores"]
+
+
+def test_i2b2_xml_in_xml_out_with_an_audit(weak_model: Path, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    corpus = make_corpora(tmp_path / "corpora", 8, ["i2b2_2014"])
+    xml = corpus / "i2b2_2014" / "train"
+    monkeypatch.setenv("GATORTRON_DEID_SECRET", "k")
+    summary = deidentify(DeidConfig(model=str(weak_model), input=str(xml), output=str(tmp_path / "deid_xml"),
+                                    mode="surrogate", gold=str(xml), device="cpu"))
+    written = read_corpus(tmp_path / "deid_xml", "i2b2_2014")
+    original = read_corpus(xml, "i2b2_2014")
+    assert [d.id for d in written] == [d.id for d in original]
+    for before, after in zip(original, written, strict=True):
+        assert after.entities and all(after.text[e.start:e.end] != "" for e in after.entities)
+        for entity in before.entities:  # shaped identifiers were found by the rules and replaced
+            if entity.type in ("PHONE", "SSN", "EMAIL"):
+                assert before.text[entity.start:entity.end] not in after.text
+    report = json.loads((tmp_path / "deid_xml.spans.audit.json").read_text())
+    residual = report["residual_phi"]["per_category"]
+    assert residual["CONTACT"]["tokens_left"] < residual["CONTACT"]["tokens"] * 0.05
+    assert residual["NAME"]["spans_left"] == residual["NAME"]["spans"]  # the weak model finds no names
+    assert summary["audit"]["residual_phi"] == report["residual_phi"]["all"]

@@ -1,10 +1,12 @@
-"""Notes in, notes out, in the input's own layout: a folder of .txt files, CSV/TSV, JSONL.
+"""Notes in, notes out, in the input's own layout: a folder of .txt files, CSV/TSV, JSONL, or a folder
+of i2b2 2014 XML files.
 
 Only the note text of each record changes; every other column or key, the row order, the header,
-the delimiter and the file names stay as they were. Outputs are written to a temporary path and
-renamed into place when whole. A record whose text cannot be found (a missing column or key, a
-value that is not a string) is an error naming file and line: a de-identification tool must never
-pass a note through untouched.
+the delimiter and the file names stay as they were. i2b2 2014 XML comes out as a de-identified
+corpus: each file's TEXT replaced and its TAGS the PHI found, at their offsets in the new text.
+Outputs are written to a temporary path and renamed into place when whole. A record whose text
+cannot be found (a missing column or key, a value that is not a string) is an error naming file and
+line: a de-identification tool must never pass a note through untouched.
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from finetune.document import Document, Entity
 from finetune.formats.common import read_text, write_text
 from gatortron_common.atomic import atomic_directory, atomic_open
 from gatortron_common.logging import InputError, location
 
-FORMATS: tuple[str, ...] = ("txt", "jsonl", "csv", "tsv")
+FORMATS: tuple[str, ...] = ("txt", "jsonl", "csv", "tsv", "i2b2_2014")
 _DELIMITERS = {"csv": ",", "tsv": "\t"}
 
 
@@ -47,9 +50,9 @@ class NoteRecord:
 
 
 def detect_format(path: Path) -> str:
-    """`txt` for a directory (of .txt notes), else from the suffix (.jsonl, .csv, .tsv)."""
+    """`i2b2_2014` for a directory of .xml files, `txt` for other directories, else from the suffix."""
     if path.is_dir():
-        return "txt"
+        return "i2b2_2014" if any(path.glob("*.xml")) and not any(path.glob("*.txt")) else "txt"
     suffix = path.suffix.lower().lstrip(".")
     if suffix in ("jsonl", "csv", "tsv"):
         return suffix
@@ -82,6 +85,13 @@ def read_records(path: Path, fmt: str, text_key: str = "text", text_column: str 
             raise InputError("patient_key: .txt notes have no fields; use CSV/TSV or JSONL")
         for file in _text_files(path):
             yield NoteRecord(id=file.name, text=read_text(file), name=file.name)
+    elif fmt == "i2b2_2014":
+        if patient_key is not None:
+            raise InputError("patient_key: i2b2 2014 XML has no patient field")
+        from finetune.formats import read_corpus
+
+        for document in read_corpus(path, "i2b2_2014", allow_unknown=True):
+            yield NoteRecord(id=document.id, text=document.text, fields={"document": document})
     elif fmt == "jsonl":
         yield from _read_jsonl(path, text_key, patient_key)
     elif fmt in _DELIMITERS:
@@ -155,13 +165,14 @@ class RecordWriter:
         self._handle: TextIO | None = None
         self._writer: Any = None
         self._folder: Path | None = None
+        self._documents: list[Document] = []
 
     @contextmanager
     def open(self) -> Iterator[RecordWriter]:
         with self._stack:
             if self.fmt == "txt" and self.source.is_dir():
                 self._folder = self._stack.enter_context(atomic_directory(self.target))
-            else:
+            elif self.fmt != "i2b2_2014":
                 self._handle = self._stack.enter_context(atomic_open(self.target, "w", encoding="utf-8",
                                                                      newline=""))
                 if self.fmt in _DELIMITERS:
@@ -172,10 +183,19 @@ class RecordWriter:
                                                   lineterminator=_line_ending(self.source))
                     self._writer.writeheader()
             yield self
+            if self.fmt == "i2b2_2014":
+                from finetune.formats import write_corpus
 
-    def write(self, record: NoteRecord, text: str) -> None:
-        """Write `record` with its note replaced by `text`."""
-        if self._folder is not None:
+                write_corpus(self._documents, self.target, "i2b2_2014", allow_unknown=True)
+
+    def write(self, record: NoteRecord, text: str, entities: list[Entity]) -> None:
+        """Write `record` with its note replaced by `text`; `entities` are the PHI spans in `text`
+        (kept where the format has annotations: i2b2 2014 XML)."""
+        if self.fmt == "i2b2_2014":
+            source = record.fields["document"]
+            self._documents.append(Document(id=source.id, text=text, entities=entities,
+                                            metadata=source.metadata))
+        elif self._folder is not None:
             assert record.name is not None
             write_text(self._folder / record.name, text)
         elif self.fmt == "txt":

@@ -25,6 +25,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 from tqdm import tqdm
 
+from finetune.deid.audit import audit
 from finetune.deid.records import FORMATS, NoteRecord, RecordWriter, detect_format, read_records
 from finetune.deid.rules import RULE_NAMES, PhiSpan, Rule, build_rules, find_rule_spans, merge_spans
 from finetune.deid.surrogates import Surrogates
@@ -61,12 +62,13 @@ class DeidConfig:
 
     Attributes:
         model: a de-id model directory from `python -m finetune` (its `model/`); null runs the rules alone.
-        input: a folder of .txt notes, a .txt file, or a notes .jsonl / .csv / .tsv file.
+        input: a folder of .txt notes, a .txt file, a notes .jsonl / .csv / .tsv file, or a folder of
+            i2b2 2014 XML files.
         output: the de-identified notes (same layout; a folder for a folder), or for mode=spans the
             span file.
         mode: `tag` (replace each PHI span by `template`), `surrogate` (by a realistic, consistent
             surrogate: `finetune.deid.surrogates`) or `spans` (the span file only).
-        input_format: `txt`, `jsonl`, `csv` or `tsv`; null tells by the name.
+        input_format: `txt`, `jsonl`, `csv`, `tsv` or `i2b2_2014`; null tells by the name.
         text_key: JSONL key of the note text.
         text_column: CSV/TSV column of the note text.
         patient_key: CSV/TSV column or JSONL key naming the patient: surrogates (names, date shift)
@@ -79,6 +81,10 @@ class DeidConfig:
         threshold: per-category minimum model score (e.g. `{NAME: 0.3}`); de-id favours recall.
         default_threshold: the minimum for categories not in `threshold`.
         rules: the rule layer.
+        gold: an annotated corpus of the same notes (i2b2 2014 XML, or `gold_format`) to audit the
+            run against: residual PHI per category and the i2b2 2014 scores, written to
+            `<span file>.audit.json` (input must be i2b2 2014 XML or .txt notes named like it).
+        gold_format: the gold corpus's format.
         batch_size: windows per forward pass.
         batch_tokens: tokens per forward pass (null: 512 on a CPU, no limit on a GPU).
         precision: `fp32`, `bf16` or `fp16` (GPU).
@@ -103,6 +109,8 @@ class DeidConfig:
     threshold: dict[str, float] = field(default_factory=dict)
     default_threshold: float = 0.0
     rules: RuleConfig = field(default_factory=RuleConfig)
+    gold: str | None = None
+    gold_format: str = "i2b2_2014"
     batch_size: int = 16
     batch_tokens: int | None = None
     precision: str = "fp32"
@@ -115,14 +123,22 @@ class DeidConfig:
 ConfigStore.instance().store(name="finetune_deid_schema", node=DeidConfig)
 
 
-def replace_spans(text: str, spans: Sequence[PhiSpan], replacement: Callable[[PhiSpan, str], str]) -> str:
-    """`text` with each (non-overlapping, sorted) span replaced by `replacement(span, original)`."""
-    pieces, position = [], 0
+def replace_spans(text: str, spans: Sequence[PhiSpan],
+                  replacement: Callable[[PhiSpan, str], str]) -> tuple[str, list[Entity]]:
+    """`text` with each (non-overlapping, sorted) span replaced by `replacement(span, original)`, and
+    the replacements as entities at their offsets in the new text."""
+    pieces, entities, position, length = [], [], 0, 0
     for span in spans:
-        pieces += [text[position:span.start], replacement(span, text[span.start:span.end])]
+        kept, new = text[position:span.start], replacement(span, text[span.start:span.end])
+        start = length + len(kept)
+        pieces += [kept, new]
+        length = start + len(new)
+        if new:
+            entities.append(Entity(start=start, end=length, type=span.subtype, category=span.category,
+                                   attributes={"comment": ""}))
         position = span.end
     pieces.append(text[position:])
-    return "".join(pieces)
+    return "".join(pieces), entities
 
 
 def replacer(settings: DeidConfig, surrogates: Surrogates | None,
@@ -155,6 +171,7 @@ class Plan:
     target: Path | None
     span_file: Path
     rules: list[Rule]
+    audit_file: Path | None
 
 
 def validate(settings: DeidConfig) -> Plan:
@@ -193,8 +210,39 @@ def validate(settings: DeidConfig) -> Plan:
             raise InputError(f"{path}: an output may not be, contain or lie inside the input")
         if path.exists() and (path.is_file() or any(path.iterdir())) and not settings.overwrite:
             raise InputError(f"{path}: exists; choose a new path or set overwrite=true to replace it")
+    audit_file = None
+    if settings.gold is not None:
+        if fmt not in ("i2b2_2014", "txt"):
+            raise InputError("gold=: the audit pairs notes by file name; the input must be i2b2 2014 XML "
+                             "or .txt notes")
+        if not Path(settings.gold).exists():
+            raise InputError(f"gold={settings.gold}: no such file or directory")
+        audit_file = span_file.with_suffix(".audit.json")
     return Plan(fmt=fmt, source=source, surrogates=surrogates, target=target, span_file=span_file,
-                rules=rules)
+                rules=rules, audit_file=audit_file)
+
+
+def write_audit(settings: DeidConfig, path: Path, found: dict[str, list[PhiSpan]]) -> dict[str, Any]:
+    """Audit the found spans against `settings.gold`, write the report, log the residual PHI."""
+    from finetune.formats import read_corpus
+
+    gold = read_corpus(settings.gold, settings.gold_format)
+    missing = sorted(set(found) - {document.id for document in gold})
+    if missing:
+        logger.warning("%d note(s) have no gold document and are not audited (first: %s)", len(missing),
+                       ", ".join(missing[:3]))
+    report = audit(gold, found)
+    with atomic_open(path, "w", encoding="utf-8") as handle:
+        handle.write(json.dumps(report, indent=2) + "\n")
+    residual = report["residual_phi"]
+    for name, counts in [("all", residual["all"]), *residual["per_category"].items()]:
+        logger.info("residual PHI %-10s %5d of %5d spans (%.2f %%), %5d of %5d tokens (%.2f %%)", name,
+                    counts["spans_left"], counts["spans"], 100 * counts["spans_left_share"],
+                    counts["tokens_left"], counts["tokens"], 100 * counts["tokens_left_share"])
+    strict = report["scores"]["strict"]["micro"]
+    logger.info("audit of %d notes: strict micro P %.4f R %.4f F1 %.4f; report in %s", report["documents"],
+                strict["precision"], strict["recall"], strict["f1"], path)
+    return {"residual_phi": residual["all"], "strict_micro": strict, "report": str(path)}
 
 
 def _chunks(records: Iterator[NoteRecord], size: int) -> Iterator[list[NoteRecord]]:
@@ -220,6 +268,7 @@ def deidentify(settings: DeidConfig) -> dict[str, Any]:
         logger.warning("model=null: only the rules look for PHI (names, places and ages need a model)")
     started = time.perf_counter()
     notes, categories, sources = 0, Counter(), Counter()
+    found: dict[str, list[PhiSpan]] = {}  # by document id, for the audit
     records = read_records(plan.source, plan.fmt, settings.text_key, settings.text_column,
                            settings.patient_key)
     progress = tqdm(desc="de-identify", unit=" notes", mininterval=2.0)
@@ -228,11 +277,11 @@ def deidentify(settings: DeidConfig) -> dict[str, Any]:
     with atomic_open(plan.span_file, "w", encoding="utf-8") as span_handle, \
             (writer.open() if writer is not None else contextlib.nullcontext()):
         for chunk in _chunks(records, settings.chunk_documents):
-            found: list[list[Entity]] = [[] for _ in chunk]
+            predicted: list[list[Entity]] = [[] for _ in chunk]
             if predictor is not None:
                 documents = [Document(id=record.id, text=record.text) for record in chunk]
-                found = [prediction.entities for prediction in predictor.predict_chunk(documents)]
-            for record, entities in zip(chunk, found, strict=True):
+                predicted = [prediction.entities for prediction in predictor.predict_chunk(documents)]
+            for record, entities in zip(chunk, predicted, strict=True):
                 spans = merge_spans(model_spans(entities, settings.threshold, settings.default_threshold)
                                     + find_rule_spans(record.text, plan.rules))
                 for span in spans:
@@ -244,9 +293,11 @@ def deidentify(settings: DeidConfig) -> dict[str, Any]:
                     span_handle.write(json.dumps(line, ensure_ascii=False) + "\n")
                     categories[span.category] += 1
                     sources.update(span.sources)
+                if plan.audit_file is not None:
+                    found[Path(record.id).stem if plan.fmt == "txt" else record.id] = spans
                 if writer is not None:
-                    writer.write(record, replace_spans(record.text, spans,
-                                                       replacer(settings, plan.surrogates, record)))
+                    writer.write(record, *replace_spans(record.text, spans,
+                                                        replacer(settings, plan.surrogates, record)))
                 notes += 1
                 progress.update(1)
     progress.close()
@@ -256,6 +307,8 @@ def deidentify(settings: DeidConfig) -> dict[str, Any]:
                "spans_by_source": dict(sorted(sources.items())), "seconds": round(seconds, 2),
                "notes_per_second": round(notes / seconds, 2) if seconds else 0.0,
                "output": str(plan.target) if plan.target else None, "span_file": str(plan.span_file)}
+    if plan.audit_file is not None:
+        summary["audit"] = write_audit(settings, plan.audit_file, found)
     logger.info("de-identified %d notes in %.1f s (%.1f notes/s): %d PHI spans; wrote %s", notes, seconds,
                 summary["notes_per_second"], summary["spans"], plan.target or plan.span_file)
     return summary
