@@ -222,7 +222,8 @@ def test_surrogate_mode_shifts_a_patients_dates_by_one_offset_across_notes(
 
 def test_residual_phi_counts_on_a_hand_made_case() -> None:
     text = "John Smith called 352-555-0101 on 2067-05-03."
-    entities = [Entity(0, 10, "PATIENT", "NAME"), Entity(18, 30, "PHONE", "CONTACT"), Entity(34, 44, "DATE", "DATE")]
+    entities = [Entity(0, 10, "PATIENT", "NAME"), Entity(18, 30, "PHONE", "CONTACT"),
+                Entity(34, 44, "DATE", "DATE")]
     gold = [Document(id="n1", text=text, entities=entities)]
     found = {"n1": [PhiSpan(0, 4, "NAME", "PATIENT", 0.9, ("model",)),
                     PhiSpan(18, 30, "CONTACT", "PHONE", 0.9, ("rule:phone",)),
@@ -233,7 +234,8 @@ def test_residual_phi_counts_on_a_hand_made_case() -> None:
                                   "tokens_left": 1, "tokens_left_share": 0.5}
     assert categories["CONTACT"]["spans_left"] == 0 and categories["CONTACT"]["tokens"] == 3
     assert categories["DATE"]["tokens_left"] == 2 and categories["DATE"]["spans_left"] == 1
-    assert (residual["all"]["spans_left"], residual["all"]["tokens"], residual["all"]["tokens_left"]) == (2, 8, 3)
+    overall = residual["all"]
+    assert (overall["spans_left"], overall["tokens"], overall["tokens_left"]) == (2, 8, 3)
     assert report["scores"]["strict"]["micro"]["tp"] == 1 and "i2b2_2014" in report["scores"]
 
 
