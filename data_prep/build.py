@@ -31,6 +31,7 @@ from data_prep.sentences import ClinicalSentenceSplitter
 from data_prep.units import WorkUnit, plan_units
 from gatortron_common.logging import InputError, SkipReport, get_logger
 from gatortron_common.readers import expand_inputs, read_documents
+from gatortron_common.shards import resolve_shard as shard_of
 from tokenizer.build import REPORT_FILE
 from tokenizer.export import VOCAB_FILE
 
@@ -65,15 +66,7 @@ def vocabulary_size(vocab_dir: Path) -> int:
 
 def resolve_shard(cfg: DataPrepConfig) -> tuple[int, int]:
     """(index, count) from the config, else from the Slurm array environment, else (0, 1)."""
-    count = cfg.shard_count
-    if count is None:
-        count = int(os.environ.get("SLURM_ARRAY_TASK_COUNT", 1))
-    index = cfg.shard_index
-    if index is None:
-        index = int(os.environ.get("SLURM_ARRAY_TASK_ID", 0)) - int(os.environ.get("SLURM_ARRAY_TASK_MIN", 0))
-    if count < 1 or not 0 <= index < count:
-        raise InputError(f"shard_index={index} shard_count={count}: need 0 <= shard_index < shard_count")
-    return index, count
+    return shard_of(cfg.shard_index, cfg.shard_count)
 
 
 def resolve_workers(requested: int) -> int:

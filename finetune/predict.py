@@ -23,7 +23,6 @@ type, tokens/s. Settings: configs/finetune/predict.yaml.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -42,6 +41,7 @@ from finetune.inference import Predictor
 from finetune.model import describe, load_ner_model
 from gatortron_common.cli import run_stage
 from gatortron_common.logging import InputError, get_logger
+from gatortron_common.shards import resolve_shard
 
 logger = get_logger("finetune.predict")
 TEXT_FORMAT = "txt"
@@ -127,20 +127,6 @@ def read_documents(settings: PredictConfig) -> Iterable[Document]:
     return read_corpus(source, settings.format, **settings.read_options)
 
 
-def shard_settings(settings: PredictConfig) -> tuple[int, int]:
-    """(index, count) from the settings or the Slurm array environment."""
-    index = settings.shard_index
-    count = settings.shard_count
-    if index is None:
-        index = int(os.environ.get("SLURM_ARRAY_TASK_ID", "0"))
-        index -= int(os.environ.get("SLURM_ARRAY_TASK_MIN", "0"))
-    if count is None:
-        count = int(os.environ.get("SLURM_ARRAY_TASK_COUNT", "1"))
-    if count < 1 or not 0 <= index < count:
-        raise InputError(f"shard_index={index} / shard_count={count}: need 0 <= shard_index < shard_count")
-    return index, count
-
-
 def validate(settings: PredictConfig) -> tuple[str, Path, int, int]:
     """Check every setting before work; return (output format, output path, shard index, count)."""
     from finetune.formats import FORMATS
@@ -154,7 +140,7 @@ def validate(settings: PredictConfig) -> tuple[str, Path, int, int]:
         raise InputError(f"decoding={settings.decoding}: expected one of {', '.join(DECODINGS)}")
     if settings.chunk_documents < 1:
         raise InputError(f"chunk_documents={settings.chunk_documents}: must be at least 1")
-    index, count = shard_settings(settings)
+    index, count = resolve_shard(settings.shard_index, settings.shard_count)
     if count > 1 and "{shard}" not in settings.output:
         raise InputError("output must contain {shard} when shard_count > 1 (one output per shard)")
     output = Path(settings.output.replace("{shard}", str(index)))

@@ -259,3 +259,28 @@ def test_i2b2_xml_in_xml_out_with_an_audit(weak_model: Path, tmp_path: Path,
     assert residual["CONTACT"]["tokens_left"] < residual["CONTACT"]["tokens"] * 0.05
     assert residual["NAME"]["spans_left"] == residual["NAME"]["spans"]  # the weak model finds no names
     assert summary["audit"]["residual_phi"] == report["residual_phi"]["all"]
+
+
+def test_shards_split_the_notes_and_a_rerun_skips_finished_shards(weak_model: Path, notes: list,
+                                                                  tmp_path: Path) -> None:
+    source = tmp_path / "notes.tsv"
+    write_tsv(source, notes)
+    output = str(tmp_path / "out_{shard}.tsv")
+    for index in (0, 1):
+        summary = deidentify(DeidConfig(model=str(weak_model), input=str(source), output=output, device="cpu",
+                                        shard_index=index, shard_count=2))
+        assert summary["notes"] == len(notes) // 2 and summary["shard"] == {"index": index, "count": 2}
+    shards = [read_tsv(tmp_path / f"out_{index}.tsv") for index in (0, 1)]
+    assert [row[0] for row in shards[0][1:]] == [f"N{i}" for i in range(0, len(notes), 2)]
+    assert [row[0] for row in shards[1][1:]] == [f"N{i}" for i in range(1, len(notes), 2)]
+    before = (tmp_path / "out_0.tsv").stat().st_mtime_ns
+    again = deidentify(DeidConfig(model=str(weak_model), input=str(source), output=output, device="cpu",
+                                  shard_index=0, shard_count=2))
+    assert again["skipped"] and (tmp_path / "out_0.tsv").stat().st_mtime_ns == before
+    (tmp_path / "out_1.tsv.spans.done.json").unlink()  # as if killed before the run finished
+    with pytest.raises(InputError, match="exists"):
+        deidentify(DeidConfig(model=str(weak_model), input=str(source), output=output, device="cpu",
+                              shard_index=1, shard_count=2))
+    with pytest.raises(InputError, match=r"output must contain \{shard\}"):
+        deidentify(DeidConfig(model=str(weak_model), input=str(source), output=str(tmp_path / "x.tsv"),
+                              shard_index=0, shard_count=2))

@@ -35,6 +35,7 @@ from finetune.inference import Predictor
 from finetune.model import load_ner_model
 from gatortron_common.atomic import atomic_open
 from gatortron_common.logging import InputError, get_logger
+from gatortron_common.shards import resolve_shard
 
 logger = get_logger("finetune.deid")
 MODES: tuple[str, ...] = ("tag", "surrogate", "spans")
@@ -90,7 +91,10 @@ class DeidConfig:
         precision: `fp32`, `bf16` or `fp16` (GPU).
         device: `auto`, `cpu`, `cuda` or `cuda:N`.
         chunk_documents: notes read and processed together.
-        overwrite: replace existing outputs.
+        shard_index: this process's shard: it takes every shard_count-th note (None: the Slurm array
+            task, else 0); `{shard}` in output / spans names each shard's own files.
+        shard_count: number of shards (None: the Slurm array's size, else 1).
+        overwrite: replace existing outputs (a finished run's outputs are skipped, not refused).
         log_level: logging level.
     """
 
@@ -116,6 +120,8 @@ class DeidConfig:
     precision: str = "fp32"
     device: str = "auto"
     chunk_documents: int = 64
+    shard_index: int | None = None
+    shard_count: int | None = None
     overwrite: bool = False
     log_level: str = "INFO"
 
@@ -172,6 +178,8 @@ class Plan:
     span_file: Path
     rules: list[Rule]
     audit_file: Path | None
+    done_file: Path
+    shard: tuple[int, int]
 
 
 def validate(settings: DeidConfig) -> Plan:
@@ -201,10 +209,16 @@ def validate(settings: DeidConfig) -> Plan:
     rules = build_rules(settings.rules.enabled, settings.rules.patterns, settings.rules.scores)
     if settings.model is None and not rules:
         raise InputError("model=null and no rules enabled: nothing would be found")
-    output = Path(settings.output)
+    index, count = resolve_shard(settings.shard_index, settings.shard_count)
+    if count > 1 and "{shard}" not in settings.output:
+        raise InputError("output must contain {shard} when shard_count > 1 (one output per shard)")
+    output = Path(settings.output.replace("{shard}", str(index)))
     target = None if settings.mode == "spans" else output
-    span_file = output if target is None else Path(settings.spans or f"{output}.spans.jsonl")
-    for path in (p for p in (target, span_file) if p is not None):
+    span_file = output if target is None else Path((settings.spans or f"{output}.spans.jsonl")
+                                                   .replace("{shard}", str(index)))
+    done_file = span_file.with_suffix(".done.json")
+    finished = done_file.is_file() and not settings.overwrite
+    for path in (p for p in (target, span_file) if p is not None and not finished):
         resolved, given = path.resolve(), source.resolve()
         if resolved == given or given in resolved.parents or resolved in given.parents:
             raise InputError(f"{path}: an output may not be, contain or lie inside the input")
@@ -219,7 +233,7 @@ def validate(settings: DeidConfig) -> Plan:
             raise InputError(f"gold={settings.gold}: no such file or directory")
         audit_file = span_file.with_suffix(".audit.json")
     return Plan(fmt=fmt, source=source, surrogates=surrogates, target=target, span_file=span_file,
-                rules=rules, audit_file=audit_file)
+                rules=rules, audit_file=audit_file, done_file=done_file, shard=(index, count))
 
 
 def write_audit(settings: DeidConfig, path: Path, found: dict[str, list[PhiSpan]]) -> dict[str, Any]:
@@ -259,6 +273,9 @@ def _chunks(records: Iterator[NoteRecord], size: int) -> Iterator[list[NoteRecor
 def deidentify(settings: DeidConfig) -> dict[str, Any]:
     """De-identify every note of `settings.input`; return the summary (counts only)."""
     plan = validate(settings)
+    if plan.done_file.is_file() and not settings.overwrite:
+        logger.info("already done (%s): skipping; overwrite=true redoes it", plan.done_file)
+        return {**json.loads(plan.done_file.read_text(encoding="utf-8")), "skipped": True}
     predictor = None
     if settings.model is not None:
         predictor = Predictor(load_ner_model(settings.model), batch_size=settings.batch_size,
@@ -271,6 +288,9 @@ def deidentify(settings: DeidConfig) -> dict[str, Any]:
     found: dict[str, list[PhiSpan]] = {}  # by document id, for the audit
     records = read_records(plan.source, plan.fmt, settings.text_key, settings.text_column,
                            settings.patient_key)
+    index, count = plan.shard
+    if count > 1:
+        records = (record for position, record in enumerate(records) if position % count == index)
     progress = tqdm(desc="de-identify", unit=" notes", mininterval=2.0)
     writer = RecordWriter(plan.source, plan.target, plan.fmt, settings.text_key, settings.text_column) \
         if plan.target is not None else None
@@ -309,6 +329,10 @@ def deidentify(settings: DeidConfig) -> dict[str, Any]:
                "output": str(plan.target) if plan.target else None, "span_file": str(plan.span_file)}
     if plan.audit_file is not None:
         summary["audit"] = write_audit(settings, plan.audit_file, found)
+    summary["shard"] = {"index": index, "count": count}
+    # Written last: its presence means every output of this run (or shard) is complete.
+    with atomic_open(plan.done_file, "w", encoding="utf-8") as handle:
+        handle.write(json.dumps(summary, indent=2) + "\n")
     logger.info("de-identified %d notes in %.1f s (%.1f notes/s): %d PHI spans; wrote %s", notes, seconds,
                 summary["notes_per_second"], summary["spans"], plan.target or plan.span_file)
     return summary
