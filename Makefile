@@ -60,7 +60,21 @@ demo: setup
 	$(BIN)/python -m finetune.evaluate gold=$(DEMO_DIR)/annotated/i2b2_2014/test pred=$(DEMO_DIR)/deid_predictions \
 		format=i2b2_2014 output_json=$(DEMO_DIR)/deid_predictions.scores.json > $(DEMO_DIR)/deid_predictions.scores.txt
 	head -n 6 $(DEMO_DIR)/deid_predictions.scores.txt
-	@echo "demo outputs in $(DEMO_DIR)/: corpora/, vocab/, vocab_uncased_sp/ (report.json), data/ (.bin/.idx/.stats.json, blend.json), pretrain/ (checkpoints, metrics.jsonl, tensorboard/), hf/ (HF MegatronBert model), annotated/ (synthetic i2b2 2014 corpus), deid/ (fine-tuned de-id model, test scores), deid_predictions/ (i2b2 2014 XML) + .scores.json"
+	$(BIN)/python -m finetune.deid model=$(DEMO_DIR)/deid/model input=$(DEMO_DIR)/annotated/i2b2_2014/test \
+		output=$(DEMO_DIR)/deid_audit gold=$(DEMO_DIR)/annotated/i2b2_2014/test overwrite=true > /dev/null
+	$(BIN)/python -m finetune.deid model=$(DEMO_DIR)/deid/model input=$(DEMO_DIR)/annotated/i2b2_2014/test_notes.tsv \
+		output=$(DEMO_DIR)/notes_tagged.tsv overwrite=true > /dev/null
+	GATORTRON_DEID_SECRET=demo-only-secret $(BIN)/python -m finetune.deid model=$(DEMO_DIR)/deid/model \
+		input=$(DEMO_DIR)/annotated/i2b2_2014/test_notes.tsv output=$(DEMO_DIR)/notes_surrogate.tsv \
+		mode=surrogate patient_key=MRN overwrite=true > /dev/null
+	@# The one place note text is shown: the start of the first synthetic note, before and after.
+	@$(BIN)/python -c 'import csv, sys; csv.field_size_limit(sys.maxsize); \
+		notes = [next(csv.DictReader(open(p, newline=""), delimiter="\t"))["NOTE_TEXT"] for p in sys.argv[2:]]; \
+		[print(f"--- {name} (synthetic) ---", "\n".join(note.splitlines()[:int(sys.argv[1])]), sep="\n") \
+		 for name, note in zip(("before", "mode=tag", "mode=surrogate"), notes)]' \
+		12 $(DEMO_DIR)/annotated/i2b2_2014/test_notes.tsv $(DEMO_DIR)/notes_tagged.tsv \
+		$(DEMO_DIR)/notes_surrogate.tsv
+	@echo "demo outputs in $(DEMO_DIR)/: corpora/, vocab/, vocab_uncased_sp/ (report.json), data/ (.bin/.idx/.stats.json, blend.json), pretrain/ (checkpoints, metrics.jsonl, tensorboard/), hf/ (HF MegatronBert model), annotated/ (synthetic i2b2 2014 corpus), deid/ (fine-tuned de-id model, test scores), deid_predictions/ (i2b2 2014 XML) + .scores.json, deid_audit/ (de-identified test XML, residual-PHI audit), notes_tagged.tsv / notes_surrogate.tsv (+ .spans.jsonl)"
 
 bench: setup
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'

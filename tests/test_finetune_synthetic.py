@@ -60,8 +60,10 @@ def test_same_seed_byte_identical_other_seed_different(corpora, tmp_path):
     write_annotated_corpora(AnnotatedCorporaConfig(output_dir=str(other), seed=1, documents=DOCUMENTS))
     first = files_of(out)
     assert first == files_of(again)
-    # Per corpus train/test .jsonl, summary.json, .txt + .con/.ann pairs (2010, 2018), .xml (2012, 2014).
-    assert len(first) == 4 * 2 + 1 + 2 * DOCUMENTS * 2 + 2 * DOCUMENTS
+    # Per corpus train/test .jsonl, summary.json, .txt + .con/.ann pairs (2010, 2018), .xml (2012, 2014),
+    # and the 2014 test notes as a notes table.
+    assert len(first) == 4 * 2 + 1 + 2 * DOCUMENTS * 2 + 2 * DOCUMENTS + 1
+    assert first["i2b2_2014/test_notes.tsv"].startswith(b"NOTE_ID\tMRN\tNOTE_TYPE\tNOTE_DATE\tNOTE_TEXT\n")
     different = files_of(other)
     assert different.keys() == first.keys()  # same names (ids depend on the index only) ...
     for name in CORPUS_NAMES:  # ... but other notes in every corpus

@@ -4,6 +4,7 @@
       i2b2_2010/{train,test}/   <id>.txt + <id>.con          train.jsonl, test.jsonl
       i2b2_2012/{train,test}/   <id>.xml (EVENT, TIMEX3, SECTIME, TLINK)
       i2b2_2014/{train,test}/   <id>.xml (every PHI category and subtype)
+      i2b2_2014/test_notes.tsv  the test notes unannotated, as a notes export holds them (NOTE_TEXT)
       n2c2_2018/{train,test}/   <id>.txt + <id>.ann (brat, with relations)
       summary.json              documents, entities by type, relations (counts only)
 
@@ -32,6 +33,7 @@ from finetune.synthetic.medications import medication_note
 from finetune.synthetic.temporal import temporal_note
 from gatortron_common.atomic import atomic_directory, atomic_write_text
 from gatortron_common.logging import InputError, get_logger
+from gatortron_common.synthetic.notes import SyntheticNote, write_notes_delimited
 from gatortron_common.synthetic.text import Dice
 
 log = get_logger(__name__)
@@ -171,6 +173,11 @@ def write_annotated_corpora(settings: AnnotatedCorporaConfig) -> dict[str, Any]:
                                        f"documents: {report.as_dict()['by_reason']}")
                 write_jsonl(split_documents, staging / name / f"{split}.jsonl")
                 entry["splits"][split] = corpus_counts(split_documents)
+            if name == "i2b2_2014" and parts["test"]:
+                # What de-identification gets in practice: a notes table (the UF export's columns).
+                table = (SyntheticNote(note_id=d.id, mrn=f"P{d.id}", note_type="Clinic note", note_date="",
+                                       text=d.text) for d in parts["test"])
+                write_notes_delimited(staging / name / "test_notes.tsv", table, "\t")
             summary["corpora"][name] = entry
             totals = Counter(e.type for d in documents for e in d.entities)
             log.info("%s: %d documents, %d entities of %d types (%s)", name, len(documents),
