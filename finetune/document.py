@@ -117,24 +117,37 @@ class Document:
                    relations=list(record.get("relations") or []), metadata=dict(record.get("metadata") or {}))
 
 
-def read_jsonl(path: str | Path) -> Iterator[Document]:
-    """Documents from a canonical JSONL file; bad lines raise `InputError` with `file:line`."""
-    with open(path, encoding="utf-8") as handle:
+def json_lines(path: str | Path) -> Iterator[tuple[int, str, Any]]:
+    """`(line number, "file:line", value)` for each non-blank line of a JSON-lines file.
+
+    Raises:
+        InputError: a line that is not JSON (named by `file:line`, never by its content).
+    """
+    with open(path, encoding="utf-8", newline="") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
             where = location(path, number)
             try:
-                record = json.loads(line)
-                document = Document.from_json(record)
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
-                # The message names the problem (missing key, bad JSON), never the text.
-                kind = f"missing key {error}" if isinstance(error, KeyError) else type(error).__name__
-                raise InputError(f"{where}: not a document record ({kind})") from None
-            if not isinstance(document.text, str):
-                raise InputError(f"{where}: 'text' must be a string")
-            document.check_offsets(where)
-            yield document
+                value = json.loads(line)
+            except json.JSONDecodeError:
+                raise InputError(f"{where}: not a document record (JSONDecodeError)") from None
+            yield number, where, value
+
+
+def read_jsonl(path: str | Path) -> Iterator[Document]:
+    """Documents from a canonical JSONL file; bad lines raise `InputError` with `file:line`."""
+    for _, where, record in json_lines(path):
+        try:
+            document = Document.from_json(record)
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            # The message names the problem (missing key, wrong type), never the text.
+            kind = f"missing key {error}" if isinstance(error, KeyError) else type(error).__name__
+            raise InputError(f"{where}: not a document record ({kind})") from None
+        if not isinstance(document.text, str):
+            raise InputError(f"{where}: 'text' must be a string")
+        document.check_offsets(where)
+        yield document
 
 
 def write_jsonl(documents: Iterable[Document], path: str | Path) -> int:

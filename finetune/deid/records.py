@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from finetune.document import Document, Entity
+from finetune.document import Document, Entity, json_lines
 from finetune.formats.common import read_text, write_text
 from gatortron_common.atomic import atomic_directory, atomic_open
 from gatortron_common.logging import InputError, location
@@ -109,19 +109,11 @@ def _patient(record: dict[str, Any], patient_key: str | None, where: str) -> str
 
 
 def _read_jsonl(path: Path, text_key: str, patient_key: str | None) -> Iterator[NoteRecord]:
-    with open(path, encoding="utf-8", newline="") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            where = location(path, number)
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                raise InputError(f"{where}: not a JSON object") from None
-            if not isinstance(record, dict) or not isinstance(record.get(text_key), str):
-                raise InputError(f"{where}: no string under text_key={text_key}")
-            yield NoteRecord(id=f"{path.name}:{number}", text=record[text_key],
-                             patient=_patient(record, patient_key, where), fields=record)
+    for number, where, record in json_lines(path):
+        if not isinstance(record, dict) or not isinstance(record.get(text_key), str):
+            raise InputError(f"{where}: no string under text_key={text_key}")
+        yield NoteRecord(id=f"{path.name}:{number}", text=record[text_key],
+                         patient=_patient(record, patient_key, where), fields=record)
 
 
 def _read_delimited(path: Path, delimiter: str, text_column: str,
