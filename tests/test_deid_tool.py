@@ -284,3 +284,26 @@ def test_shards_split_the_notes_and_a_rerun_skips_finished_shards(weak_model: Pa
     with pytest.raises(InputError, match=r"output must contain \{shard\}"):
         deidentify(DeidConfig(model=str(weak_model), input=str(source), output=str(tmp_path / "x.tsv"),
                               shard_index=0, shard_count=2))
+
+
+def test_brat_span_files_name_each_note_and_hold_offsets_not_text(weak_model: Path, notes: list,
+                                                                   tmp_path: Path) -> None:
+    folder = tmp_path / "txt"
+    folder.mkdir()
+    for index, note in enumerate(notes[:3]):
+        (folder / f"note_{index}.txt").write_text(note.text, encoding="utf-8")
+    deidentify(DeidConfig(model=str(weak_model), input=str(folder), output=str(tmp_path / "out"),
+                          device="cpu", spans_format="brat"))
+    spans = tmp_path / "out.spans"
+    assert sorted(p.name for p in spans.iterdir()) == ["note_0.ann", "note_1.ann", "note_2.ann"]
+    jsonl = tmp_path / "again.spans.jsonl"
+    deidentify(DeidConfig(model=str(weak_model), input=str(folder), output=str(tmp_path / "again"),
+                          device="cpu"))
+    first_note = spans_by_record(jsonl, "document")["note_0.txt"]
+    expected = [(s["subtype"], s["start"], s["end"]) for s in first_note]
+    lines = (spans / "note_0.ann").read_text().splitlines()
+    entities = [line.split("\t") for line in lines if line.startswith("T")]
+    assert [(kind, int(start), int(end)) for _, kind_span, _ in entities
+            for kind, start, end in [kind_span.split()]] == expected
+    assert all(text == "" for _, _, text in entities)
+    assert all("sources=" in line for line in lines if line.startswith("#"))

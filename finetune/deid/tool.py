@@ -4,9 +4,8 @@ Per chunk of notes: the model's entities (through `finetune.inference.Predictor`
 fast path) above each category's `threshold`, plus the rules' spans, merged into unions that keep
 their sources; then `mode=tag` writes each note with every PHI span replaced by `template`
 (`[**{category}**]`, or e.g. `[**{subtype}**]`) in the input's own layout, and `mode=spans` writes
-the span file alone. The span file (JSONL, one line per span: document, record (0-based position
-in the input), start, end, category, subtype, score, sources; offsets into the input text) never
-holds PHI text unless `include_text=true`.
+the span file alone. The span file (`finetune.deid.span_files`: JSONL, or brat) never holds PHI
+text unless `include_text=true`.
 """
 
 from __future__ import annotations
@@ -28,6 +27,7 @@ from tqdm import tqdm
 from finetune.deid.audit import audit
 from finetune.deid.records import FORMATS, NoteRecord, RecordWriter, detect_format, read_records
 from finetune.deid.rules import RULE_NAMES, PhiSpan, Rule, build_rules, find_rule_spans, merge_spans
+from finetune.deid.span_files import SPAN_FORMATS, SpanWriter
 from finetune.deid.surrogates import Surrogates
 from finetune.document import Document, Entity
 from finetune.formats.i2b2_2014 import CATEGORIES, CATEGORY_OF
@@ -77,7 +77,8 @@ class DeidConfig:
         secret: the key surrogates are derived from (else the GATORTRON_DEID_SECRET environment
             variable); required for mode=surrogate. Prefer the variable: a command line is visible.
         template: what a PHI span becomes (mode=tag); `{category}` and `{subtype}` are filled in.
-        spans: the span file; null = `<output>.spans.jsonl` (mode=tag).
+        spans: the span file; null = `<output>.spans.jsonl` (`<output>.spans/` for brat).
+        spans_format: `jsonl` or `brat` (`finetune.deid.span_files`).
         include_text: put each span's text in the span file (PHI: off by default).
         threshold: per-category minimum model score (e.g. `{NAME: 0.3}`); de-id favours recall.
         default_threshold: the minimum for categories not in `threshold`.
@@ -109,6 +110,7 @@ class DeidConfig:
     secret: str | None = None
     template: str = "[**{category}**]"
     spans: str | None = None
+    spans_format: str = "jsonl"
     include_text: bool = False
     threshold: dict[str, float] = field(default_factory=dict)
     default_threshold: float = 0.0
@@ -214,7 +216,10 @@ def validate(settings: DeidConfig) -> Plan:
         raise InputError("output must contain {shard} when shard_count > 1 (one output per shard)")
     output = Path(settings.output.replace("{shard}", str(index)))
     target = None if settings.mode == "spans" else output
-    span_file = output if target is None else Path((settings.spans or f"{output}.spans.jsonl")
+    if settings.spans_format not in SPAN_FORMATS:
+        raise InputError(f"spans_format={settings.spans_format}: expected one of {', '.join(SPAN_FORMATS)}")
+    default_spans = f"{output}.spans" + (".jsonl" if settings.spans_format == "jsonl" else "")
+    span_file = output if target is None else Path((settings.spans or default_spans)
                                                    .replace("{shard}", str(index)))
     done_file = span_file.with_suffix(".done.json")
     finished = done_file.is_file() and not settings.overwrite
@@ -294,8 +299,8 @@ def deidentify(settings: DeidConfig) -> dict[str, Any]:
     progress = tqdm(desc="de-identify", unit=" notes", mininterval=2.0)
     writer = RecordWriter(plan.source, plan.target, plan.fmt, settings.text_key, settings.text_column) \
         if plan.target is not None else None
-    with atomic_open(plan.span_file, "w", encoding="utf-8") as span_handle, \
-            (writer.open() if writer is not None else contextlib.nullcontext()):
+    span_writer = SpanWriter(plan.span_file, settings.spans_format, settings.include_text)
+    with span_writer.open(), (writer.open() if writer is not None else contextlib.nullcontext()):
         for chunk in _chunks(records, settings.chunk_documents):
             predicted: list[list[Entity]] = [[] for _ in chunk]
             if predictor is not None:
@@ -304,15 +309,9 @@ def deidentify(settings: DeidConfig) -> dict[str, Any]:
             for record, entities in zip(chunk, predicted, strict=True):
                 spans = merge_spans(model_spans(entities, settings.threshold, settings.default_threshold)
                                     + find_rule_spans(record.text, plan.rules))
-                for span in spans:
-                    line = {"document": record.id, "record": notes, "start": span.start, "end": span.end,
-                            "category": span.category, "subtype": span.subtype, "score": round(span.score, 4),
-                            "sources": list(span.sources)}
-                    if settings.include_text:
-                        line["text"] = record.text[span.start:span.end]
-                    span_handle.write(json.dumps(line, ensure_ascii=False) + "\n")
-                    categories[span.category] += 1
-                    sources.update(span.sources)
+                span_writer.write(record, notes, spans)
+                categories.update(span.category for span in spans)
+                sources.update(source for span in spans for source in span.sources)
                 if plan.audit_file is not None:
                     found[Path(record.id).stem if plan.fmt == "txt" else record.id] = spans
                 if writer is not None:
