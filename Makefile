@@ -43,7 +43,10 @@ demo: setup
 		output_prefix=$(DEMO_DIR)/data/pubmed
 	$(BIN)/python -m data_prep source=wikipedia 'input=$(DEMO_DIR)/corpora/wikipedia/*.xml.bz2' \
 		vocab=$(DEMO_DIR)/vocab output_prefix=$(DEMO_DIR)/data/wikipedia
-	$(BIN)/python -m data_prep.blend blend=configs/blend/demo.yaml output=$(DEMO_DIR)/data/blend.json
+	@# The blend YAML names the datasets just made, wherever DEMO_DIR points.
+	printf 'corpora:\n  - {name: notes, prefix: %s}\n  - {name: pubmed, prefix: %s}\n  - {name: wikipedia, prefix: %s}\n' \
+		$(DEMO_DIR)/data/notes $(DEMO_DIR)/data/pubmed $(DEMO_DIR)/data/wikipedia > $(DEMO_DIR)/data/blend.yaml
+	$(BIN)/python -m data_prep.blend blend=$(DEMO_DIR)/data/blend.yaml output=$(DEMO_DIR)/data/blend.json
 	rm -rf $(DEMO_DIR)/pretrain
 	$(BIN)/python -m pretrain model=tiny data.blend=$(DEMO_DIR)/data/blend.json data.vocab=$(DEMO_DIR)/vocab \
 		"data.split='90,10,0'" checkpoint.dir=$(DEMO_DIR)/pretrain train.train_iters=40 train.lr=1e-3 \

@@ -2,7 +2,7 @@
 data-path list that megatron-core's `BlendedMegatronDatasetConfig(blend=(prefixes, weights))` and
 Megatron's `--data-path w1 p1 w2 p2 ...` take.
 
-    python -m data_prep.blend blend=configs/blend/demo.yaml output=demo_out/data/blend.json
+    python -m data_prep.blend blend=configs/blend/gatortron.yaml output=/data/bin/blend.json
 
 The blend file::
 
