@@ -32,8 +32,8 @@ from data_prep.units import WorkUnit, plan_units
 from gatortron_common.logging import InputError, SkipReport, get_logger
 from gatortron_common.readers import expand_inputs, read_documents
 from gatortron_common.shards import resolve_shard as shard_of
-from tokenizer.build import REPORT_FILE
 from tokenizer.export import VOCAB_FILE
+from tokenizer.vocab import REPORT_FILE
 
 logger = get_logger(__name__)
 

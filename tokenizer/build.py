@@ -16,13 +16,12 @@ from tokenizer.quality import measure_quality
 from tokenizer.sampling import CorpusSampler
 from tokenizer.train_sentencepiece import train_sentencepiece_bpe
 from tokenizer.train_wordpiece import train_wordpiece
-from tokenizer.vocab import assemble_vocab, bert_header, padded_vocab_size
+from tokenizer.vocab import REPORT_FILE, assemble_vocab, bert_header, padded_vocab_size
 from tokenizer.word_counts import alphabet_from_counts, available_cores, count_corpus_words
 from tokenizer.words import normalize_text
 
 logger = get_logger(__name__)
 
-REPORT_FILE = "report.json"
 TENSOR_PARALLEL_SIZES = (1, 2, 4, 8)
 
 

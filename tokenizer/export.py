@@ -10,9 +10,9 @@ from pathlib import Path
 
 from transformers import BertTokenizer
 
-from tokenizer.vocab import CLS, MASK, PAD, SEP, UNK
+from tokenizer.vocab import CLS, MASK, PAD, SEP, UNK, VOCAB_FILE
 
-VOCAB_FILE = "vocab.txt"
+__all__ = ["VOCAB_FILE", "bert_tokenizer_from_vocab", "export_tokenizer", "read_vocab_txt", "write_vocab_txt"]
 MODEL_MAX_LENGTH = 512
 
 

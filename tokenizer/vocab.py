@@ -1,10 +1,21 @@
-"""The BERT vocabulary layout: the 104-token header, final assembly, Megatron padding."""
+"""The BERT vocabulary layout (the 104-token header, final assembly, Megatron padding) and the one
+reader of a vocabulary directory every stage uses (`load_vocabulary`)."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
 
-from gatortron_common.logging import InputError
+from gatortron_common.logging import InputError, get_logger
+
+logger = get_logger(__name__)
+
+VOCAB_FILE = "vocab.txt"
+REPORT_FILE = "report.json"  # written by `python -m tokenizer`: the build's settings and statistics
+TOKENIZER_CONFIG_FILE = "tokenizer_config.json"  # HF's; holds do_lower_case for vocabularies made elsewhere
 
 PAD, UNK, CLS, SEP, MASK = "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"
 CONTINUATION = "##"
@@ -48,3 +59,121 @@ def assemble_vocab(learned: Iterable[str], alphabet: Iterable[str], vocab_size: 
         if token and token not in reserved and not any(ch.isspace() for ch in token):
             body.setdefault(token)
     return header + list(body)[: vocab_size - len(header)]
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """A checked vocab.txt and how text must be normalized before WordPiece uses it.
+
+    Attributes:
+        path: the vocab.txt file.
+        tokens: one per id, in id order.
+        lowercase: uncased (lowercase + strip accents, as BERT uncased).
+        normalization: the Unicode form the vocabulary was built with ("" when unknown).
+        sha256: of vocab.txt's bytes: the vocabulary's identity.
+    """
+
+    path: Path
+    tokens: tuple[str, ...]
+    lowercase: bool
+    normalization: str
+    sha256: str
+
+    @property
+    def size(self) -> int:
+        return len(self.tokens)
+
+    def identity(self) -> dict[str, object]:
+        """What datasets and checkpoints record, and compare, to know they share this vocabulary."""
+        return {"sha256": self.sha256, "size": self.size, "lowercase": self.lowercase}
+
+
+def describe_identity(identity: dict | None) -> str:
+    """A short, PHI-free description of a recorded vocabulary identity for messages."""
+    if not identity:
+        return "an unrecorded vocabulary"
+    case = "uncased" if identity.get("lowercase") else "cased"
+    return f"{identity.get('size')} tokens, {case}, sha256 {str(identity.get('sha256'))[:12]}"
+
+
+def check_same_vocabulary(expected: dict | None, found: dict | None,
+                          expected_what: str, found_what: str) -> None:
+    """Refuse a mismatch between two recorded vocabulary identities (an unrecorded one is not compared).
+
+    Raises:
+        InputError: naming both sides and both vocabularies.
+    """
+    if not expected or not found:
+        return
+    keys = ("sha256", "size", "lowercase")
+    if any(expected.get(k) != found.get(k) for k in keys):
+        raise InputError(f"vocabulary mismatch: {expected_what} uses {describe_identity(expected)} but "
+                         f"{found_what} uses {describe_identity(found)}; use the same vocabulary for both")
+
+
+def vocab_file_of(vocab: str | Path) -> Path:
+    """vocab.txt inside a tokenizer directory, or the path itself when it names a file."""
+    path = Path(vocab)
+    return path / VOCAB_FILE if path.is_dir() else path
+
+
+def load_vocabulary(vocab: str | Path, lowercase: bool | None = None) -> Vocabulary:
+    """Read and check a vocabulary: a tokenizer directory (vocab.txt plus report.json from
+    `python -m tokenizer`, or tokenizer_config.json from elsewhere) or a bare vocab.txt.
+
+    Args:
+        vocab: directory or vocab.txt path.
+        lowercase: the casing, when the caller knows it; else read from report.json, then
+            tokenizer_config.json's do_lower_case, else cased.
+
+    Raises:
+        InputError: missing, unreadable, not UTF-8 text, blank or duplicate lines, or no
+            [PAD]/[UNK]/[CLS]/[SEP]/[MASK]. Messages name the file and line, never a token.
+    """
+    path = vocab_file_of(vocab)
+    if not path.is_file():
+        raise InputError(f"{vocab}: no {VOCAB_FILE}; vocab= takes a directory from python -m tokenizer "
+                         f"or a vocab.txt")
+    data = path.read_bytes()
+    if b"\0" in data:
+        raise InputError(f"{path}: binary file (NUL bytes); a vocab.txt has one token per line")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise InputError(f"{path}:{line}: not UTF-8; a vocab.txt is UTF-8 text, one token per line") from None
+    tokens = text[:-1].split("\n") if text.endswith("\n") else text.split("\n")
+    tokens = [t[:-1] if t.endswith("\r") else t for t in tokens]
+    seen: dict[str, int] = {}
+    for number, token in enumerate(tokens, start=1):
+        if not token.strip():
+            raise InputError(f"{path}:{number}: blank line; a vocab.txt has one token per line")
+        if token in seen:
+            raise InputError(f"{path}:{number}: duplicate token (first at line {seen[token]})")
+        seen[token] = number
+    missing = [t for t in (PAD, UNK, CLS, SEP, MASK) if t not in seen]
+    if missing:
+        raise InputError(f"{path}: no {', '.join(missing)}; a BERT vocabulary needs all five special tokens")
+    directory = path.parent
+    normalization = ""
+    report = directory / REPORT_FILE
+    settings = _json_object(report)
+    if "lowercase" in settings:
+        found_lowercase = bool(settings["lowercase"])
+        normalization = str(settings.get("unicode_normalization", ""))
+    else:
+        config = _json_object(directory / TOKENIZER_CONFIG_FILE)
+        found_lowercase = bool(config.get("do_lower_case", False))
+    return Vocabulary(path=path, tokens=tuple(tokens),
+                      lowercase=found_lowercase if lowercase is None else lowercase,
+                      normalization=normalization, sha256=hashlib.sha256(data).hexdigest())
+
+
+def _json_object(path: Path) -> dict:
+    if not path.is_file():
+        return {}
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise InputError(f"{path}: not valid JSON") from None
+    return value if isinstance(value, dict) else {}
