@@ -51,7 +51,7 @@ def test_vocab_header_and_hf_ids_match_plain_bert_tokenizer(vocabularies: dict[s
     lowercase = name.endswith("uncased")
     auto = AutoTokenizer.from_pretrained(str(directory))
     plain = BertTokenizer(vocab=str(directory / "vocab.txt"), do_lower_case=lowercase)
-    assert auto.is_fast and auto.do_lower_case == lowercase
+    assert auto.is_fast and auto.init_kwargs["do_lower_case"] == lowercase
     assert (auto.pad_token_id, auto.unk_token_id, auto.cls_token_id, auto.sep_token_id,
             auto.mask_token_id) == (0, 100, 101, 102, 103)
     encoded = auto(heldout_notes)["input_ids"]

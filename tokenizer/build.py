@@ -9,23 +9,38 @@ from pathlib import Path
 
 from gatortron_common.atomic import atomic_directory
 from gatortron_common.logging import InputError, SkipReport, get_logger
+from gatortron_common.outputs import check_output_path
 from gatortron_common.readers import TEXT_FORMATS, expand_inputs
 from tokenizer.config import ALGORITHMS, TokenizerConfig
 from tokenizer.export import export_tokenizer
+from tokenizer.privacy import MAX_TOKEN_DIGITS, HeldBack, TokenFilter, trainable_words
 from tokenizer.quality import measure_quality
 from tokenizer.sampling import CorpusSampler
-from tokenizer.train_sentencepiece import train_sentencepiece_bpe
+from tokenizer.staging import hold, remove_stale_staging
+from tokenizer.train_sentencepiece import MAX_SENTENCE_BYTES, train_sentencepiece_bpe, write_training_text
 from tokenizer.train_wordpiece import train_wordpiece
-from tokenizer.vocab import REPORT_FILE, assemble_vocab, bert_header, padded_vocab_size
+from tokenizer.vocab import REPORT_FILE, VOCAB_FILE, assemble_vocab, bert_header, padded_vocab_size
 from tokenizer.word_counts import alphabet_from_counts, available_cores, count_corpus_words
 from tokenizer.words import normalize_text
 
 logger = get_logger(__name__)
 
 TENSOR_PARALLEL_SIZES = (1, 2, 4, 8)
+# SentencePiece's training text, inside the staging folder and removed once trained on.
+SAMPLE_FILE = ".sentencepiece_sample.txt"
 
 
-def _validate(cfg: TokenizerConfig) -> None:
+def _is_tokenizer_output(path: Path) -> bool:
+    """An earlier output of this stage: its report.json and vocab.txt mark it."""
+    return (path / REPORT_FILE).is_file() and (path / VOCAB_FILE).is_file()
+
+
+def validate(cfg: TokenizerConfig) -> list[Path]:
+    """Check every setting, the inputs and the output path before any work; return the input files.
+
+    Raises:
+        InputError: one line naming the setting.
+    """
     if cfg.algorithm not in ALGORITHMS:
         raise InputError(f"algorithm={cfg.algorithm!r}: use one of {', '.join(ALGORITHMS)}")
     if cfg.format != "auto" and cfg.format not in TEXT_FORMATS:
@@ -35,17 +50,40 @@ def _validate(cfg: TokenizerConfig) -> None:
                          "BERT header")
     if cfg.unicode_normalization not in ("", "NFC", "NFKC"):
         raise InputError(f"unicode_normalization={cfg.unicode_normalization!r}: use NFKC, NFC or ''")
+    if not 0 < cfg.character_coverage <= 1:
+        raise InputError(f"character_coverage={cfg.character_coverage}: use a share in (0, 1], e.g. 0.9999")
+    for name in ("sample_bytes", "heldout_bytes", "workers"):
+        if getattr(cfg, name) < 0:
+            raise InputError(f"{name}={getattr(cfg, name)}: must be 0 or more")
+    for name in ("max_words", "max_table_words", "min_document_frequency"):
+        if getattr(cfg, name) < 1:
+            raise InputError(f"{name}={getattr(cfg, name)}: must be 1 or more")
+    files = expand_inputs(cfg.input)
+    check_output_path(cfg.output_dir, "output_dir", cfg.overwrite, _is_tokenizer_output, inputs=files,
+                      what="tokenizer directory (report.json + vocab.txt)")
+    return files
 
 
 def build_vocabulary(cfg: TokenizerConfig) -> dict:
     """Build the vocabulary described by `cfg` into `cfg.output_dir`; return the report.
 
     Raises:
-        InputError: missing inputs, an empty corpus, a vocab_size too small, bad settings.
+        InputError: bad settings, missing inputs, an output that may not be replaced, an empty
+            corpus, a vocab_size too small, a worker process that died.
     """
     started = time.perf_counter()
-    _validate(cfg)
-    files = expand_inputs(cfg.input)
+    files = validate(cfg)
+    output_dir = Path(cfg.output_dir)
+    remove_stale_staging(output_dir)
+    # Everything, the temporary copy of the sample included, lives in the staging folder: a killed
+    # run leaves it behind only there, and the next run removes it.
+    with atomic_directory(output_dir) as staging, hold(staging):
+        report = _build(cfg, files, staging, started)
+    _log_summary(report, output_dir)
+    return report
+
+
+def _build(cfg: TokenizerConfig, files: list[Path], staging: Path, started: float) -> dict:
     workers = cfg.workers if cfg.workers > 0 else available_cores()
     skips = SkipReport(strict=cfg.strict)
     reader_options = {"fmt": cfg.format, "text_key": cfg.text_key, "text_column": cfg.text_column}
@@ -62,50 +100,77 @@ def build_vocabulary(cfg: TokenizerConfig) -> dict:
     logger.info("building a %d-token %s %s vocabulary from %d file(s) (~%.1f MB), %d worker(s)",
                 cfg.vocab_size, "uncased" if cfg.lowercase else "cased", cfg.algorithm, len(files),
                 sampler.stats.corpus_bytes_estimate / 1e6, workers)
-    training: dict = {}
+    held = HeldBack()
+    # Room to replace learned tokens held back for privacy.
+    extra = cfg.vocab_size // 10 if cfg.min_document_frequency > 1 else 0
+    with_documents = cfg.min_document_frequency > 1
     if cfg.algorithm == "wordpiece":
         table = count_corpus_words(training_texts(), cfg.lowercase, cfg.unicode_normalization, workers,
-                                   cfg.max_table_words)
+                                   cfg.max_table_words, with_documents)
         _require_text(sampler.stats.train_chars, skips, files)
         alphabet = alphabet_from_counts(table.counts, cfg.character_coverage)
         assemble_vocab([], alphabet, cfg.vocab_size)  # fail before training if it cannot fit
         counted = time.perf_counter()
-        learned = train_wordpiece(table.counts, cfg.vocab_size, alphabet, cfg.max_words)
+        documents = table.documents
+        trainable = trainable_words(table.counts, documents, cfg.min_document_frequency, held)
+        learned = train_wordpiece(trainable, cfg.vocab_size, alphabet, cfg.max_words, extra_tokens=extra)
         training = {"words_counted": table.words_counted, "distinct_words_kept": len(table.counts),
-                    "table_prunes": table.prunes, "words_trained_on": min(cfg.max_words, len(table.counts)),
+                    "table_prunes": table.prunes, "words_trained_on": min(cfg.max_words, len(trainable)),
                     "count_seconds": round(counted - started, 3),
                     "train_seconds": round(time.perf_counter() - counted, 3)}
     else:
-        learned, alphabet = train_sentencepiece_bpe(
-            (normalize_text(t, cfg.unicode_normalization) for t in training_texts()), cfg.vocab_size,
-            cfg.lowercase, cfg.character_coverage, workers)
+        sample = staging / SAMPLE_FILE
+        long_lines = 0
+
+        def written(texts: Iterator[str]) -> Iterator[str]:
+            nonlocal long_lines
+            with open(sample, "w", encoding="utf-8") as handle:
+                for text in texts:
+                    text = normalize_text(text, cfg.unicode_normalization)
+                    long_lines += write_training_text(text, handle)
+                    yield text
+
+        documents = None
+        if with_documents:  # words counted (for document frequencies) while the sample is written
+            documents = count_corpus_words(written(training_texts()), cfg.lowercase, "", workers,
+                                           cfg.max_table_words, with_documents=True).documents
+        else:
+            for _ in written(training_texts()):
+                pass
         _require_text(sampler.stats.train_chars, skips, files)
+        try:
+            learned, alphabet = train_sentencepiece_bpe(sample, cfg.vocab_size, cfg.lowercase,
+                                                        cfg.character_coverage, workers, extra_pieces=extra)
+        finally:
+            sample.unlink(missing_ok=True)
+        training = {"long_lines_cut": long_lines, "max_line_bytes": MAX_SENTENCE_BYTES}
+        if long_lines:
+            logger.warning("%d line(s) longer than %d bytes, which SentencePiece skips, were cut into lines "
+                           "that fit", long_lines, MAX_SENTENCE_BYTES)
+    learned = TokenFilter(documents, cfg.min_document_frequency, cfg.lowercase).filter(learned, held)
     tokens = assemble_vocab(learned, alphabet, cfg.vocab_size)
     if len(tokens) < cfg.vocab_size:
         logger.warning("the corpus supports only %d tokens of the %d asked for", len(tokens), cfg.vocab_size)
-
-    output_dir = Path(cfg.output_dir)
-    with atomic_directory(output_dir) as staging:
-        tokenizer = export_tokenizer(tokens, staging, cfg.lowercase)
-        quality = measure_quality(tokenizer, heldout)
-        report = {
-            "algorithm": cfg.algorithm,
-            "vocab_size": len(tokens),
-            "vocab_size_requested": cfg.vocab_size,
-            "lowercase": cfg.lowercase,
-            "unicode_normalization": cfg.unicode_normalization,
-            "alphabet_size": len(alphabet),
-            "padded_vocab_size": {f"tp{tp}": padded_vocab_size(len(tokens), tp)
-                                  for tp in TENSOR_PARALLEL_SIZES},
-            "corpus": {**vars(sampler.stats), "workers": workers, "sample_bytes": cfg.sample_bytes,
-                       "seed": cfg.seed, "skipped": skips.as_dict()},
-            "training": training,
-            "heldout_quality": quality.as_dict(),
-            "seconds": round(time.perf_counter() - started, 3),
-        }
-        (staging / REPORT_FILE).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    tokenizer = export_tokenizer(tokens, staging, cfg.lowercase)
+    quality = measure_quality(tokenizer, heldout)
+    report = {
+        "algorithm": cfg.algorithm,
+        "vocab_size": len(tokens),
+        "vocab_size_requested": cfg.vocab_size,
+        "lowercase": cfg.lowercase,
+        "unicode_normalization": cfg.unicode_normalization,
+        "alphabet_size": len(alphabet),
+        "padded_vocab_size": {f"tp{tp}": padded_vocab_size(len(tokens), tp) for tp in TENSOR_PARALLEL_SIZES},
+        "corpus": {**vars(sampler.stats), "workers": workers, "sample_bytes": cfg.sample_bytes,
+                   "seed": cfg.seed, "skipped": skips.as_dict()},
+        "training": training,
+        "held_back": {"min_document_frequency": cfg.min_document_frequency,
+                      "max_token_digits": MAX_TOKEN_DIGITS, **held.as_dict()},
+        "heldout_quality": quality.as_dict(),
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    (staging / REPORT_FILE).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     skips.log_summary(logger)
-    _log_summary(report, output_dir)
     return report
 
 
@@ -127,3 +192,8 @@ def _log_summary(report: dict, output_dir: Path) -> None:
     logger.info("held-out quality: fertility %.4f subwords/word, [UNK] %.4f%%, %.2f%% of words whole; "
                 "%.1f s in all", quality["fertility"], 100 * quality["unk_rate"],
                 100 * quality["whole_word_share"], report["seconds"])
+    held = report["held_back"]
+    logger.info("held back for privacy: %d learned token(s) seen in fewer than %d documents, %d digit "
+                "string(s) over %d digits, %d rare word(s) not trained on",
+                held["rare_tokens"], held["min_document_frequency"], held["long_digit_tokens"],
+                held["max_token_digits"], held["rare_words_not_trained_on"])

@@ -7,13 +7,12 @@ changed vocabulary never reuses a stale cache.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy
 
-from tokenizer.export import VOCAB_FILE, bert_tokenizer_from_vocab, read_vocab_txt
-from tokenizer.vocab import CLS, MASK, PAD, SEP, UNK
+from tokenizer.export import bert_tokenizer_from_vocab
+from tokenizer.vocab import CLS, MASK, PAD, SEP, UNK, load_vocabulary
 
 
 class MegatronWordPieceTokenizer:
@@ -22,18 +21,20 @@ class MegatronWordPieceTokenizer:
     Args:
         vocab: a tokenizer directory (holding vocab.txt) or a vocab.txt path.
         lowercase: uncased tokenization (lowercase + strip accents).
+
+    Raises:
+        InputError: a missing or malformed vocab.txt (see `load_vocabulary`).
     """
 
     def __init__(self, vocab: str | Path, lowercase: bool = False) -> None:
-        path = Path(vocab)
-        self.vocab_path = path / VOCAB_FILE if path.is_dir() else path
-        tokens = read_vocab_txt(self.vocab_path)
+        vocabulary = load_vocabulary(vocab, lowercase)
+        self.vocab_path = vocabulary.path
+        tokens = vocabulary.tokens
         self._vocab = {token: index for index, token in enumerate(tokens)}
         self._inv_vocab = dict(enumerate(tokens))
         self.lowercase = lowercase
         self._hf = bert_tokenizer_from_vocab(self.vocab_path, lowercase)
-        digest = hashlib.sha256(self.vocab_path.read_bytes()).hexdigest()
-        self.unique_identifiers = {"class": type(self).__name__, "vocab_sha256": digest,
+        self.unique_identifiers = {"class": type(self).__name__, "vocab_sha256": vocabulary.sha256,
                                    "lowercase": lowercase}
 
     def tokenize(self, text: str) -> list[int]:

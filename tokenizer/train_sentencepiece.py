@@ -7,8 +7,9 @@ and SentencePiece's control pieces are dropped.
 from __future__ import annotations
 
 import io
-import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import TextIO
 
 import sentencepiece as spm
 
@@ -16,8 +17,40 @@ from gatortron_common.logging import InputError
 from tokenizer.vocab import CONTINUATION, bert_header
 
 WORD_START = "\u2581"
-# SentencePiece skips longer lines silently; notes lines are far shorter, wrapped text too.
+# SentencePiece skips longer lines silently, so longer lines are cut before it sees them.
 MAX_SENTENCE_BYTES = 1 << 16
+# A character is at most 4 UTF-8 bytes: a line of this many characters always fits.
+_SAFE_LINE_CHARS = MAX_SENTENCE_BYTES // 4
+
+
+def _cut(line: str) -> Iterator[str]:
+    """Pieces of at most _SAFE_LINE_CHARS characters, cut at whitespace where there is some."""
+    while len(line) > _SAFE_LINE_CHARS:
+        space = line.rfind(" ", _SAFE_LINE_CHARS // 2, _SAFE_LINE_CHARS)
+        end = space if space > 0 else _SAFE_LINE_CHARS
+        yield line[:end]
+        line = line[end:].lstrip(" ")
+    yield line
+
+
+def write_training_text(text: str, handle: TextIO) -> int:
+    """Write one document for SentencePiece, a line per line; a line longer than
+    MAX_SENTENCE_BYTES (which SentencePiece would drop without a word) is cut into lines that fit.
+
+    Returns:
+        the number of lines cut.
+    """
+    cut = 0
+    if len(text) > _SAFE_LINE_CHARS:  # most documents cannot hold a line too long: no split
+        lines = text.split("\n")
+        for number, line in enumerate(lines):
+            if len(line) > _SAFE_LINE_CHARS and len(line.encode("utf-8")) > MAX_SENTENCE_BYTES:
+                lines[number] = "\n".join(_cut(line))
+                cut += 1
+        text = "\n".join(lines)
+    handle.write(text)
+    handle.write("\n")
+    return cut
 
 
 def sentencepiece_to_wordpiece(pieces: Iterable[str]) -> list[str]:
@@ -31,31 +64,28 @@ def sentencepiece_to_wordpiece(pieces: Iterable[str]) -> list[str]:
     return list(tokens)
 
 
-def train_sentencepiece_bpe(texts: Iterable[str], vocab_size: int, lowercase: bool,
-                            character_coverage: float, threads: int) -> tuple[list[str], list[str]]:
-    """Train SentencePiece BPE on `texts`; return (WordPiece tokens in priority order, alphabet).
+def train_sentencepiece_bpe(corpus: Path, vocab_size: int, lowercase: bool, character_coverage: float,
+                            threads: int, extra_pieces: int = 0) -> tuple[list[str], list[str]]:
+    """Train SentencePiece BPE on `corpus`; return (WordPiece tokens in priority order, alphabet).
 
     Args:
-        texts: training documents (written to a temporary file, one line per line).
+        corpus: the training text, written with `write_training_text` (the caller keeps it in its
+            staging directory, so a killed run leaves no copy of notes behind elsewhere).
         vocab_size: size of the final vocabulary including the BERT header.
         lowercase: nmt_nfkc_cf (case folding) instead of nmt_nfkc.
         character_coverage: SentencePiece's character_coverage.
         threads: SentencePiece trainer threads.
+        extra_pieces: pieces to learn beyond vocab_size, to replace learned tokens held back later.
     """
     model = io.BytesIO()
-    with tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".txt") as corpus:
-        for text in texts:
-            corpus.write(text)
-            corpus.write("\n")
-        corpus.flush()
-        try:
-            _train(corpus.name, model, vocab_size, lowercase, character_coverage, threads)
-        except RuntimeError as error:
-            if "required_chars" in str(error):  # SentencePiece's message holds counts only
-                raise InputError(f"vocab_size={vocab_size} is smaller than the header "
-                                 f"({len(bert_header())}) plus the alphabet SentencePiece needs ({error}); "
-                                 "raise vocab_size") from None
-            raise
+    try:
+        _train(str(corpus), model, vocab_size + extra_pieces, lowercase, character_coverage, threads)
+    except RuntimeError as error:
+        if "required_chars" in str(error):  # SentencePiece's message holds counts only
+            raise InputError(f"vocab_size={vocab_size} is smaller than the header "
+                             f"({len(bert_header())}) plus the alphabet SentencePiece needs ({error}); "
+                             "raise vocab_size") from None
+        raise
     processor = spm.SentencePieceProcessor(model_proto=model.getvalue())
     pieces = [processor.id_to_piece(i) for i in range(processor.get_piece_size())]
     alphabet = [p for p in pieces if len(p) == 1 and p != WORD_START and not processor.is_control(

@@ -47,7 +47,7 @@ def most_frequent(counts: Counter, limit: int) -> list[tuple[str, int]]:
 
 
 def train_wordpiece(counts: Counter, vocab_size: int, alphabet: list[str], max_words: int,
-                    show_progress: bool = False) -> list[str]:
+                    show_progress: bool = False, extra_tokens: int = 0) -> list[str]:
     """Learned tokens (characters, ##characters, then merges in the order learned).
 
     Args:
@@ -56,6 +56,7 @@ def train_wordpiece(counts: Counter, vocab_size: int, alphabet: list[str], max_w
         alphabet: characters the vocabulary must contain.
         max_words: most frequent words used for training.
         show_progress: the trainer's own progress bars.
+        extra_tokens: tokens to learn beyond vocab_size, to replace learned tokens held back later.
     """
     allowed = set(alphabet)
     # One-character words hold no pair to merge, so leaving them out changes nothing but the feed
@@ -68,7 +69,7 @@ def train_wordpiece(counts: Counter, vocab_size: int, alphabet: list[str], max_w
     # vocabulary reproducible. Left to itself it numbers symbols in hash-map order.
     symbols = [*alphabet, *(CONTINUATION + c for c in alphabet)]
     trainer = trainers.WordPieceTrainer(
-        vocab_size=vocab_size - len(bert_header()) + len(alphabet),
+        vocab_size=vocab_size - len(bert_header()) + len(alphabet) + extra_tokens,
         min_frequency=2,
         show_progress=show_progress,
         continuing_subword_prefix=CONTINUATION,
