@@ -13,7 +13,7 @@ import os
 import queue
 import signal
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from multiprocessing.process import BaseProcess
@@ -79,12 +79,26 @@ def _prune(counts: Counter, documents: Counter | None,
     return kept, documents
 
 
+def _received(batches: Queue, parent: int) -> Iterator[list[str]]:
+    """Batches until the end mark; stops if the parent died (a killed run leaves no workers behind)."""
+    while True:
+        try:
+            batch = batches.get(timeout=LIVENESS_POLL_SECONDS)
+        except queue.Empty:
+            if os.getppid() != parent:
+                os._exit(1)
+            continue
+        if batch is None:
+            return
+        yield batch
+
+
 def _count_worker(batches: Queue, results: Queue, lowercase: bool, unicode_form: str,
-                  max_table_words: int, with_documents: bool) -> None:
+                  max_table_words: int, with_documents: bool, parent: int) -> None:
     # Each worker keeps its own table and sends it once at the end: shipping a table per
     # batch made the parent's unpickling and merging the bottleneck.
     table = WordTable(documents=Counter() if with_documents else None)
-    _count_into(table, iter(batches.get, None), lowercase, unicode_form, max_table_words)
+    _count_into(table, _received(batches, parent), lowercase, unicode_form, max_table_words)
     results.put(table)
 
 
@@ -156,7 +170,7 @@ def count_corpus_words(texts: Iterable[str], lowercase: bool, unicode_form: str,
         results: Queue = context.Queue()
         processes = [context.Process(target=_count_worker, daemon=True,
                                      args=(batches, results, lowercase, unicode_form, max_table_words,
-                                           with_documents))
+                                           with_documents, os.getpid()))
                      for _ in range(workers)]
         for process in processes:
             process.start()
@@ -173,6 +187,9 @@ def count_corpus_words(texts: Iterable[str], lowercase: bool, unicode_form: str,
                 table.prunes += part.prunes
             for process in processes:
                 process.join()
+        except BaseException:
+            batches.cancel_join_thread()  # batches buffered for dead workers must not hold up the exit
+            raise
         finally:
             for process in processes:
                 if process.is_alive():
