@@ -1,9 +1,12 @@
-"""Vocabulary layout: BERT header, alphabet coverage, Megatron padding."""
+"""Vocabulary layout: BERT header, alphabet coverage, Megatron padding; malformed vocab.txt files."""
+
+from pathlib import Path
 
 import pytest
 
 from gatortron_common.logging import InputError
-from tokenizer.vocab import assemble_vocab, bert_header, padded_vocab_size
+from tokenizer.megatron_adapter import MegatronWordPieceTokenizer
+from tokenizer.vocab import assemble_vocab, bert_header, load_vocabulary, padded_vocab_size
 
 
 def test_bert_header_ids_are_exact() -> None:
@@ -38,3 +41,41 @@ def test_assemble_cuts_at_vocab_size() -> None:
 def test_vocab_size_smaller_than_header_and_alphabet_is_a_clear_error() -> None:
     with pytest.raises(InputError, match="vocab_size=110 is smaller"):
         assemble_vocab([], list("abcd"), 110)
+
+
+def write_vocab(directory: Path, lines: list[str] | bytes) -> Path:
+    path = directory / "vocab.txt"
+    if isinstance(lines, bytes):
+        path.write_bytes(lines)
+    else:
+        path.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+    return path
+
+
+GOOD = [*bert_header(), "z", "##z", "zqxj"]
+
+
+@pytest.mark.parametrize(("lines", "message"), [
+    ([t for t in GOOD if t != "[UNK]"], r"no \[UNK\]"),
+    ("\n".join(GOOD).encode() + b"\n\x00\x01\x02\n", "binary file"),
+    ([*GOOD, "zqxj"], r":108: duplicate token \(first at line 107\)"),
+    ([*GOOD[:105], "", *GOOD[105:]], ":106: blank line"),
+    ([*GOOD[:105], "   ", *GOOD[105:]], ":106: blank line"),
+    ("\n".join(GOOD).encode() + b"\n\xff\xfe\n", ":108: not UTF-8"),
+])
+def test_malformed_vocab_is_a_clear_error(tmp_path: Path, lines: list[str] | bytes, message: str) -> None:
+    path = write_vocab(tmp_path, lines)
+    with pytest.raises(InputError, match=message) as raised:
+        load_vocabulary(tmp_path)
+    assert str(raised.value).startswith(str(path)) and "\n" not in str(raised.value)
+    assert "zqxj" not in str(raised.value)  # no token in the message
+
+
+def test_megatron_adapter_checks_its_vocab(tmp_path: Path) -> None:
+    write_vocab(tmp_path, [t for t in GOOD if t != "[UNK]"])
+    with pytest.raises(InputError, match=r"no \[UNK\]"):
+        MegatronWordPieceTokenizer(tmp_path)
+    write_vocab(tmp_path, GOOD)
+    adapter = MegatronWordPieceTokenizer(tmp_path / "vocab.txt")
+    assert adapter.unk == 100 and adapter.vocab_size == len(GOOD)
+    assert adapter.unique_identifiers["vocab_sha256"] == load_vocabulary(tmp_path).sha256
