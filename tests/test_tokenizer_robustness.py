@@ -42,8 +42,8 @@ def corpus(tmp_path_factory: pytest.TempPathFactory, heldout_notes: list[str]) -
 
 
 def settings(corpus: Path, output: Path, **overrides) -> TokenizerConfig:
-    values = {"vocab_size": 600, "workers": 1, "heldout_bytes": 0, **overrides}
-    return TokenizerConfig(input=[str(corpus)], output_dir=str(output), **values)
+    values = {"input": [str(corpus)], "vocab_size": 600, "workers": 1, "heldout_bytes": 0, **overrides}
+    return TokenizerConfig(output_dir=str(output), **values)
 
 
 def cli(*args: str, **kwargs) -> subprocess.Popen:
@@ -131,15 +131,19 @@ def test_leftover_staging_of_a_killed_run_is_removed_and_nothing_else(tmp_path: 
             tmp_path / ".other.abcdefgh.partial"]
     for path in keep:
         path.mkdir()
+    holding = tmp_path / ".vocab.hasinput.partial"  # an input inside: never deleted
+    holding.mkdir()
+    (holding / "notes.jsonl").write_bytes(corpus.read_bytes())
     running = tmp_path / ".vocab.running1.partial"  # a build in progress holds its lock
     running.mkdir()
     fd = os.open(running, os.O_RDONLY)
     fcntl.flock(fd, fcntl.LOCK_EX)
     try:
-        build_vocabulary(settings(corpus, out))
+        build_vocabulary(settings(corpus, out, input=[str(corpus), str(holding / "notes.jsonl")]))
     finally:
         os.close(fd)
     assert not stale.exists() and running.is_dir() and all(path.is_dir() for path in keep)
+    assert (holding / "notes.jsonl").is_file()
     assert (out / "vocab.txt").is_file() and not (out / SAMPLE_FILE).exists()
 
 

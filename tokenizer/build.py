@@ -74,7 +74,7 @@ def build_vocabulary(cfg: TokenizerConfig) -> dict:
     started = time.perf_counter()
     files = validate(cfg)
     output_dir = Path(cfg.output_dir)
-    remove_stale_staging(output_dir)
+    remove_stale_staging(output_dir, files)
     # Everything, the temporary copy of the sample included, lives in the staging folder: a killed
     # run leaves it behind only there, and the next run removes it.
     with atomic_directory(output_dir) as staging, hold(staging):

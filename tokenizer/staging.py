@@ -13,7 +13,7 @@ import fcntl
 import os
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from gatortron_common.logging import get_logger
@@ -44,16 +44,24 @@ def _in_use(path: Path) -> bool:
     return False
 
 
-def remove_stale_staging(output: str | Path) -> int:
-    """Remove staging folders of earlier killed runs writing `output`; return how many."""
+def _holds(directory: Path, inputs: Iterable[Path]) -> bool:
+    inside = directory.resolve()
+    return any(inside == p or inside in p.parents for p in (Path(i).resolve() for i in inputs))
+
+
+def remove_stale_staging(output: str | Path, inputs: Iterable[Path] = ()) -> int:
+    """Remove staging folders of earlier killed runs writing `output` (never one holding an input);
+    return how many."""
     target = Path(output)
     parent = target.parent if str(target.parent) else Path(".")
     if not parent.is_dir() or not target.name:
         return 0
     pattern = _staging_pattern(target)
+    inputs = list(inputs)
     removed = 0
     for entry in parent.iterdir():
-        if pattern.fullmatch(entry.name) and entry.is_dir() and not entry.is_symlink() and not _in_use(entry):
+        if (pattern.fullmatch(entry.name) and entry.is_dir() and not entry.is_symlink()
+                and not _holds(entry, inputs) and not _in_use(entry)):
             shutil.rmtree(entry)
             removed += 1
     if removed:
