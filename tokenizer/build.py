@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
+from typing import NamedTuple
 
 from gatortron_common.atomic import atomic_directory
 from gatortron_common.logging import InputError, SkipReport, get_logger
@@ -15,7 +18,7 @@ from tokenizer.config import ALGORITHMS, TokenizerConfig
 from tokenizer.export import export_tokenizer
 from tokenizer.privacy import MAX_TOKEN_DIGITS, HeldBack, TokenFilter, trainable_words
 from tokenizer.quality import measure_quality
-from tokenizer.sampling import CorpusSampler
+from tokenizer.sampling import CorpusSampler, SampleStats
 from tokenizer.staging import hold, remove_stale_staging
 from tokenizer.train_sentencepiece import MAX_SENTENCE_BYTES, train_sentencepiece_bpe, write_training_text
 from tokenizer.train_wordpiece import train_wordpiece
@@ -101,52 +104,12 @@ def _build(cfg: TokenizerConfig, files: list[Path], staging: Path, started: floa
                 cfg.vocab_size, "uncased" if cfg.lowercase else "cased", cfg.algorithm, len(files),
                 sampler.stats.corpus_bytes_estimate / 1e6, workers)
     held = HeldBack()
-    # Room to replace learned tokens held back for privacy.
-    extra = cfg.vocab_size // 10 if cfg.min_document_frequency > 1 else 0
-    with_documents = cfg.min_document_frequency > 1
+    require_text = partial(_require_text, sampler.stats, skips, files)
     if cfg.algorithm == "wordpiece":
-        table = count_corpus_words(training_texts(), cfg.lowercase, cfg.unicode_normalization, workers,
-                                   cfg.max_table_words, with_documents)
-        _require_text(sampler.stats.train_chars, skips, files)
-        alphabet = alphabet_from_counts(table.counts, cfg.character_coverage)
-        assemble_vocab([], alphabet, cfg.vocab_size)  # fail before training if it cannot fit
-        counted = time.perf_counter()
-        documents = table.documents
-        trainable = trainable_words(table.counts, documents, cfg.min_document_frequency, held)
-        learned = train_wordpiece(trainable, cfg.vocab_size, alphabet, cfg.max_words, extra_tokens=extra)
-        training = {"words_counted": table.words_counted, "distinct_words_kept": len(table.counts),
-                    "table_prunes": table.prunes, "words_trained_on": min(cfg.max_words, len(trainable)),
-                    "count_seconds": round(counted - started, 3),
-                    "train_seconds": round(time.perf_counter() - counted, 3)}
+        trained = _train_wordpiece(cfg, training_texts(), workers, require_text, held)
     else:
-        sample = staging / SAMPLE_FILE
-        long_lines = 0
-
-        def written(texts: Iterator[str]) -> Iterator[str]:
-            nonlocal long_lines
-            with open(sample, "w", encoding="utf-8") as handle:
-                for text in texts:
-                    text = normalize_text(text, cfg.unicode_normalization)
-                    long_lines += write_training_text(text, handle)
-                    yield text
-
-        documents = None
-        if with_documents:  # words counted (for document frequencies) while the sample is written
-            documents = count_corpus_words(written(training_texts()), cfg.lowercase, "", workers,
-                                           cfg.max_table_words, with_documents=True).documents
-        else:
-            for _ in written(training_texts()):
-                pass
-        _require_text(sampler.stats.train_chars, skips, files)
-        try:
-            learned, alphabet = train_sentencepiece_bpe(sample, cfg.vocab_size, cfg.lowercase,
-                                                        cfg.character_coverage, workers, extra_pieces=extra)
-        finally:
-            sample.unlink(missing_ok=True)
-        training = {"long_lines_cut": long_lines, "max_line_bytes": MAX_SENTENCE_BYTES}
-        if long_lines:
-            logger.warning("%d line(s) longer than %d bytes, which SentencePiece skips, were cut into lines "
-                           "that fit", long_lines, MAX_SENTENCE_BYTES)
+        trained = _train_sentencepiece(cfg, training_texts(), workers, require_text, staging)
+    learned, alphabet, documents, training = trained
     learned = TokenFilter(documents, cfg.min_document_frequency, cfg.lowercase).filter(learned, held)
     tokens = assemble_vocab(learned, alphabet, cfg.vocab_size)
     if len(tokens) < cfg.vocab_size:
@@ -174,8 +137,73 @@ def _build(cfg: TokenizerConfig, files: list[Path], staging: Path, started: floa
     return report
 
 
-def _require_text(train_chars: int, skips: SkipReport, files: list[Path]) -> None:
-    if train_chars == 0:
+def _extra_tokens(cfg: TokenizerConfig) -> int:
+    """Tokens to learn beyond vocab_size, to replace those held back for privacy."""
+    return cfg.vocab_size // 10 if cfg.min_document_frequency > 1 else 0
+
+
+class _Trained(NamedTuple):
+    learned: list[str]  # in the trainer's priority order
+    alphabet: list[str]
+    documents: Counter | None  # word -> documents holding it, for the privacy rule
+    training: dict  # for the report
+
+
+def _train_wordpiece(cfg: TokenizerConfig, texts: Iterator[str], workers: int,
+                     require_text: Callable[[], None], held: HeldBack) -> _Trained:
+    started = time.perf_counter()
+    table = count_corpus_words(texts, cfg.lowercase, cfg.unicode_normalization, workers, cfg.max_table_words,
+                               with_documents=cfg.min_document_frequency > 1)
+    require_text()
+    alphabet = alphabet_from_counts(table.counts, cfg.character_coverage)
+    assemble_vocab([], alphabet, cfg.vocab_size)  # fail before training if it cannot fit
+    counted = time.perf_counter()
+    trainable = trainable_words(table.counts, table.documents, cfg.min_document_frequency, held)
+    learned = train_wordpiece(trainable, cfg.vocab_size, alphabet, cfg.max_words,
+                              extra_tokens=_extra_tokens(cfg))
+    training = {"words_counted": table.words_counted, "distinct_words_kept": len(table.counts),
+                "table_prunes": table.prunes, "words_trained_on": min(cfg.max_words, len(trainable)),
+                "count_seconds": round(counted - started, 3),
+                "train_seconds": round(time.perf_counter() - counted, 3)}
+    return _Trained(learned, alphabet, table.documents, training)
+
+
+def _train_sentencepiece(cfg: TokenizerConfig, texts: Iterator[str], workers: int,
+                         require_text: Callable[[], None], staging: Path) -> _Trained:
+    sample = staging / SAMPLE_FILE  # never in /tmp: a killed run leaves it only in its staging folder
+    long_lines = 0
+
+    def written() -> Iterator[str]:
+        nonlocal long_lines
+        with open(sample, "w", encoding="utf-8") as handle:
+            for text in texts:
+                text = normalize_text(text, cfg.unicode_normalization)
+                long_lines += write_training_text(text, handle)
+                yield text
+
+    documents = None
+    if cfg.min_document_frequency > 1:  # words counted for document frequencies while the sample is written
+        documents = count_corpus_words(written(), cfg.lowercase, "", workers, cfg.max_table_words,
+                                       with_documents=True).documents
+    else:
+        for _ in written():
+            pass
+    require_text()
+    try:
+        learned, alphabet = train_sentencepiece_bpe(sample, cfg.vocab_size, cfg.lowercase,
+                                                    cfg.character_coverage, workers,
+                                                    extra_pieces=_extra_tokens(cfg))
+    finally:
+        sample.unlink(missing_ok=True)
+    if long_lines:
+        logger.warning("%d line(s) longer than %d bytes, which SentencePiece skips, were cut into lines "
+                       "that fit", long_lines, MAX_SENTENCE_BYTES)
+    return _Trained(learned, alphabet, documents, {"long_lines_cut": long_lines,
+                                                   "max_line_bytes": MAX_SENTENCE_BYTES})
+
+
+def _require_text(stats: SampleStats, skips: SkipReport, files: list[Path]) -> None:
+    if stats.train_chars == 0:
         raise InputError(f"empty corpus: no usable text in {len(files)} file(s) "
                          f"({skips.total} record(s) skipped: {dict(skips.counts)})")
 
