@@ -187,6 +187,9 @@ def _report_uncaught(kind: type[BaseException], error: BaseException, trace: Tra
         return
     stage = _main_stage()
     configure_logging()
+    if isinstance(error, InputError):  # raised outside run_stage; its message names no values
+        get_logger(stage).error("%s", error)
+        raise SystemExit(2)
     if isinstance(error, (HydraException, OmegaConfBaseException)):
         if os.environ.get(DEBUG_VARIABLE) == "1":
             sys.__excepthook__(kind, error, trace)

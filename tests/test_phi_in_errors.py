@@ -307,3 +307,17 @@ def test_unexpected_error_is_one_line_and_traceback_only_on_request(
     with pytest.raises(SystemExit):
         run_stage(cfg, work, "demo")
     assert "Traceback" in capfd.readouterr().err
+
+
+def test_no_stage_config_lets_hydra_write_its_overrides_to_disk() -> None:
+    """Hydra's default output dir holds .hydra/overrides.yaml: every command-line value (text=...),
+    on disk. Each stage config (one that overrides Hydra's logging) must switch it off."""
+    from omegaconf import OmegaConf
+
+    stage_configs = [path for path in sorted((ROOT / "configs").rglob("*.yaml"))
+                     if "override hydra/" in path.read_text(encoding="utf-8")]
+    assert len(stage_configs) >= 15
+    for path in stage_configs:
+        hydra = OmegaConf.load(path).get("hydra")
+        assert hydra is not None and hydra.get("output_subdir", "unset") is None, path
+        assert hydra.run.dir == "." and hydra.job.chdir is False, path
