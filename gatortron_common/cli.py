@@ -47,7 +47,9 @@ def run_stage(cfg: DictConfig, work: Callable[[Any], object], stage: str) -> Non
 
     Bad settings and `InputError`s end the process with status 2, any other exception with status 1,
     each with one line that names what was wrong but no value. Catching everything here also keeps
-    Hydra from printing "Error executing job with overrides: [...]" (every override, values included).
+    Hydra from printing "Error executing job with overrides: [...]" (every override, values included),
+    which it still does for an exception raised in the task function outside run_stage: an entry point
+    does all its work, settings conversion included, inside run_stage.
     """
     logger = get_logger(stage)
     configure_logging()
