@@ -66,7 +66,7 @@ def test_weights_are_normalized_and_interleaved(tmp_path: Path, datasets: dict[s
     ([{"name": "a", "prefix": "BIG", "weight": 1}, {"name": "b", "prefix": "SMALL"}], "for every corpus"),
     ([{"name": "a", "prefix": "BIG", "weight": -1}], "positive"),
     ([{"name": "a", "prefix": "BIG"}, {"name": "a", "prefix": "SMALL"}], "names repeat"),
-    ([{"name": "a", "prefix": "BIG"}, {"name": "b", "prefix": "OTHER"}], "differ in vocab"),
+    ([{"name": "a", "prefix": "BIG"}, {"name": "b", "prefix": "OTHER"}], "vocabulary mismatch"),
     ([{"name": "a", "prefix": "BIG", "weigth": 1}], "not a blend file"),
 ])
 def test_bad_blend_files_are_named(tmp_path: Path, datasets: dict[str, Path], corpora: list[dict],
