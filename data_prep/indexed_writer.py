@@ -35,6 +35,7 @@ with warnings.catch_warnings():  # data prep never uses Transformer Engine / Ape
 logger = get_logger(__name__)
 HASH_BYTES = 16
 _INDEX_FIXED_BYTES = len(_INDEX_HEADER) + 8 + 1 + 8 + 8  # header, version, dtype code, two counts
+_LENGTHS_PER_READ = 1 << 24
 
 
 def token_dtype(vocab_size: int) -> type[numpy.number]:
@@ -81,12 +82,15 @@ def check_dataset_files(prefix: str | Path) -> None:
         if version != 1 or size != expected_idx:
             raise InputError(f"{idx}: {size} bytes where its header describes {expected_idx}; "
                              f"the index is damaged, rebuild this dataset")
-        lengths = numpy.fromfile(handle, dtype=numpy.int32, count=sequences)
+        tokens = 0
+        for start in range(0, sequences, _LENGTHS_PER_READ):  # in chunks: a shard can hold 1e9 sentences
+            chunk = numpy.fromfile(handle, dtype=numpy.int32, count=min(_LENGTHS_PER_READ, sequences - start))
+            tokens += int(chunk.sum(dtype=numpy.int64))
     try:
         itemsize = DType.size(DType.dtype_from_code(code))
     except (KeyError, ValueError):
         raise InputError(f"{idx}: unknown token dtype code {code}; rebuild this dataset") from None
-    expected_bin = int(lengths.sum(dtype=numpy.int64)) * itemsize
+    expected_bin = tokens * itemsize
     found_bin = files["bin"].stat().st_size
     if found_bin != expected_bin:
         raise InputError(f"{files['bin']}: {found_bin} bytes where its index describes {expected_bin} "
@@ -95,7 +99,7 @@ def check_dataset_files(prefix: str | Path) -> None:
     if len(hashes) != max(documents - 1, 0):
         raise InputError(f"{files['hashes.npy']}: {len(hashes)} document hashes where the index has "
                          f"{max(documents - 1, 0)} documents; rebuild this dataset")
-    stats, tokens = read_stats(prefix), expected_bin // itemsize
+    stats = read_stats(prefix)
     if stats.get("sentences") not in (None, sequences) or stats.get("tokens") not in (None, tokens):
         raise InputError(f"{files['stats.json']}: counts differ from the index; rebuild this dataset")
 

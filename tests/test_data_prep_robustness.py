@@ -155,15 +155,16 @@ def test_stats_record_the_vocabulary_and_merge_refuses_two(tmp_path: Path, vocab
 # --- item 5: merge checks every shard's files against its index --------------------------------
 
 
-def test_merge_refuses_a_truncated_shard(tmp_path: Path, vocabs: dict[str, Path],
-                                         two_files: list[Path]) -> None:
+@pytest.mark.parametrize("suffix", ["bin", "idx"])
+def test_merge_refuses_a_truncated_shard(tmp_path: Path, vocabs: dict[str, Path], two_files: list[Path],
+                                         suffix: str) -> None:
     prefix = tmp_path / "notes"
     for index in range(2):
         prepare(prefix, two_files, vocabs["big"], shard_index=index, shard_count=2)
-    damaged = Path(f"{prefix}_shard00001of00002.bin")
+    damaged = Path(f"{prefix}_shard00001of00002.{suffix}")
     data = damaged.read_bytes()
     damaged.write_bytes(data[: len(data) // 2])
-    with pytest.raises(InputError, match=rf"{damaged}: \d+ bytes where its index describes \d+"):
+    with pytest.raises(InputError, match=rf"^{damaged}: \d+ bytes where its (index|header) describes \d+"):
         merge_datasets(MergeConfig(inputs=f"{prefix}_shard*", output_prefix=str(tmp_path / "merged")))
     assert not list(tmp_path.glob("merged*"))
 
