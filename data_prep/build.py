@@ -258,25 +258,32 @@ def _run_in_workers(tasks: list[tuple[UnitJob, str]], todo: list[int], workers: 
     run at once with one line naming it, where multiprocessing.Pool would wait forever."""
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method))
-    processes = {}
+    processes: dict = {}  # pid -> process, to name a dead one
+    finished = 0
     try:
-        futures: list[Future] = [executor.submit(_prepare_part, task) for task in tasks]
-        processes = dict(getattr(executor, "_processes", None) or {})  # the pids, to name a dead one
-        for i, future in zip(todo, futures, strict=True):
-            try:
+        try:
+            futures: list[Future] = []
+            for task in tasks:
+                futures.append(executor.submit(_prepare_part, task))
+                processes.update(getattr(executor, "_processes", None) or {})
+            for i, future in zip(todo, futures, strict=True):
                 results[i] = future.result()
-            except BrokenProcessPool:
-                raise InputError(_dead_worker_message(processes, tasks[todo.index(i)][1])) from None
-            done(i)
-    finally:
+                finished += 1
+                done(i)
+        except BrokenProcessPool:
+            raise InputError(_dead_worker_message(processes, tasks[finished][1])) from None
+    except BaseException:
         executor.shutdown(wait=False, cancel_futures=True)
-        for process in processes.values():  # a broken pool leaves its other workers running
+        for process in processes.values():  # stop the parts still being made (a broken pool's too)
             if process.is_alive():
                 process.terminate()
+        raise
+    executor.shutdown(wait=True)
 
 
 def _dead_worker_message(processes: dict, part: str) -> str:
     dead = [(pid, p.exitcode) for pid, p in processes.items() if p.exitcode not in (None, 0)]
+    dead.sort(key=lambda found: found[1] == -signal.SIGTERM)  # the pool SIGTERMs the others once broken
     if dead:
         pid, code = dead[0]
         how = (f"was killed by {signal.Signals(-code).name}" if code < 0 and -code in signal.valid_signals()
@@ -284,7 +291,7 @@ def _dead_worker_message(processes: dict, part: str) -> str:
         who = f"worker process {pid} {how}"
     else:
         who = "a worker process died"
-    return (f"data_prep {who} (out of memory? see the kernel log) while {part} was being made; "
+    return (f"data_prep {who} (out of memory? see the kernel log); the first unfinished part is {part}; "
             f"rerun to resume from the complete parts, with fewer workers or a smaller batch_chars")
 
 

@@ -256,7 +256,7 @@ def test_a_killed_worker_fails_the_run_with_one_line(tmp_path: Path, vocabs: dic
         if process.poll() is None:
             process.kill()
             process.wait()
-    assert process.returncode == 2
+    assert process.returncode == 2, stderr[-3000:]
     errors = [line for line in stderr.splitlines() if " ERROR " in line]
     assert len(errors) == 1 and "Traceback" not in stderr, stderr[-2000:]
     assert f"worker process {workers[0]} was killed by SIGKILL" in errors[0]
