@@ -174,6 +174,7 @@ def read_documents(path: Path, fmt: str = "auto", text_key: str = "text", text_c
         documents = (xml_sources.read_pubmed if fmt == "pubmed" else xml_sources.read_wikipedia)(path, skips)
     else:
         raise InputError(f"{path}: unknown format {fmt!r}; use one of {', '.join(TEXT_FORMATS)}")
+    damaged = False
     try:
         for document in documents:
             if not document.text or document.text.isspace():
@@ -185,7 +186,8 @@ def read_documents(path: Path, fmt: str = "auto", text_key: str = "text", text_c
     except _DECOMPRESSION_ERRORS:
         if not is_compressed(path):
             raise
-        # A truncated download or a file that is not what its name says: what was read stays.
+        damaged = True
+    if damaged:  # a truncated download or a file that is not what its name says: what was read stays
         skips.skip(f"corrupt_or_truncated{path.suffix}", str(path))
 
 
