@@ -27,11 +27,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import hydra
+import yaml
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from data_prep.indexed_writer import is_complete, read_stats
+from data_prep.merge import check_same_vocabularies
 from gatortron_common.atomic import atomic_write_text
 from gatortron_common.cli import run_stage
 from gatortron_common.logging import InputError, get_logger
@@ -104,10 +106,7 @@ def load_blend(path: str | Path) -> Blend:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such blend file")
-    try:
-        entries = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(BlendFile), OmegaConf.load(path)))
-    except OmegaConfBaseException as error:
-        raise InputError(f"{path}: not a blend file ({type(error).__name__} at {error.full_key})") from None
+    entries = _read_blend_file(path)
     corpora = entries.corpora
     if not corpora:
         raise InputError(f"{path}: lists no corpora")
@@ -121,7 +120,8 @@ def load_blend(path: str | Path) -> Blend:
             raise InputError(f"{path}: corpus {corpus.name}: {corpus.prefix} is not a complete dataset "
                              f"(run python -m data_prep for it first)")
         stats.append(read_stats(corpus.prefix))
-    for key in ("vocab", "token_dtype", "lowercase"):
+    check_same_vocabularies([c.prefix for c in corpora], stats, "corpus")
+    for key in ("token_dtype", "lowercase"):
         values = {str(s.get(key)) for s in stats}
         if len(values) > 1:
             raise InputError(f"{path}: corpora differ in {key}: {sorted(values)}")
@@ -135,6 +135,26 @@ def load_blend(path: str | Path) -> Blend:
     total = sum(raw)
     return Blend(names, [c.prefix for c in corpora], [w / total for w in raw], tokens,
                  [int(s["documents"]) for s in stats])
+
+
+def _read_blend_file(path: Path) -> BlendFile:
+    """The blend file as checked settings. Messages name the file and the line or key, never a value."""
+    try:
+        loaded = OmegaConf.load(path)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        raise InputError(f"{where}: not valid YAML ({type(error).__name__})") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not UTF-8 text") from None
+    except OmegaConfBaseException as error:
+        raise InputError(f"{path}: not a blend file ({type(error).__name__})") from None
+    if not isinstance(loaded, DictConfig):
+        raise InputError(f"{path}: not a blend file (expected a mapping with a corpora: list)")
+    try:
+        return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(BlendFile), loaded))
+    except OmegaConfBaseException as error:
+        raise InputError(f"{path}: not a blend file ({type(error).__name__} at {error.full_key})") from None
 
 
 def describe_blend(cfg: BlendConfig) -> dict:

@@ -10,12 +10,15 @@ settings and redoes the rest.
 from __future__ import annotations
 
 import dataclasses
-import json
+import hashlib
 import multiprocessing
 import os
 import shutil
+import signal
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,44 +27,60 @@ from tqdm import tqdm
 from data_prep.clean import DOCUMENT_MARK, SENTENCE_MARK, clean_document, content_hash
 from data_prep.config import SOURCE_FORMATS, DataPrepConfig
 from data_prep.documents import DocumentTokenizer
-from data_prep.encode import TextEncoder
-from data_prep.indexed_writer import IndexedDatasetWriter, is_complete, read_stats, token_dtype
+from data_prep.encode import BACKENDS, TextEncoder
+from data_prep.indexed_writer import (
+    IndexedDatasetWriter,
+    check_dataset_files,
+    is_complete,
+    read_stats,
+    token_dtype,
+)
 from data_prep.merge import append_datasets
 from data_prep.sentences import ClinicalSentenceSplitter
 from data_prep.units import WorkUnit, plan_units
 from gatortron_common.logging import InputError, SkipReport, get_logger
 from gatortron_common.readers import expand_inputs, read_documents
 from gatortron_common.shards import resolve_shard as shard_of
-from tokenizer.export import VOCAB_FILE
-from tokenizer.vocab import REPORT_FILE
+from tokenizer.vocab import Vocabulary, load_vocabulary
 
 logger = get_logger(__name__)
 
-# Settings that change a part's bytes: a part is reused only when all of them match.
+# Settings that change a part's bytes: a part is reused only when all of them match, and the
+# vocabulary's content (not its path: a vocab.txt rebuilt in place is another vocabulary).
 _PART_SETTINGS = ("source", "text_key", "text_column", "min_document_chars", "max_document_chars", "dedup",
-                  "strict", "vocab")
+                  "strict")
 
 
-def vocabulary_settings(vocab_dir: Path) -> tuple[bool, str]:
-    """(lowercase, unicode normalization) the vocabulary was built with, from its report.json, or
-    from tokenizer_config.json for a vocabulary made elsewhere (then without normalization)."""
-    if not (vocab_dir / VOCAB_FILE).is_file():
-        raise InputError(f"{vocab_dir}: no {VOCAB_FILE}; vocab= takes a directory from python -m tokenizer")
-    report = vocab_dir / REPORT_FILE
-    if report.is_file():
-        settings = json.loads(report.read_text(encoding="utf-8"))
-        return bool(settings["lowercase"]), str(settings["unicode_normalization"])
-    config = vocab_dir / "tokenizer_config.json"
-    lowercase = config.is_file() and bool(json.loads(config.read_text(encoding="utf-8")).get("do_lower_case"))
-    logger.warning("%s: no %s; using do_lower_case=%s and no Unicode normalization", vocab_dir, REPORT_FILE,
-                   lowercase)
-    return lowercase, ""
+def validate(cfg: DataPrepConfig) -> Vocabulary:
+    """Check every setting before any work; return the checked vocabulary.
+
+    Raises:
+        InputError: one line naming the first bad setting (or the vocabulary's problem).
+    """
+    if cfg.source not in SOURCE_FORMATS:
+        raise InputError(f"source={cfg.source!r}: use one of {', '.join(SOURCE_FORMATS)}")
+    if cfg.tokenizer_backend not in BACKENDS:
+        raise InputError(f"tokenizer_backend={cfg.tokenizer_backend!r}: use one of {', '.join(BACKENDS)}")
+    if cfg.workers < 0:
+        raise InputError(f"workers={cfg.workers}: use 0 (all cores) or a positive count")
+    for name in ("min_document_chars", "max_document_chars", "batch_chars", "unit_mb"):
+        value = getattr(cfg, name)
+        if not value > 0:  # also catches NaN
+            raise InputError(f"{name}={value}: must be positive")
+    if cfg.max_document_chars < cfg.min_document_chars:
+        raise InputError(f"max_document_chars={cfg.max_document_chars} is below "
+                         f"min_document_chars={cfg.min_document_chars}")
+    for name in ("text_key", "text_column", "output_prefix"):
+        if not str(getattr(cfg, name)).strip():
+            raise InputError(f"{name}= is empty")
+    resolve_shard(cfg)
+    return load_vocabulary(cfg.vocab)
 
 
-def vocabulary_size(vocab_dir: Path) -> int:
-    """Entries in vocab.txt (one token a line), which decides the token dtype."""
-    with open(vocab_dir / VOCAB_FILE, "rb") as handle:
-        return sum(1 for _ in handle)
+def vocabulary_size(vocab: str | Path) -> int:
+    """Entries of a checked vocabulary. Kept for pretrain/ and bench/, which import it; new code
+    calls tokenizer.vocab.load_vocabulary directly."""
+    return load_vocabulary(vocab).size
 
 
 def resolve_shard(cfg: DataPrepConfig) -> tuple[int, int]:
@@ -82,13 +101,31 @@ def shard_prefix(output_prefix: str, index: int, count: int) -> str:
 
 
 @dataclass(frozen=True)
+class VocabularyRef:
+    """What a worker needs of the checked vocabulary (not its tokens: jobs are pickled)."""
+
+    path: Path
+    sha256: str
+    size: int
+    lowercase: bool
+    normalization: str
+
+    @classmethod
+    def of(cls, vocabulary: Vocabulary) -> VocabularyRef:
+        return cls(vocabulary.path, vocabulary.sha256, vocabulary.size, vocabulary.lowercase,
+                   vocabulary.normalization)
+
+    def identity(self) -> dict[str, object]:
+        return {"sha256": self.sha256, "size": self.size, "lowercase": self.lowercase}
+
+
+@dataclass(frozen=True)
 class UnitJob:
     """Everything a worker needs to turn one unit into a dataset (picklable)."""
 
     unit: WorkUnit
     cfg: DataPrepConfig
-    lowercase: bool
-    unicode_form: str
+    vocabulary: VocabularyRef
 
 
 @dataclass
@@ -98,32 +135,49 @@ class UnitResult:
     backend: str = ""
 
 
+def output_job_key(cfg: DataPrepConfig, vocabulary: Vocabulary, files: list[Path],
+                   shard: tuple[int, int]) -> dict:
+    """What decides a shard's output bytes: settings, the vocabulary's content and every input
+    file's size and modification time (a rerun reuses a complete output only when all match)."""
+    settings = dataclasses.asdict(cfg)
+    inputs = hashlib.sha256()
+    for path in files:
+        stat = path.stat()
+        inputs.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode("utf-8", "surrogateescape"))
+    return {**{key: settings[key] for key in _PART_SETTINGS}, "vocabulary": vocabulary.identity(),
+            "unicode_normalization": vocabulary.normalization, "shard": list(shard),
+            "inputs_sha256": inputs.hexdigest()}
+
+
 def build_dataset(cfg: DataPrepConfig) -> dict:
     """Write this shard's <prefix>.bin/.idx/.hashes.npy/.stats.json from `cfg.input`; return the stats.
 
-    A rerun returns the stats of an output that is already complete without redoing it.
+    A rerun returns the stats of an output that is already complete, made from the same inputs
+    with the same settings and vocabulary, without redoing it; any other complete output of its
+    own is rebuilt.
 
     Raises:
-        InputError: missing inputs or vocabulary, unknown source, no document left to write.
+        InputError: bad settings, missing inputs or vocabulary, no document left to write.
     """
     started = time.perf_counter()
-    if cfg.source not in SOURCE_FORMATS:
-        raise InputError(f"source={cfg.source!r}: use one of {', '.join(SOURCE_FORMATS)}")
+    vocabulary = validate(cfg)
     index, count = resolve_shard(cfg)
     prefix = shard_prefix(cfg.output_prefix, index, count)
-    if is_complete(prefix) and not cfg.overwrite:
-        logger.info("%s is complete; skipping (overwrite=true rebuilds it)", prefix)
-        return read_stats(prefix)
     all_files = expand_inputs(cfg.input)
     # Contiguous ranges: merging shards in order then gives the same dataset as one run.
     files = all_files[index * len(all_files) // count:(index + 1) * len(all_files) // count]
-    vocab_dir = Path(cfg.vocab)
-    lowercase, unicode_form = vocabulary_settings(vocab_dir)
+    job = output_job_key(cfg, vocabulary, files, (index, count))
+    if is_complete(prefix) and not cfg.overwrite:
+        earlier = read_stats(prefix)
+        if earlier.get("job") == job:
+            logger.info("%s is complete; skipping (overwrite=true rebuilds it)", prefix)
+            return earlier
+        logger.info("%s was made from other inputs, settings or vocabulary; rebuilding it", prefix)
     workers = resolve_workers(cfg.workers)
     bytes_in = sum(f.stat().st_size for f in files)
     units = plan_units(files, SOURCE_FORMATS[cfg.source], _unit_bytes(cfg, workers, bytes_in))
-    jobs = [UnitJob(unit, cfg, lowercase, unicode_form) for unit in units]
-    writer = IndexedDatasetWriter(prefix, token_dtype(vocabulary_size(vocab_dir)))
+    jobs = [UnitJob(unit, cfg, VocabularyRef.of(vocabulary)) for unit in units]
+    writer = IndexedDatasetWriter(prefix, token_dtype(vocabulary.size))
     try:
         with tqdm(total=bytes_in, unit="B", unit_scale=True, desc=f"data_prep {cfg.source}", mininterval=1.0,
                   disable=None) as bar:
@@ -148,10 +202,11 @@ def build_dataset(cfg: DataPrepConfig) -> dict:
             "source": cfg.source, "output_prefix": prefix, "shard": {"index": index, "count": count},
             "files": len(files), "bytes_in": bytes_in, "chars_in": sum(r.chars_in for r in results),
             "documents": writer.documents, "sentences": writer.sentences, "tokens": writer.tokens,
-            "token_dtype": writer.dtype.__name__, "vocab": str(vocab_dir), "lowercase": lowercase,
-            "unicode_normalization": unicode_form, "skipped": skips.as_dict(), "seconds": round(seconds, 3),
-            "workers": workers, "units": len(units),
-            "tokenizer_backend": sorted({r.backend for r in results if r.backend}),
+            "token_dtype": writer.dtype.__name__, "vocab": str(cfg.vocab),
+            "vocabulary": vocabulary.identity(), "lowercase": vocabulary.lowercase,
+            "unicode_normalization": vocabulary.normalization,
+            "skipped": skips.as_dict(), "seconds": round(seconds, 3), "workers": workers, "units": len(units),
+            "tokenizer_backend": sorted({r.backend for r in results if r.backend}), "job": job,
         }
         writer.commit(stats)
     except BaseException:
@@ -180,7 +235,7 @@ def _prepare_parts(jobs: list[UnitJob], directory: Path, workers: int,
     results: list[UnitResult | None] = [None] * len(jobs)
     todo = []
     for i, (job, part) in enumerate(zip(jobs, parts, strict=True)):
-        if is_complete(part) and read_stats(part).get("job") == _job_key(job):
+        if is_complete(part) and read_stats(part).get("job") == _job_key(job) and _intact(part):
             results[i] = _result_from_stats(read_stats(part))
             progress(job.unit.size)
         else:
@@ -189,24 +244,70 @@ def _prepare_parts(jobs: list[UnitJob], directory: Path, workers: int,
         logger.info("%s: reusing %d complete part(s) of an earlier run", directory, len(jobs) - len(todo))
     tasks = [(jobs[i], parts[i]) for i in todo]
     if workers == 1 or len(tasks) <= 1:
-        finished = map(_prepare_part, tasks)
-    else:
-        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-        pool = multiprocessing.get_context(method).Pool(min(workers, len(tasks)))
-        finished = pool.imap(_prepare_part, tasks)
-    try:
-        for i, result in zip(todo, finished, strict=True):
+        for i, result in zip(todo, map(_prepare_part, tasks), strict=True):
             results[i] = result
             progress(jobs[i].unit.size)
-    finally:
-        if workers > 1 and len(tasks) > 1:
-            pool.terminate()
+    else:
+        _run_in_workers(tasks, todo, min(workers, len(tasks)), results, lambda i: progress(jobs[i].unit.size))
     return [r for r in results if r is not None], parts
+
+
+def _run_in_workers(tasks: list[tuple[UnitJob, str]], todo: list[int], workers: int,
+                    results: list[UnitResult | None], done) -> None:
+    """Make the parts in worker processes. A worker that dies (the OOM killer, a signal) fails the
+    run at once with one line naming it, where multiprocessing.Pool would wait forever."""
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method))
+    processes: dict = {}  # pid -> process, to name a dead one
+    finished = 0
+    try:
+        try:
+            futures: list[Future] = []
+            for task in tasks:
+                futures.append(executor.submit(_prepare_part, task))
+                processes.update(getattr(executor, "_processes", None) or {})
+            for i, future in zip(todo, futures, strict=True):
+                results[i] = future.result()
+                finished += 1
+                done(i)
+        except BrokenProcessPool:
+            raise InputError(_dead_worker_message(processes, tasks[finished][1])) from None
+    except BaseException:
+        executor.shutdown(wait=False, cancel_futures=True)
+        for process in processes.values():  # stop the parts still being made (a broken pool's too)
+            if process.is_alive():
+                process.terminate()
+        raise
+    executor.shutdown(wait=True)
+
+
+def _dead_worker_message(processes: dict, part: str) -> str:
+    dead = [(pid, p.exitcode) for pid, p in processes.items() if p.exitcode not in (None, 0)]
+    dead.sort(key=lambda found: found[1] == -signal.SIGTERM)  # the pool SIGTERMs the others once broken
+    if dead:
+        pid, code = dead[0]
+        how = (f"was killed by {signal.Signals(-code).name}" if code < 0 and -code in signal.valid_signals()
+               else f"exited with status {code}")
+        who = f"worker process {pid} {how}"
+    else:
+        who = "a worker process died"
+    return (f"data_prep {who} (out of memory? see the kernel log); the first unfinished part is {part}; "
+            f"rerun to resume from the complete parts, with fewer workers or a smaller batch_chars")
+
+
+def _intact(part: str) -> bool:
+    """Whether a complete part's files agree with its index (a part cut short is made again)."""
+    try:
+        check_dataset_files(part)
+    except InputError:
+        return False
+    return True
 
 
 def _job_key(job: UnitJob) -> dict:
     settings = dataclasses.asdict(job.cfg)
-    return {"unit": job.unit.describe(), **{key: settings[key] for key in _PART_SETTINGS}}
+    return {"unit": job.unit.describe(), **{key: settings[key] for key in _PART_SETTINGS},
+            "vocabulary": job.vocabulary.identity(), "unicode_normalization": job.vocabulary.normalization}
 
 
 def _result_from_stats(stats: dict) -> UnitResult:
@@ -220,7 +321,7 @@ def _result_from_stats(stats: dict) -> UnitResult:
 def _prepare_part(task: tuple[UnitJob, str]) -> UnitResult:
     """Worker: one unit → one complete part dataset (with its stats)."""
     job, part = task
-    writer = IndexedDatasetWriter(part, token_dtype(vocabulary_size(Path(job.cfg.vocab))))
+    writer = IndexedDatasetWriter(part, token_dtype(job.vocabulary.size))
     try:
         result = _fill(writer, job, lambda _: None)
         writer.commit({"job": _job_key(job), "chars_in": result.chars_in, "documents": writer.documents,
@@ -237,10 +338,10 @@ _ENCODERS: dict[tuple, TextEncoder] = {}  # one per process and vocabulary
 
 def _fill(writer: IndexedDatasetWriter, job: UnitJob, progress) -> UnitResult:
     """Read, clean, de-duplicate, split, tokenize and write the documents of one unit."""
-    cfg = job.cfg
-    key = (cfg.vocab, job.lowercase, cfg.tokenizer_backend)
+    cfg, vocabulary = job.cfg, job.vocabulary
+    key = (str(vocabulary.path), vocabulary.sha256, vocabulary.lowercase, cfg.tokenizer_backend)
     if key not in _ENCODERS:
-        _ENCODERS[key] = TextEncoder(Path(cfg.vocab), job.lowercase, cfg.tokenizer_backend,
+        _ENCODERS[key] = TextEncoder(vocabulary.path, vocabulary.lowercase, cfg.tokenizer_backend,
                                      marks=(SENTENCE_MARK, DOCUMENT_MARK))
     encoder = _ENCODERS[key]
     documents = DocumentTokenizer(encoder, ClinicalSentenceSplitter())
@@ -268,7 +369,7 @@ def _clean_documents(job: UnitJob, result: UnitResult) -> Iterator[tuple[str, by
         if len(document.text) > cfg.max_document_chars:
             skips.skip("longer_than_max_document_chars", document.source, document.line)
             continue
-        text = clean_document(document.text, job.unicode_form)
+        text = clean_document(document.text, job.vocabulary.normalization)
         if len(text) < cfg.min_document_chars:
             skips.skip("shorter_than_min_document_chars", document.source, document.line, by_design=True)
             continue

@@ -1,8 +1,9 @@
 """Text → WordPiece ids with a vocabulary from `python -m tokenizer`, optionally with mark
 characters that become ids of their own (beyond the vocabulary) wherever they occur.
 
-Two backends give the same ids (HF `BertTokenizer(vocab=...)` semantics, which equal Megatron's own
-BERT tokenizer on our vocabularies):
+Two backends give the same ids, those of Megatron's own legacy BERT tokenizer: HF
+`BertTokenizer(vocab=...)` semantics without its special-token matching, so "[CLS]", "[SEP]",
+"[MASK]", "[PAD]" or "[UNK]" written in a note are text ("[", "cls", "]") and never control ids:
 - `nanotoken`: a Rust WordPiece that reads the HF tokenizer and returns numpy arrays; ~50x the HF
   encoder on notes here. It is young (0.1), so every process compares it with HF on the first text
   it encodes and, under `backend=auto`, falls back to HF if they ever differ.
@@ -11,13 +12,15 @@ BERT tokenizer on our vocabularies):
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy
-from tokenizers import AddedToken
+from tokenizers import AddedToken, Tokenizer
 
 from gatortron_common.logging import InputError, get_logger
-from tokenizer.export import VOCAB_FILE, bert_tokenizer_from_vocab
+from tokenizer.export import bert_tokenizer_from_vocab
+from tokenizer.vocab import vocab_file_of
 
 logger = get_logger(__name__)
 
@@ -25,11 +28,24 @@ BACKENDS = ("auto", "nanotoken", "hf")
 CHECKED_CHARS = 300_000  # of the first text, compared with HF once per process (HF: a few MB/s)
 
 
+def text_only_tokenizer(vocab_file: Path, lowercase: bool) -> Tokenizer:
+    """HF's BERT backend tokenizer (normalizer, pre-tokenizer, WordPiece) without its added tokens.
+
+    Why: HF matches the special tokens' strings anywhere in the input before any other rule, so a
+    note containing "[SEP]" would get the separator's id; Megatron's legacy tokenizer (and
+    pretraining data) treat it as text. The WordPiece model still gives [UNK] for unknown words.
+    """
+    spec = json.loads(bert_tokenizer_from_vocab(vocab_file, lowercase).backend_tokenizer.to_str())
+    spec["added_tokens"] = []
+    spec["post_processor"] = None  # encode never adds [CLS]/[SEP] here (add_special_tokens=False)
+    return Tokenizer.from_str(json.dumps(spec))
+
+
 class TextEncoder:
     """Encode text with a vocabulary directory.
 
     Args:
-        vocab_dir: directory with vocab.txt.
+        vocab: a tokenizer directory (holding vocab.txt) or a vocab.txt.
         lowercase: the vocabulary is uncased (lowercase + strip accents, as BERT uncased).
         backend: "auto" (nanotoken, checked against HF, else HF), "nanotoken" (error if it is
             missing or differs from HF) or "hf".
@@ -37,16 +53,16 @@ class TextEncoder:
             matched before any other rule, like [SEP]. The caller keeps them out of real text.
     """
 
-    def __init__(self, vocab_dir: Path, lowercase: bool, backend: str = "auto",
+    def __init__(self, vocab: Path, lowercase: bool, backend: str = "auto",
                  marks: tuple[str, ...] = ()) -> None:
         if backend not in BACKENDS:
             raise InputError(f"tokenizer_backend={backend!r}: use one of {', '.join(BACKENDS)}")
-        self.reference = bert_tokenizer_from_vocab(Path(vocab_dir) / VOCAB_FILE, lowercase).backend_tokenizer
+        self.reference = text_only_tokenizer(vocab_file_of(vocab), lowercase)
         self.vocab_size = self.reference.get_vocab_size()
         self.reference.add_special_tokens([AddedToken(mark, normalized=False) for mark in marks])
         self.mark_ids = [self.reference.token_to_id(mark) for mark in marks]
         if any(i is None or i < self.vocab_size for i in self.mark_ids):
-            raise InputError(f"{vocab_dir}: the vocabulary already holds one of the data_prep marks")
+            raise InputError(f"{vocab}: the vocabulary already holds one of the data_prep marks")
         self.requested = backend
         self.fast = None
         self.checked = backend == "hf"

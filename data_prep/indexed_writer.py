@@ -12,19 +12,30 @@ import contextlib
 import json
 import logging
 import os
+import re
 import shutil
+import struct
 import warnings
 from pathlib import Path
 
 import numpy
 
 from gatortron_common.atomic import atomic_open, atomic_write_text
+from gatortron_common.logging import InputError, get_logger
 
 with warnings.catch_warnings():  # data prep never uses Transformer Engine / Apex; their absence is no news
     warnings.filterwarnings("ignore", message="Transformer Engine and Apex are not installed")
-    from megatron.core.datasets.indexed_dataset import DType, IndexedDatasetBuilder, _IndexWriter
+    from megatron.core.datasets.indexed_dataset import (
+        _INDEX_HEADER,
+        DType,
+        IndexedDatasetBuilder,
+        _IndexWriter,
+    )
 
+logger = get_logger(__name__)
 HASH_BYTES = 16
+_INDEX_FIXED_BYTES = len(_INDEX_HEADER) + 8 + 1 + 8 + 8  # header, version, dtype code, two counts
+_LENGTHS_PER_READ = 1 << 24
 
 
 def token_dtype(vocab_size: int) -> type[numpy.number]:
@@ -48,6 +59,77 @@ def read_stats(prefix: str | Path) -> dict:
 
 def read_hashes(prefix: str | Path) -> numpy.ndarray:
     return numpy.load(dataset_files(prefix)["hashes.npy"])
+
+
+def check_dataset_files(prefix: str | Path) -> None:
+    """Check that a complete dataset's files agree with its index: the .idx's own size, the .bin's
+    size (the tokens the index describes), one content hash per document, and the stats' counts.
+    A .bin cut short by a full disk or a failed copy otherwise merges into an output that looks
+    complete and cannot be read.
+
+    Raises:
+        InputError: naming the file that does not match.
+    """
+    files = dataset_files(prefix)
+    idx = files["idx"]
+    size = idx.stat().st_size
+    with open(idx, "rb") as handle:
+        fixed = handle.read(_INDEX_FIXED_BYTES)
+        if len(fixed) < _INDEX_FIXED_BYTES or not fixed.startswith(_INDEX_HEADER):
+            raise InputError(f"{idx}: not a Megatron index (.idx) or cut short; rebuild this dataset")
+        version, code, sequences, documents = struct.unpack("<QBQQ", fixed[len(_INDEX_HEADER):])
+        expected_idx = _INDEX_FIXED_BYTES + sequences * (4 + 8) + documents * 8
+        if version != 1 or size != expected_idx:
+            raise InputError(f"{idx}: {size} bytes where its header describes {expected_idx}; "
+                             f"the index is damaged, rebuild this dataset")
+        tokens = 0
+        for start in range(0, sequences, _LENGTHS_PER_READ):  # in chunks: a shard can hold 1e9 sentences
+            chunk = numpy.fromfile(handle, dtype=numpy.int32, count=min(_LENGTHS_PER_READ, sequences - start))
+            tokens += int(chunk.sum(dtype=numpy.int64))
+    try:
+        itemsize = DType.size(DType.dtype_from_code(code))
+    except (KeyError, ValueError):
+        raise InputError(f"{idx}: unknown token dtype code {code}; rebuild this dataset") from None
+    expected_bin = tokens * itemsize
+    found_bin = files["bin"].stat().st_size
+    if found_bin != expected_bin:
+        raise InputError(f"{files['bin']}: {found_bin} bytes where its index describes {expected_bin} "
+                         f"(truncated or replaced); rebuild this dataset")
+    hashes = read_hashes(prefix)
+    if len(hashes) != max(documents - 1, 0):
+        raise InputError(f"{files['hashes.npy']}: {len(hashes)} document hashes where the index has "
+                         f"{max(documents - 1, 0)} documents; rebuild this dataset")
+    stats = read_stats(prefix)
+    if stats.get("sentences") not in (None, sequences) or stats.get("tokens") not in (None, tokens):
+        raise InputError(f"{files['stats.json']}: counts differ from the index; rebuild this dataset")
+
+
+def remove_leftovers(prefix: str | Path) -> None:
+    """Delete what a killed writer of this same prefix left: `<name>.partial-<pid>.bin/.idx` of a
+    process that no longer runs here, and the sidecars' temporary files."""
+    prefix = Path(prefix)
+    if not prefix.parent.is_dir():
+        return
+    own = re.compile(re.escape(prefix.name) + r"\.partial-(\d+)\.(?:bin|idx)")
+    sidecar = re.compile(r"\." + re.escape(prefix.name) + r"\.(?:hashes\.npy|stats\.json)\..+\.partial")
+    for entry in os.scandir(prefix.parent):
+        match = own.fullmatch(entry.name)
+        if match and (int(match.group(1)) == os.getpid() or _process_exists(int(match.group(1)))):
+            continue
+        if (match or sidecar.fullmatch(entry.name)) and entry.is_file(follow_symlinks=False):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(entry.path)
+                logger.info("removed %s, left by a killed run", entry.path)
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 class _VectorizedIndexWriter(_IndexWriter):
@@ -102,6 +184,7 @@ class IndexedDatasetWriter:
     def __init__(self, prefix: str | Path, dtype: type[numpy.number]) -> None:
         self.prefix = Path(prefix)
         self.prefix.parent.mkdir(parents=True, exist_ok=True)
+        remove_leftovers(self.prefix)
         self.dtype = dtype
         tag = f".partial-{os.getpid()}"
         self._bin = self.prefix.with_name(self.prefix.name + tag + ".bin")

@@ -19,9 +19,16 @@ import hydra
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig
 
-from data_prep.indexed_writer import IndexedDatasetWriter, is_complete, read_hashes, read_stats
+from data_prep.indexed_writer import (
+    IndexedDatasetWriter,
+    check_dataset_files,
+    is_complete,
+    read_hashes,
+    read_stats,
+)
 from gatortron_common.cli import run_stage
 from gatortron_common.logging import InputError, get_logger
+from tokenizer.vocab import check_same_vocabulary
 
 logger = get_logger("data_prep.merge")
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "data_prep"
@@ -49,7 +56,7 @@ def shard_prefixes(inputs: str | list[str]) -> list[str]:
     """Sorted, de-duplicated prefixes named by `inputs` (a prefix or a glob over its files).
 
     Raises:
-        InputError: nothing matches, or a shard is incomplete.
+        InputError: nothing matches, a shard is incomplete, or its files disagree with its index.
     """
     patterns = [inputs] if isinstance(inputs, str) else list(inputs)
     prefixes: set[str] = set()
@@ -62,7 +69,25 @@ def shard_prefixes(inputs: str | list[str]) -> list[str]:
     for prefix in sorted(prefixes):
         if not is_complete(prefix):
             raise InputError(f"{prefix}: incomplete shard (rerun its data_prep job)")
+        check_dataset_files(prefix)
     return sorted(prefixes)
+
+
+def check_same_vocabularies(prefixes: list[str], stats: list[dict], what: str = "dataset") -> None:
+    """Refuse datasets tokenized with different vocabularies: by the recorded identity (content
+    hash, size, casing); datasets from before it was recorded are compared by vocabulary path.
+
+    Raises:
+        InputError: naming two datasets that differ.
+    """
+    identities = [s.get("vocabulary") for s in stats]
+    if all(identities):
+        for prefix, identity in zip(prefixes[1:], identities[1:], strict=True):
+            check_same_vocabulary(identities[0], identity, f"{what} {prefixes[0]}", f"{what} {prefix}")
+        return
+    paths = {str(s.get("vocab")) for s in stats}
+    if len(paths) > 1:
+        raise InputError(f"{what}s were tokenized with different vocabularies: {sorted(paths)}")
 
 
 def dataset_dtype(prefix: str) -> type:
@@ -110,9 +135,7 @@ def merge_datasets(cfg: MergeConfig) -> dict:
         return read_stats(cfg.output_prefix)
     prefixes = shard_prefixes(cfg.inputs)
     shard_stats = [read_stats(p) for p in prefixes]
-    vocabs = {s["vocab"] for s in shard_stats}
-    if len(vocabs) > 1:
-        raise InputError(f"shards were tokenized with different vocabularies: {sorted(vocabs)}")
+    check_same_vocabularies(prefixes, shard_stats, "shard")
     writer = IndexedDatasetWriter(cfg.output_prefix, dataset_dtype(prefixes[0]))
     try:
         duplicates = append_datasets(writer, prefixes, dedup=True)
@@ -123,7 +146,8 @@ def merge_datasets(cfg: MergeConfig) -> dict:
             skipped["duplicate_across_shards"] += duplicates
         shared = ("source", "token_dtype", "vocab", "lowercase", "unicode_normalization")
         merged = {
-            **{key: shard_stats[0][key] for key in shared}, "output_prefix": cfg.output_prefix,
+            **{key: shard_stats[0][key] for key in shared}, "vocabulary": shard_stats[0].get("vocabulary"),
+            "output_prefix": cfg.output_prefix,
             "shards": prefixes, "files": sum(s["files"] for s in shard_stats),
             "bytes_in": sum(s["bytes_in"] for s in shard_stats),
             "chars_in": sum(s["chars_in"] for s in shard_stats), "documents": writer.documents,

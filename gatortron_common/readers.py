@@ -12,6 +12,7 @@ tokenizer and data_prep stages both read through here.
 from __future__ import annotations
 
 import bz2
+import codecs
 import csv
 import glob
 import gzip
@@ -20,8 +21,11 @@ import lzma
 import os
 import re
 import sys
+import zlib
+from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
@@ -31,6 +35,8 @@ logger = get_logger(__name__)
 
 TEXT_FORMATS = ("text", "jsonl", "csv", "tsv", "pubmed", "wikipedia")
 _COMPRESSED = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+# gzip: BadGzipFile (an OSError), EOFError when cut short, zlib.error; bz2: OSError; xz: LZMAError.
+_DECOMPRESSION_ERRORS = (OSError, EOFError, zlib.error, lzma.LZMAError)
 _BY_SUFFIX = {".txt": "text", ".text": "text", ".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl",
               ".csv": "csv", ".tsv": "tsv"}
 _BLANK_LINES = re.compile(r"\n(?:[ \t\r\f\v]*\n)+")
@@ -103,9 +109,10 @@ def is_compressed(path: Path) -> bool:
 
 
 def open_text(path: Path, newline: str | None = None) -> TextIO:
-    """Open a possibly compressed file as UTF-8 text; bad bytes become lone surrogates."""
+    """Open a possibly compressed file as UTF-8 text; bad bytes become lone surrogates. A byte
+    order mark at the start (Excel's "CSV UTF-8") is dropped: it would hide the first column's name."""
     opener = _COMPRESSED.get(path.suffix, open)
-    return opener(path, "rt", encoding="utf-8", errors="surrogateescape", newline=newline)
+    return opener(path, "rt", encoding="utf-8-sig", errors="surrogateescape", newline=newline)
 
 
 def open_binary(path: Path) -> BinaryIO:
@@ -167,13 +174,21 @@ def read_documents(path: Path, fmt: str = "auto", text_key: str = "text", text_c
         documents = (xml_sources.read_pubmed if fmt == "pubmed" else xml_sources.read_wikipedia)(path, skips)
     else:
         raise InputError(f"{path}: unknown format {fmt!r}; use one of {', '.join(TEXT_FORMATS)}")
-    for document in documents:
-        if not document.text or document.text.isspace():
-            skips.skip("empty_document", document.source, document.line)
-        elif not document.text.isascii() and _has_surrogates(document.text):  # isascii: C speed
-            skips.skip("invalid_utf8", document.source, document.line)
-        else:
-            yield document
+    damaged = False
+    try:
+        for document in documents:
+            if not document.text or document.text.isspace():
+                skips.skip("empty_document", document.source, document.line)
+            elif not document.text.isascii() and _has_surrogates(document.text):  # isascii: C speed
+                skips.skip("invalid_utf8", document.source, document.line)
+            else:
+                yield document
+    except _DECOMPRESSION_ERRORS:
+        if not is_compressed(path):
+            raise
+        damaged = True
+    if damaged:  # a truncated download or a file that is not what its name says: what was read stays
+        skips.skip(f"corrupt_or_truncated{path.suffix}", str(path))
 
 
 def _has_surrogates(text: str) -> bool:
@@ -222,6 +237,8 @@ def _read_jsonl(path: Path, text_key: str, skips: SkipReport, lines: LineRange) 
             if lines.end is not None and position >= lines.end:
                 break
             position += len(raw)
+            if line_number == 1 and raw.startswith(codecs.BOM_UTF8):
+                raw = raw[len(codecs.BOM_UTF8):]
             if raw.isspace():
                 continue
             try:
@@ -241,26 +258,68 @@ def _read_jsonl(path: Path, text_key: str, skips: SkipReport, lines: LineRange) 
                 yield Document(text, source, line_number)
 
 
+class _LineWindow:
+    """The lines csv.reader reads, fetched in large blocks, keeping those from `keep_from` on so
+    that a record that failed to parse can be looked at again (on errors only; no per-line cost)."""
+
+    def __init__(self, handle: TextIO) -> None:
+        self.handle = handle
+        self.blocks: deque[tuple[int, list[str]]] = deque()  # (number of the first line, lines)
+        self.next_line, self.keep_from = 1, 1
+
+    def __iter__(self) -> Iterator[str]:
+        return chain.from_iterable(self._blocks())
+
+    def _blocks(self) -> Iterator[list[str]]:
+        while block := self.handle.readlines(_READ_CHARS):
+            while self.blocks and self.blocks[0][0] + len(self.blocks[0][1]) <= self.keep_from:
+                self.blocks.popleft()
+            self.blocks.append((self.next_line, block))
+            self.next_line += len(block)
+            yield block
+
+    def lines(self, first: int, last: int) -> list[str]:
+        """Lines `first`..`last` (1-based, inclusive), as far as they are kept."""
+        found: list[str] = []
+        for start, block in self.blocks:
+            low, high = max(first, start), min(last, start + len(block) - 1)
+            if low <= high:
+                found.extend(block[low - start:high - start + 1])
+        return found
+
+
 def _read_delimited(path: Path, delimiter: str, text_column: str, skips: SkipReport) -> Iterator[Document]:
+    """CSV/TSV notes. The csv module parses in strict mode, so a quote that is opened and never
+    closed (which would swallow the following notes into one) stops at the first quote that cannot
+    close a field, or at the end of the file; the record is then looked at again (see _recover)."""
     csv.field_size_limit(sys.maxsize)  # single notes can be tens of MB
     source = str(path)
     with open_text(path, newline="") as handle:
-        reader = csv.reader(handle, delimiter=delimiter)
+        window = _LineWindow(handle)
+        reader = csv.reader(window, delimiter=delimiter, strict=True)
         try:
             header = next(reader)
         except StopIteration:
             raise InputError(f"{source}: empty file, expected a header row with {text_column}") from None
+        except csv.Error:
+            raise InputError(f"{source}:1: the header row is not valid CSV (a quote is not closed)") from None
         if text_column not in header:
-            raise InputError(f"{source}:1: no column {text_column!r} in the header; "
-                             f"set text_column= to one of {header}")
+            # Never the header's cells: in a file without a header they are the first note.
+            raise InputError(f"{source}:1: no column {text_column!r} in the first row, which has "
+                             f"{len(header)} column(s); the first row must be a header naming the text "
+                             f"column (set text_column= to its name)")
         column, width, record_start = header.index(text_column), len(header), reader.line_num + 1
         while True:
+            window.keep_from = record_start
             try:
                 row = next(reader)
             except StopIteration:
                 break
             except csv.Error:
-                skips.skip("csv_parse_error", source, record_start)
+                lines = window.lines(record_start, reader.line_num)
+                recovered = _recover(lines, delimiter, width, skips, source, record_start)
+                if recovered is not None:
+                    yield Document(recovered[column], source, record_start)
                 record_start = reader.line_num + 1
                 continue
             if len(row) != width:
@@ -269,3 +328,26 @@ def _read_delimited(path: Path, delimiter: str, text_column: str, skips: SkipRep
             else:
                 yield Document(row[column], source, record_start)
             record_start = reader.line_num + 1
+
+
+def _recover(lines: list[str], delimiter: str, width: int, skips: SkipReport, source: str,
+             first_line: int) -> list[str] | None:
+    """A record the strict parser refused (lines `first_line`.. of it): the row the lenient parser
+    makes of it when it is one stray quote in one record, as before; else nothing, with skips.
+
+    When later lines of the record read as rows of their own, a quote was opened and never closed
+    and swallowed them: the record counts as `unclosed_quote` and each row it swallowed as
+    `row_inside_unclosed_quote`, at its own line.
+    """
+    swallowed = [first_line + offset for offset, line in enumerate(lines[1:], start=1)
+                 if len(next(csv.reader([line], delimiter=delimiter), [])) == width]
+    if swallowed:
+        skips.skip("unclosed_quote", source, first_line)
+        for line in swallowed:
+            skips.skip("row_inside_unclosed_quote", source, line)
+        return None
+    rows = list(csv.reader(lines, delimiter=delimiter))
+    if len(rows) == 1 and len(rows[0]) == width:
+        return rows[0]
+    skips.skip("csv_parse_error", source, first_line)
+    return None

@@ -4,8 +4,8 @@ Both formats stream with ElementTree's pull parser (what iterparse runs on) and 
 from the tree once read, so memory stays flat on 100k-article files. Document.line is the line
 of the record's start tag: iterparse does not tell lines, so the byte stream is fed in pieces
 cut after each line that holds a record start tag, and events read after a piece are tied to
-that line (see _xml_pieces). Malformed XML ends the file: one `malformed_xml` skip at the
-parser's error line, documents read before it stay.
+that line (see _xml_pieces). Malformed XML is one `malformed_xml` skip at the parser's error
+line; reading resumes at the next record start tag after it.
 """
 
 from __future__ import annotations
@@ -25,12 +25,14 @@ if TYPE_CHECKING:
 
 _XML_BLOCK = 1 << 20
 
-def _xml_pieces(handle: BinaryIO, start_tag: re.Pattern[bytes]) -> Iterator[tuple[bytes, int]]:
+
+def _xml_pieces(handle: BinaryIO, start_tag: re.Pattern[bytes]) -> Iterator[tuple[bytes, int, int]]:
     """The stream in pieces, each ending at the end of a line holding `start_tag` (or at a block end).
 
-    Yields (piece, line of the last `start_tag` fed so far). A record's start event comes out of
-    the parser right after the piece holding its start tag, so it gets that tag's line. A match
-    inside a comment or CDATA only adds a cut; the real start tag after it still sets the line.
+    Yields (piece, line of its first byte, line of the last `start_tag` fed so far). A record's
+    start event comes out of the parser right after the piece holding its start tag, so it gets
+    that tag's line. A match inside a comment or CDATA only adds a cut; the real start tag after
+    it still sets the line.
     """
     line, tag_line = 1, 1  # line of the next piece's first byte; line of the last start tag
     while block := handle.read(_XML_BLOCK):
@@ -42,58 +44,127 @@ def _xml_pieces(handle: BinaryIO, start_tag: re.Pattern[bytes]) -> Iterator[tupl
                 continue  # another record on a line already fed: same line
             tag_line = line + block.count(b"\n", start, found.start())
             end = block.find(b"\n", found.end()) + 1 or len(block)
-            yield block[start:end], tag_line
+            yield block[start:end], line, tag_line
             line += block.count(b"\n", start, end)
             start = end
         if start < len(block):
-            yield block[start:], tag_line
+            yield block[start:], line, tag_line
             line += block.count(b"\n", start)
 
 
-def _xml_records(handle: BinaryIO, record: str) -> Iterator[tuple[ET.Element, int]]:
-    """Each complete child of the root element whose local name is `record`, with its start line.
+class _RecordParser:
+    """A pull parser that hands out each complete child of the root whose local name is `record`.
 
-    Raises:
-        ET.ParseError: malformed XML (`.position` is (line, column)).
+    Args:
+        record: the record's local name.
+        root_tag: for a parser resumed after malformed XML, the root's tag (as ElementTree writes
+            it, "{namespace}name" or "name"): its start tag is fed first, standing in for the
+            file's own, so the records that follow parse as before.
+        first_line: the file's line where this parser's input starts (error lines are made absolute).
     """
-    parser = ET.XMLPullParser(events=("start", "end"))
-    # expat >= 2.6 may defer parsing a growing token; flush (Python >= 3.12.3) keeps events per piece.
-    flush = getattr(parser, "flush", None)
-    start_tag = re.compile(rb"<(?:[\w.-]+:)?" + re.escape(record.encode("ascii")) + rb"[\s/>]")
-    suffix = "}" + record  # namespace-agnostic: "{http://www.mediawiki.org/xml/export-0.11/}page"
-    root: ET.Element | None = None
-    depth, record_line = 0, 0
-    for piece, tag_line in _xml_pieces(handle, start_tag):
-        parser.feed(piece)
-        if flush is not None:
-            flush()
-        for event, element in parser.read_events():
+
+    def __init__(self, record: str, root_tag: str | None = None, first_line: int = 1) -> None:
+        self.parser = ET.XMLPullParser(events=("start", "end"))
+        # expat >= 2.6 may defer parsing a growing token; flush (Python >= 3.12.3) keeps events per piece.
+        self.flush = getattr(self.parser, "flush", None)
+        self.record, self.suffix = record, "}" + record  # namespace-agnostic, e.g. "{...export-0.11/}page"
+        self.root: ET.Element | None = None
+        self.depth, self.record_line, self.first_line = 0, 0, first_line
+        if root_tag is not None:
+            namespace, local = root_tag[1:].split("}", 1) if root_tag.startswith("{") else ("", root_tag)
+            declaration = f' xmlns="{namespace}"' if namespace else ""
+            list(self.feed(f"<{local}{declaration}>".encode(), first_line))  # no newline: lines stay
+
+    def feed(self, piece: bytes, tag_line: int) -> Iterator[tuple[ET.Element, int]]:
+        """The records completed by `piece`. Raises ET.ParseError after the records before the error."""
+        self.parser.feed(piece)
+        if self.flush is not None:
+            self.flush()
+        yield from self._records(tag_line)
+
+    def close(self) -> Iterator[tuple[ET.Element, int]]:
+        self.parser.close()  # raises on a truncated document
+        yield from self._records(self.record_line)
+
+    def error_line(self, error: ET.ParseError) -> int:
+        return self.first_line + error.position[0] - 1
+
+    def _records(self, tag_line: int) -> Iterator[tuple[ET.Element, int]]:
+        for event, element in self.parser.read_events():
             if event == "start":
-                depth += 1
-                if depth == 1:
-                    root = element
-                elif depth == 2:
-                    record_line = tag_line
+                self.depth += 1
+                if self.depth == 1:
+                    self.root = element
+                elif self.depth == 2:
+                    self.record_line = tag_line
                 continue
-            depth -= 1
-            if depth == 1 and root is not None:
-                if element.tag == record or element.tag.endswith(suffix):
-                    yield element, record_line
-                root.remove(element)  # done with it (records and e.g. DeleteCitation alike)
-    parser.close()  # raises on a truncated document
+            self.depth -= 1
+            if self.depth == 1 and self.root is not None:
+                if element.tag == self.record or element.tag.endswith(self.suffix):
+                    yield element, self.record_line
+                self.root.remove(element)  # done with it (records and e.g. DeleteCitation alike)
 
 
 def _read_xml_records(path: Path, record: str, skips: SkipReport) -> Iterator[tuple[ET.Element, int]]:
-    """`_xml_records` of a file; malformed XML becomes one skip at the error line and ends the file."""
-    error_line: int | None = None
+    """Each complete `record` child of the root of a file, with its start line. Malformed XML is
+    one `malformed_xml` skip at the parser's error line; reading resumes at the first record start
+    tag on a later line (a fresh parser, the root's start tag fed first), so one broken article
+    does not cost the rest of the file."""
+    start_tag = re.compile(rb"<(?:[\w.-]+:)?" + re.escape(record.encode("ascii")) + rb"[\s/>]")
+    parser = _RecordParser(record)
+    root_tag: str | None = None
+    broken = False  # after an error: looking for the next record start tag
+    resumed_at = -1  # file offset of the last resume point: each resume moves forward
+    offset = 0  # file offset of the current piece
     with open_binary(path) as handle:
-        try:
-            yield from _xml_records(handle, record)
-        except ET.ParseError as error:
-            error_line = error.position[0]
+        for piece, first_line, tag_line in _xml_pieces(handle, start_tag):
+            start = 0  # where in the piece to feed from
+            while True:
+                if broken:
+                    found = _next_start(piece, start, resumed_at - offset, start_tag)
+                    if found is None:
+                        break
+                    parser = _RecordParser(record, root_tag, first_line + piece.count(b"\n", 0, found))
+                    start, resumed_at, broken = found, offset + found, False
+                error_line = None
+                try:
+                    yield from parser.feed(piece[start:], tag_line)
+                except ET.ParseError as error:
+                    error_line = parser.error_line(error)
+                if error_line is None:
+                    break
+                # Outside the except block: under strict, the InputError chains no parser message.
+                skips.skip("malformed_xml", str(path), error_line)
+                root_tag = root_tag or (parser.root.tag if parser.root is not None else None)
+                if root_tag is None:
+                    return  # broken before the root element: nothing to resume in
+                broken, start = True, _after_line(piece, error_line - first_line + 1)
+            offset += len(piece)
+    if broken:
+        return
+    error_line = None
+    try:
+        yield from parser.close()
+    except ET.ParseError as error:
+        error_line = parser.error_line(error)
     if error_line is not None:
-        # Outside the except block: in strict mode the InputError should not chain the parser's message.
         skips.skip("malformed_xml", str(path), error_line)
+
+
+def _after_line(piece: bytes, lines: int) -> int:
+    """Offset in `piece` after its first `lines` lines (0 for none, the end when it has fewer)."""
+    cut = 0
+    for _ in range(lines):
+        cut = piece.find(b"\n", cut) + 1
+        if cut == 0:
+            return len(piece)
+    return cut
+
+
+def _next_start(piece: bytes, start: int, after: int, start_tag: re.Pattern[bytes]) -> int | None:
+    """Offset of the first record start tag in `piece` at or after `start` and beyond `after`."""
+    found = start_tag.search(piece, max(start, after + 1))
+    return found.start() if found else None
 
 
 # --- PubMed ------------------------------------------------------------------------------------

@@ -66,7 +66,7 @@ def test_weights_are_normalized_and_interleaved(tmp_path: Path, datasets: dict[s
     ([{"name": "a", "prefix": "BIG", "weight": 1}, {"name": "b", "prefix": "SMALL"}], "for every corpus"),
     ([{"name": "a", "prefix": "BIG", "weight": -1}], "positive"),
     ([{"name": "a", "prefix": "BIG"}, {"name": "a", "prefix": "SMALL"}], "names repeat"),
-    ([{"name": "a", "prefix": "BIG"}, {"name": "b", "prefix": "OTHER"}], "differ in vocab"),
+    ([{"name": "a", "prefix": "BIG"}, {"name": "b", "prefix": "OTHER"}], "vocabulary mismatch"),
     ([{"name": "a", "prefix": "BIG", "weigth": 1}], "not a blend file"),
 ])
 def test_bad_blend_files_are_named(tmp_path: Path, datasets: dict[str, Path], corpora: list[dict],
@@ -109,3 +109,17 @@ def test_megatron_builds_bert_samples_from_the_blend(tmp_path: Path, datasets: d
         assert 70 < from_first < 130
     finally:
         torch.distributed.destroy_process_group()
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("corpora:\n  - name: a\n    prefix: [unclosed\n", r"bad\.yaml:4: not valid YAML"),
+    ("corpora:\n\t- name: a\n", r"bad\.yaml:2: not valid YAML"),
+    ("- just\n- a list\n", "not a blend file"),
+    ("corpora: 5\n", "not a blend file"),
+])
+def test_malformed_blend_yaml_is_one_line_naming_the_file(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError, match=message) as error:
+        load_blend(path)
+    assert "unclosed" not in str(error.value) and "\n" not in str(error.value)

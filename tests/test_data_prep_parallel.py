@@ -48,12 +48,14 @@ def vocabs(tmp_path_factory: pytest.TempPathFactory, notes_corpus: dict[str, Pat
 
 
 def sentence_by_sentence(vocab: Path, lowercase: bool, texts: list[str]) -> tuple[list, list]:
-    """The reference: HF BertTokenizer on each sentence alone, empty sentences dropped."""
+    """The reference: HF BertTokenizer on each sentence alone, empty sentences dropped, with the special
+    tokens' strings read as text (as Megatron's legacy BERT tokenizer reads them)."""
     reference = bert_tokenizer_from_vocab(vocab / VOCAB_FILE, lowercase)
     splitter = ClinicalSentenceSplitter()
     documents, counts = [], []
     for text in texts:
-        sentences = [reference.encode(s, add_special_tokens=False) for s in splitter.split(text)]
+        sentences = [reference(s, add_special_tokens=False, split_special_tokens=True)["input_ids"]
+                     for s in splitter.split(text)]
         sentences = [s for s in sentences if s]
         documents.append(sentences)
         counts.append(len(sentences))

@@ -148,16 +148,20 @@ def test_pubmed_synthetic_baseline(tmp_path: Path) -> None:
     assert "Copyright" not in joined and "Published by" not in joined  # CopyrightInformation is not abstract
 
 
-def test_pubmed_malformed_xml_keeps_earlier_articles_and_stops(tmp_path: Path) -> None:
+def test_pubmed_malformed_article_is_one_skip_and_reading_resumes(tmp_path: Path) -> None:
     broken = _ARTICLE_PLAIN.replace("One paragraph, &amp;", f"One paragraph & {SECRET}")  # bare "&"
-    xml = _HEAD + _ARTICLE_WITH_MARKUP + broken + _ARTICLE_PLAIN + _TAIL
+    articles = [_ARTICLE_WITH_MARKUP, broken, _ARTICLE_PLAIN, _ARTICLE_TITLE_ONLY, _ARTICLE_WITH_MARKUP]
+    xml = _HEAD + "".join(articles) + _TAIL
     path = tmp_path / "pubmed26n0002.xml"
     path.write_text(xml, encoding="utf-8")
     skips = SkipReport()
     docs = read(path, skips)
-    assert [d.text.split("\n")[0] for d in docs] == ["Effect of in vivo dosing on Ca2+ flux."]
-    assert skips.counts == {"malformed_xml": 1}
-    assert skips.examples == {"malformed_xml": [f"{path}:{line_of(xml, SECRET)}"]}
+    # The articles after the broken one are read, at their own lines (they were all lost before).
+    markup_title = "Effect of in vivo dosing on Ca2+ flux."
+    assert [d.text.split("\n")[0] for d in docs] == [markup_title, "Plain abstracts.", markup_title]
+    assert [d.line for d in docs] == [line_of(xml, "<PubmedArticle>", n) for n in (1, 3, 5)]
+    assert skips.counts == {"malformed_xml": 1, "no_abstract": 1}
+    assert skips.examples["malformed_xml"] == [f"{path}:{line_of(xml, SECRET)}"]
     assert SECRET not in json.dumps(skips.as_dict())
 
     with pytest.raises(InputError) as error:
@@ -165,6 +169,19 @@ def test_pubmed_malformed_xml_keeps_earlier_articles_and_stops(tmp_path: Path) -
     message = str(error.value)
     assert f"{path}:{line_of(xml, SECRET)}" in message and "malformed_xml" in message
     assert SECRET not in message
+
+
+def test_wikipedia_reading_resumes_after_a_broken_page(tmp_path: Path) -> None:
+    xml = _tiny_dump()
+    first_page = xml.index("  <page>")
+    broken = xml[:first_page] + "  <page><title>Broken & page</title></page>\n" + xml[first_page:]
+    path = tmp_path / "enwiki-20260101-pages-articles1.xml"
+    path.write_text(broken, encoding="utf-8")
+    skips = SkipReport()
+    docs = read(path, skips)
+    assert [d.text.split("\n")[0] for d in docs] == ["Fooitis"]
+    assert docs[0].line == line_of(broken, "<page>", 2)
+    assert skips.counts["malformed_xml"] == 1 and skips.counts["redirect"] == 2
 
 
 def test_pubmed_truncated_file_is_one_skip(tmp_path: Path) -> None:
