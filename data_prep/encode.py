@@ -12,33 +12,19 @@ Two backends give the same ids, those of Megatron's own legacy BERT tokenizer: H
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy
-from tokenizers import AddedToken, Tokenizer
+from tokenizers import AddedToken
 
 from gatortron_common.logging import InputError, get_logger
-from tokenizer.export import bert_tokenizer_from_vocab
+from tokenizer.export import text_only_tokenizer
 from tokenizer.vocab import vocab_file_of
 
 logger = get_logger(__name__)
 
 BACKENDS = ("auto", "nanotoken", "hf")
 CHECKED_CHARS = 300_000  # of the first text, compared with HF once per process (HF: a few MB/s)
-
-
-def text_only_tokenizer(vocab_file: Path, lowercase: bool) -> Tokenizer:
-    """HF's BERT backend tokenizer (normalizer, pre-tokenizer, WordPiece) without its added tokens.
-
-    Why: HF matches the special tokens' strings anywhere in the input before any other rule, so a
-    note containing "[SEP]" would get the separator's id; Megatron's legacy tokenizer (and
-    pretraining data) treat it as text. The WordPiece model still gives [UNK] for unknown words.
-    """
-    spec = json.loads(bert_tokenizer_from_vocab(vocab_file, lowercase).backend_tokenizer.to_str())
-    spec["added_tokens"] = []
-    spec["post_processor"] = None  # encode never adds [CLS]/[SEP] here (add_special_tokens=False)
-    return Tokenizer.from_str(json.dumps(spec))
 
 
 class TextEncoder:

@@ -27,6 +27,7 @@ from gatortron_common.logging import InputError
 from gatortron_common.synthetic.notes import generate_notes, write_notes_jsonl
 from tokenizer.build import build_vocabulary
 from tokenizer.config import TokenizerConfig
+from tokenizer.megatron_adapter import MegatronWordPieceTokenizer
 from tokenizer.vocab import VOCAB_FILE, load_vocabulary
 
 SPECIAL_IDS = {0, 100, 101, 102, 103}  # [PAD], [UNK], [CLS], [SEP], [MASK]
@@ -193,6 +194,8 @@ def test_special_token_strings_in_text_are_tokenized_as_text(vocabs: dict[str, P
     assert not SPECIAL_IDS & set(expected)  # the reference reads "[CLS]" as "[", "CLS", "]"
     encoder = TextEncoder(vocabs["big"], False, backend, marks=(SENTENCE_MARK, DOCUMENT_MARK))
     assert encoder.encode_text(NOTE_WITH_LITERALS).tolist() == expected
+    # The tokenizer object megatron-core's datasets hold tokenizes text the same way.
+    assert MegatronWordPieceTokenizer(vocabs["big"]).tokenize(NOTE_WITH_LITERALS) == expected
 
 
 def test_special_token_strings_never_become_control_ids_in_a_dataset(tmp_path: Path,

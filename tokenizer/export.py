@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from tokenizers import Tokenizer
 from transformers import BertTokenizer
 
 from tokenizer.vocab import CLS, MASK, PAD, SEP, TOKENIZER_CONFIG_FILE, UNK, VOCAB_FILE
@@ -56,3 +57,16 @@ def export_tokenizer(tokens: list[str], directory: Path, lowercase: bool) -> Ber
     config["tokenizer_class"] = SAVED_TOKENIZER_CLASS
     config_path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
     return tokenizer
+
+
+def text_only_tokenizer(vocab_file: Path, lowercase: bool) -> Tokenizer:
+    """HF's BERT backend tokenizer (normalizer, pre-tokenizer, WordPiece) without its added tokens.
+
+    Why: HF matches the special tokens' strings anywhere in the input before any other rule, so a
+    note containing "[SEP]" would get the separator's id; Megatron's legacy tokenizer (and
+    pretraining data) treat it as text. The WordPiece model still gives [UNK] for unknown words.
+    """
+    spec = json.loads(bert_tokenizer_from_vocab(vocab_file, lowercase).backend_tokenizer.to_str())
+    spec["added_tokens"] = []
+    spec["post_processor"] = None  # encode never adds [CLS]/[SEP] here (add_special_tokens=False)
+    return Tokenizer.from_str(json.dumps(spec))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy
 
-from tokenizer.export import bert_tokenizer_from_vocab
+from tokenizer.export import bert_tokenizer_from_vocab, text_only_tokenizer
 from tokenizer.vocab import CLS, MASK, PAD, SEP, UNK, load_vocabulary
 
 
@@ -34,11 +34,13 @@ class MegatronWordPieceTokenizer:
         self._inv_vocab = dict(enumerate(tokens))
         self.lowercase = lowercase
         self._hf = bert_tokenizer_from_vocab(self.vocab_path, lowercase)
+        # Text never yields control ids: "[SEP]" in a note is text here, as in Megatron's own tokenizer.
+        self._text = text_only_tokenizer(self.vocab_path, lowercase)
         self.unique_identifiers = {"class": type(self).__name__, "vocab_sha256": vocabulary.sha256,
                                    "lowercase": lowercase}
 
     def tokenize(self, text: str) -> list[int]:
-        return self._hf(text, add_special_tokens=False)["input_ids"]
+        return self._text.encode(text, add_special_tokens=False).ids
 
     def detokenize(self, ids: list[int] | numpy.ndarray) -> str:
         return self._hf.decode(list(map(int, ids)))
