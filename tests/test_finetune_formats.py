@@ -440,7 +440,7 @@ def test_logged_reports_and_convert_errors_carry_no_phi(tmp_path, caplog):
     assert f"{tmp_path / 'c' / '1.ann'}:1 (T1)" in caplog.text and SURROGATE not in caplog.text
     settings = ConvertConfig(input=str(tmp_path / "c"), from_format="brat", to_format="i2b2_2010",
                              output=str(tmp_path / "c"))
-    assert "output is the input" in error_of(convert, settings)
+    assert "is also an input" in error_of(convert, settings)
 
 
 def test_convert_command_line(tmp_path):
