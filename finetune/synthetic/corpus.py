@@ -40,7 +40,7 @@ from gatortron_common.synthetic.text import Dice
 log = get_logger(__name__)
 SPLITS = ("train", "test")
 _STREAM = 2018  # SeedSequence stream id of this generator (other synthetic data use others)
-REPOSITORY = CONFIG_DIR.parents[1]  # the code and settings this stage runs from
+RUNS_FROM = (CONFIG_DIR, Path(__file__).resolve().parent)  # this stage's settings and code
 
 
 @dataclass(frozen=True)
@@ -127,6 +127,12 @@ def corpus_counts(documents: list[Document]) -> dict[str, Any]:
 
 
 def _check_output(settings: AnnotatedCorporaConfig) -> None:
+    if Path(settings.output_dir).is_file():
+        raise InputError(f"output_dir={settings.output_dir}: is a file")
+    # output_dir is replaced as a whole (an earlier run's too, with overwrite=true only): never the
+    # code and settings this stage runs from.
+    check_output_path(settings.output_dir, "output_dir", settings.overwrite, lambda _: False,
+                      inputs=RUNS_FROM, what="synthetic corpora directory")
     if settings.seed < 0:
         raise InputError(f"seed must be >= 0, got {settings.seed}")
     if settings.documents < 1:
@@ -137,12 +143,6 @@ def _check_output(settings: AnnotatedCorporaConfig) -> None:
     if unknown or not settings.corpora:
         raise InputError(f"corpora must be a non-empty list of {', '.join(CORPUS_NAMES)}; "
                          f"unknown: {', '.join(unknown) or 'none'}")
-    if Path(settings.output_dir).is_file():
-        raise InputError(f"output_dir={settings.output_dir}: is a file")
-    # output_dir is replaced as a whole (an earlier run's too, with overwrite=true only): never the
-    # code and settings this stage runs from.
-    check_output_path(settings.output_dir, "output_dir", settings.overwrite, lambda _: False,
-                      inputs=(REPOSITORY,), what="synthetic corpora directory")
 
 
 def write_annotated_corpora(settings: AnnotatedCorporaConfig) -> dict[str, Any]:
