@@ -21,8 +21,7 @@ from finetune.deid.tool import validate as validate_deid
 from finetune.document import Document, Entity
 from finetune.evaluate import EvaluateConfig
 from finetune.evaluate import validate as validate_evaluate
-from finetune.formats import FormatReport, read_corpus, write_corpus
-from finetune.formats import xml_standoff
+from finetune.formats import FormatReport, read_corpus, write_corpus, xml_standoff
 from finetune.formats.common import read_text
 from finetune.predict import PredictConfig
 from finetune.predict import validate as validate_predict
@@ -160,7 +159,7 @@ def _xml_2014(tag: str) -> str:
 
 
 def _i2b2_2014_type(tmp: Path) -> Path:
-    put(tmp / "c" / "1.xml", _xml_2014(f'<NAME id="P0" start="8" end="21" text="x" TYPE="{PHI}" comment=""/>'))
+    put(tmp / "c" / "1.xml", _xml_2014(f'<NAME id="P0" start="8" end="21" TYPE="{PHI}" comment=""/>'))
     return tmp / "c"
 
 
@@ -176,13 +175,14 @@ def _i2b2_2014_id(tmp: Path) -> Path:
 
 
 def _i2b2_2014_broken_id(tmp: Path) -> Path:  # not well-formed: the tolerant reader names the tag
-    put(tmp / "c" / "1.xml", _xml_2014(f'<NAME id="{PHI}" start="8" end="21" TYPE="DOCTOR" comment="a&b"'))
+    put(tmp / "c" / "1.xml", _xml_2014(f'<NAME id="{PHI}" start="8" end="99" TYPE="DOCTOR" comment="a&b"/>'))
     return tmp / "c"
 
 
 def _i2b2_2012_id(tmp: Path) -> Path:
-    put(tmp / "c" / "1.xml", "<ClinicalNarrativeTemporalAnnotation>\n<TEXT><![CDATA[pain]]></TEXT>\n<TAGS>\n"
-        f'<EVENT id="{PHI}" start="0" end="4" text="pain"/>\n</TAGS>\n</ClinicalNarrativeTemporalAnnotation>\n')
+    root = "ClinicalNarrativeTemporalAnnotation"
+    put(tmp / "c" / "1.xml", f"<{root}>\n<TEXT><![CDATA[pain]]></TEXT>\n<TAGS>\n"
+        f'<EVENT id="{PHI}" start="0" end="4" text="pain"/>\n</TAGS>\n</{root}>\n')
     return tmp / "c"
 
 
@@ -248,7 +248,8 @@ def test_convert_non_utf8_jsonl_and_unknown_key_are_one_line_exit_2(tmp_path):
 # ---------------------------------------------------------------- item 15: every well-formed file
 
 def _well_formed_2014(text_part: str, tags: str) -> str:
-    return f"<?xml version='1.0' encoding='UTF-8'?>\n<deIdi2b2>\n<TEXT>{text_part}</TEXT>\n{tags}\n</deIdi2b2>\n"
+    return (f"<?xml version='1.0' encoding='UTF-8'?>\n<deIdi2b2>\n<TEXT>{text_part}</TEXT>\n{tags}\n"
+            "</deIdi2b2>\n")
 
 
 TEXT = "Dr. Lee & Co <b>\nseen"  # offsets count the unescaped characters
@@ -268,7 +269,8 @@ WELL_FORMED = {
         "</TAGS>"),
     "attributes over lines": _well_formed_2014(
         "<![CDATA[Dr. Lee & Co <b>\nseen]]>",
-        '<TAGS>\n<NAME\n  id="P0"\n  start = "4" end="7"\n  text="Lee" TYPE="DOCTOR"\n  comment=""\n/>\n</TAGS>'),
+        '<TAGS>\n<NAME\n  id="P0"\n  start = "4" end="7"\n  text="Lee" TYPE="DOCTOR"\n  comment=""\n/>\n'
+        "</TAGS>"),
 }
 
 
@@ -279,7 +281,8 @@ def test_every_well_formed_2014_file_is_read_with_exact_offsets(tmp_path, name):
     (document,) = read_corpus(tmp_path / "c", "i2b2_2014", report=report)
     assert document.text == TEXT and report.total == 0
     (entity,) = document.entities
-    assert (entity.start, entity.end, entity.type, entity.category, entity.id) == (4, 7, "DOCTOR", "NAME", "P0")
+    assert (entity.start, entity.end, entity.type, entity.category) == (4, 7, "DOCTOR", "NAME")
+    assert entity.id == "P0"
     assert document.text[entity.start:entity.end] == "Lee"
 
 
@@ -330,7 +333,7 @@ def test_brat_reversed_fragments_and_crlf_ann(tmp_path):
 
 @pytest.mark.parametrize("start", ["3.0", "3.5", '"3"', "true"])
 def test_jsonl_offsets_must_be_integers(tmp_path, start):
-    line = '{"id": "d1", "text": "abcdefgh", "entities": [{"start": %s, "end": 6, "type": "X"}]}' % start
+    line = '{"id": "d1", "text": "abcdefgh", "entities": [{"start": ' + start + ', "end": 6, "type": "X"}]}'
     source = put(tmp_path / "c.jsonl", '{"id": "d0", "text": "x", "entities": []}\n' + line + "\n")
     with pytest.raises(InputError, match="whole numbers") as caught:
         read_corpus(source, "jsonl")

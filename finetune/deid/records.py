@@ -148,7 +148,8 @@ def _named_errors(path: Path, line: int) -> Iterator[None]:
     try:
         yield
     except UnicodeDecodeError:
-        raise InputError(f"{location(path, line)}: not UTF-8 (a bad byte in this row or soon after it)") from None
+        raise InputError(f"{location(path, line)}: not UTF-8 (a bad byte in this row or soon "
+                         f"after it)") from None
     except csv.Error:
         raise InputError(f"{location(path, line)}: not a readable CSV/TSV row (broken quoting or a NUL "
                          f"byte)") from None

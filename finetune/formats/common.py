@@ -220,5 +220,7 @@ def safe_file_stem(document: Document) -> str:
     """The document id as a file stem (ids name files in file-per-document formats)."""
     stem = document.id
     if not stem or stem in (".", "..") or "/" in stem or "\\" in stem or "\0" in stem:
-        raise InputError(f"document {stem!r}: id cannot be used as a file name")
+        # The id is not shown: one that cannot name a file is not an id of the usual shape.
+        raise InputError("a document id cannot be used as a file name (empty, '.', '..', or holding '/', "
+                         "'\\' or NUL)")
     return stem
