@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from finetune.document import Document
 from finetune.formats import FormatReport, read_corpus, write_corpus
 from gatortron_common.cli import run_stage
 from gatortron_common.logging import InputError, configure_logging, get_logger
+from gatortron_common.outputs import refuse_output_that_is_input
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "finetune"
 _logger = get_logger("finetune.convert")
@@ -86,8 +87,8 @@ def convert(settings: ConvertConfig) -> dict:
         InputError: bad input, unknown format or option, or an output that is the input.
     """
     source, target = Path(settings.input), Path(settings.output)
-    if target.resolve() == source.resolve():
-        raise InputError(f"{target}: output is the input; choose another path")
+    # Directory formats replace `output` as a whole: it may neither be nor hold the input.
+    refuse_output_that_is_input(target, [source], "output", replaces_directory=True)
     read_report, write_report = FormatReport(strict=settings.strict), FormatReport()
     documents = read_corpus(source, settings.from_format, report=read_report, **settings.read_options)
     write_corpus(documents, target, settings.to_format, report=write_report, **settings.write_options)
@@ -100,6 +101,10 @@ def settings_config(cfg: DictConfig) -> DictConfig:
     """The typed settings from the Hydra config, whose `from` / `to` become `from_format` / `to_format`."""
     values = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)
     assert isinstance(values, dict)
+    known = {"from", "to"} | {f.name for f in fields(ConvertConfig)} - {"from_format", "to_format"}
+    unknown = sorted(str(key) for key in values if key not in known)
+    if unknown:  # the keys come from the command line, not from a data file
+        raise InputError(f"unknown setting {', '.join(unknown)}: the settings are {', '.join(sorted(known))}")
     for key in ("from", "to"):
         if values.get(key, MISSING) == MISSING:
             raise InputError(f"missing required setting {key}=...: give it on the command line")

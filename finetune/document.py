@@ -12,6 +12,7 @@ never change a span or a score.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,14 @@ from typing import Any
 
 from gatortron_common.atomic import atomic_open
 from gatortron_common.logging import InputError, location
+
+# Ids are input text; only ones of this shape (T12, P3, E0, 7) are shown in messages.
+ID_PATTERN = re.compile(r"[A-Za-z]*\d+")
+
+
+def safe_id(identifier: object, fallback: str = "?") -> str:
+    """An annotation id fit for a message: `identifier` if it has the `T12` / `P3` shape, else `fallback`."""
+    return identifier if isinstance(identifier, str) and ID_PATTERN.fullmatch(identifier) else fallback
 
 
 @dataclass
@@ -66,10 +75,21 @@ class Entity:
     @classmethod
     def from_json(cls, record: dict[str, Any]) -> Entity:
         fragments = record.get("fragments")
-        return cls(start=int(record["start"]), end=int(record["end"]), type=str(record["type"]),
+        return cls(start=_offset(record["start"]), end=_offset(record["end"]), type=str(record["type"]),
                    category=record.get("category"), id=record.get("id"),
-                   fragments=[(int(s), int(e)) for s, e in fragments] if fragments else None,
+                   fragments=[(_offset(s), _offset(e)) for s, e in fragments] if fragments else None,
                    attributes={str(k): str(v) for k, v in (record.get("attributes") or {}).items()})
+
+
+class RecordError(ValueError):
+    """A record field of the wrong kind; the message names the field, never its value."""
+
+
+def _offset(value: Any) -> int:
+    """A character offset: a JSON integer (3.0 or 3.5 would be silently truncated by `int`)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise RecordError("entity offsets must be whole numbers (JSON integers)")
+    return value
 
 
 @dataclass
@@ -97,7 +117,7 @@ class Document:
         for index, entity in enumerate(self.entities):
             for start, end in entity.spans:
                 if not 0 <= start < end <= len(self.text):
-                    name = entity.id if entity.id is not None else f"entity #{index + 1}"
+                    name = safe_id(entity.id, f"entity #{index + 1}")
                     raise InputError(f"{where}: {name} has offsets {start}-{end} outside the text "
                                      f"(length {len(self.text)}) or an empty span")
 
@@ -123,11 +143,15 @@ def json_lines(path: str | Path) -> Iterator[tuple[int, str, Any]]:
     Raises:
         InputError: a line that is not JSON (named by `file:line`, never by its content).
     """
-    with open(path, encoding="utf-8", newline="") as handle:
-        for number, line in enumerate(handle, start=1):
+    with open(path, "rb") as handle:  # bytes, so a bad byte is named by its line
+        for number, raw in enumerate(handle, start=1):
+            where = location(path, number)
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise InputError(f"{where}: not UTF-8 (bad byte at column {error.start + 1})") from None
             if not line.strip():
                 continue
-            where = location(path, number)
             try:
                 value = json.loads(line)
             except json.JSONDecodeError:
@@ -142,7 +166,8 @@ def read_jsonl(path: str | Path) -> Iterator[Document]:
             document = Document.from_json(record)
         except (KeyError, TypeError, ValueError, AttributeError) as error:
             # The message names the problem (missing key, wrong type), never the text.
-            kind = f"missing key {error}" if isinstance(error, KeyError) else type(error).__name__
+            kind = (f"missing key {error}" if isinstance(error, KeyError)
+                    else str(error) if isinstance(error, RecordError) else type(error).__name__)
             raise InputError(f"{where}: not a document record ({kind})") from None
         if not isinstance(document.text, str):
             raise InputError(f"{where}: 'text' must be a string")

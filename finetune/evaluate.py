@@ -43,6 +43,7 @@ from finetune.scoring.report import format_tables
 from gatortron_common.atomic import atomic_write_text
 from gatortron_common.cli import run_stage
 from gatortron_common.logging import InputError, SkipReport, get_logger
+from gatortron_common.outputs import check_output_path
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "finetune"
 SENTENCE_FORMATS = ("nemo", "conll")  # one document per sentence, ids `<file stem>:<line>`
@@ -64,6 +65,8 @@ class EvaluateConfig:
             being an error.
         read_options: further reader options for both sides, e.g. `+read_options.allow_unknown=true`
             (i2b2_2014: accept tag names / TYPEs outside the guidelines, such as a generic PHI tag).
+        overwrite: replace an existing `output_json` that is not a scores file of this stage (a gold or
+            predicted file never is, with or without overwrite).
         log_level: logging level.
     """
 
@@ -75,6 +78,7 @@ class EvaluateConfig:
     strict: bool = False
     allow_extra_pred: bool = False
     read_options: dict[str, Any] = field(default_factory=dict)
+    overwrite: bool = False
     log_level: str = "INFO"
 
 
@@ -139,6 +143,29 @@ def conlleval_files(gold: str | Path, pred: str | Path, fmt: str, split: str = "
     raise InputError(f"format={fmt}: conlleval needs BIO label files (nemo or conll)")
 
 
+def is_scores_file(path: Path) -> bool:
+    """Whether `path` holds results this stage wrote (so re-running may replace them)."""
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(results, dict) and {"format", "documents", "strict", "relaxed"} <= results.keys()
+
+
+def validate(settings: EvaluateConfig) -> None:
+    """Check every setting before reading anything (one `InputError` naming the first bad one)."""
+    from finetune.formats import FORMATS
+
+    if settings.format not in FORMATS:
+        raise InputError(f"format={settings.format}: unknown; choose one of {', '.join(FORMATS)}")
+    for name, path in (("gold", settings.gold), ("pred", settings.pred)):
+        if not Path(path).exists():
+            raise InputError(f"{name}={path}: no such file or directory")
+    if settings.output_json:
+        check_output_path(settings.output_json, "output_json", settings.overwrite, is_scores_file,
+                          inputs=(settings.gold, settings.pred), what="scores file of finetune.evaluate")
+
+
 def evaluate(settings: EvaluateConfig) -> dict[str, Any]:
     """Read both corpora, score them, print the tables and write `output_json`.
 
@@ -148,13 +175,9 @@ def evaluate(settings: EvaluateConfig) -> dict[str, Any]:
     Returns:
         The results written to `output_json`.
     """
-    from finetune.formats import FORMATS, read_corpus  # the readers are only needed here
+    from finetune.formats import read_corpus  # the readers are only needed here
 
-    if settings.format not in FORMATS:
-        raise InputError(f"format={settings.format}: unknown; choose one of {', '.join(FORMATS)}")
-    for name, path in (("gold", settings.gold), ("pred", settings.pred)):
-        if not Path(path).exists():
-            raise InputError(f"{name}={path}: no such file or directory")
+    validate(settings)
     options = dict(settings.read_options)
     if settings.format == "nemo":
         options["split"] = settings.split

@@ -41,6 +41,7 @@ from finetune.inference import Predictor
 from finetune.model import describe, load_ner_model
 from gatortron_common.cli import run_stage
 from gatortron_common.logging import InputError, get_logger
+from gatortron_common.outputs import refuse_output_that_is_input
 from gatortron_common.shards import resolve_shard
 
 logger = get_logger("finetune.predict")
@@ -147,9 +148,8 @@ def validate(settings: PredictConfig) -> tuple[str, Path, int, int]:
     source = Path(settings.input)
     if not source.exists():
         raise InputError(f"input={source}: no such file or directory")
-    resolved_output, resolved_input = output.resolve(), source.resolve()
-    if resolved_output == resolved_input or resolved_output in resolved_input.parents:
-        raise InputError(f"output={output}: it is or contains the input")
+    # The output is replaced as a whole: it may not be or hold the input documents or the model.
+    refuse_output_that_is_input(output, [source, settings.model], "output", replaces_directory=True)
     if output.exists() and (output.is_file() or any(output.iterdir())) and not settings.overwrite:
         raise InputError(f"output={output}: exists; choose a new path or set overwrite=true to replace it")
     return output_format, output, index, count

@@ -52,6 +52,7 @@ from finetune.model import HEADS, NerInfo, NerModel, build_model, encoder_config
 from finetune.scoring.report import format_tables
 from gatortron_common.atomic import atomic_write_text
 from gatortron_common.logging import InputError, get_logger
+from gatortron_common.outputs import refuse_output_that_is_input
 
 logger = get_logger("finetune")
 RUN_MARKER = "finetune_run.json"  # marks an output_dir as this stage's own
@@ -66,18 +67,12 @@ def label_settings(settings: FinetuneConfig) -> LabelSettings:
                          type_priority=list(dataset.type_priority), discontinuous=dataset.discontinuous)
 
 
-def _inside(path: Path, other: Path) -> bool:
-    """`path` is `other` or lies inside it."""
-    return path == other or other in path.parents
-
-
 def check_output_dir(settings: FinetuneConfig) -> None:
     """Refuse an output_dir that is (or holds) an input, or holds something not ours without overwrite."""
     output = Path(settings.output_dir).resolve()
-    for name in ("model", "data_dir"):
-        given = getattr(settings, name)
-        if _inside(Path(given).resolve(), output):  # replacing output_dir would delete this input
-            raise InputError(f"output_dir={settings.output_dir}: it is or contains {name}={given}")
+    # overwrite=true replaces output_dir as a whole: it may never be or hold the model or the corpus.
+    refuse_output_that_is_input(output, [settings.model, settings.data_dir], "output_dir",
+                                replaces_directory=True)
     if output.exists() and not output.is_dir():
         raise InputError(f"output_dir={settings.output_dir}: is a file")
     if not output.is_dir() or not any(output.iterdir()) or settings.overwrite:

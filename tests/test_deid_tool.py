@@ -169,7 +169,7 @@ def test_bad_settings_are_refused_before_any_work(weak_model: Path, notes: list,
 
     refused("mode=redact: expected one of tag, surrogate, spans", mode="redact")
     refused("mode=surrogate needs a secret", mode="surrogate")
-    refused("an output may not be", output=str(source))
+    refused("is also an input", output=str(source))
     refused("no column text_column=TEXT", text_column="TEXT")
     refused("template: only", template="[**{name}**]")
     refused("threshold: unknown categories PHONE", threshold={"PHONE": 0.5})

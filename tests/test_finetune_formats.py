@@ -105,7 +105,8 @@ def test_2010_bad_inputs_name_file_and_line(tmp_path):
     assert f"{corpus / 'r2.con'}:2" in message and "past the text" in message
 
     put(corpus / "r2.con", f'c="{SURROGATE.lower()}" 1:0 1:0||t="drug"\n')
-    assert "unknown concept type drug" in error_of(read_corpus, corpus, "i2b2_2010")
+    message = error_of(read_corpus, corpus, "i2b2_2010")
+    assert "unknown concept type" in message and "drug" not in message  # the value is input text
     assert read_corpus(corpus, "i2b2_2010", allow_unknown=True)[1].entities[0].type == "drug"
 
 
@@ -260,12 +261,13 @@ def test_2014_unknown_category_or_type_and_bad_offsets(tmp_path):
     source = put(tmp_path / "c" / "1.xml",
                  head + '<PHONE id="P3" start="23" end="31" text="555-0100" TYPE="PHONE"' + tail)
     message = error_of(read_corpus, tmp_path / "c", "i2b2_2014")
-    assert message.startswith(f"{source}:6 (tag P3)") and "unknown PHI category <PHONE>" in message
+    assert message.startswith(f"{source}:6 (tag P3)") and "unknown PHI category" in message
     assert read_corpus(tmp_path / "c", "i2b2_2014", allow_unknown=True)[0].entities[0].category == "PHONE"
 
     put(source, head + f'<NAME id="P4" start="9" end="19" text="{SURROGATE}" TYPE="NICKNAME"' + tail)
     message = error_of(read_corpus, tmp_path / "c", "i2b2_2014")
-    assert message.startswith(f"{source}:6 (tag P4)") and "NICKNAME is not a subtype of NAME" in message
+    assert message.startswith(f"{source}:6 (tag P4)") and "not a subtype of NAME" in message
+    assert "NICKNAME" not in message
 
     put(source, head + f'<NAME id="P7" start="9" end="90" text="{SURROGATE}" TYPE="DOCTOR"' + tail)
     message = error_of(read_corpus, tmp_path / "c", "i2b2_2014")
@@ -438,7 +440,7 @@ def test_logged_reports_and_convert_errors_carry_no_phi(tmp_path, caplog):
     assert f"{tmp_path / 'c' / '1.ann'}:1 (T1)" in caplog.text and SURROGATE not in caplog.text
     settings = ConvertConfig(input=str(tmp_path / "c"), from_format="brat", to_format="i2b2_2010",
                              output=str(tmp_path / "c"))
-    assert "output is the input" in error_of(convert, settings)
+    assert "is also an input" in error_of(convert, settings)
 
 
 def test_convert_command_line(tmp_path):

@@ -231,7 +231,7 @@ def test_bad_settings_and_inputs_are_refused_before_training(
     write_jsonl([], empty_jsonl / "train.jsonl")
     refused("the train split has no documents",
             settings(encoder, empty_jsonl, tmp_path / "o5", fmt="jsonl", train="train.jsonl", test=None))
-    refused("output_dir=.*it is or contains data_dir", settings(encoder, data, data))
+    refused("output_dir=.* is also an input", settings(encoder, data, data))
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("keep me")

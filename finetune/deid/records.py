@@ -121,17 +121,38 @@ def _read_delimited(path: Path, delimiter: str, text_column: str,
     csv.field_size_limit(sys.maxsize)  # a note can be far longer than csv's 128 KB default
     with open(path, encoding="utf-8", newline="") as handle:
         reader = csv.DictReader(handle, delimiter=delimiter)
+        with _named_errors(path, 1):
+            header = reader.fieldnames
+        # The first line's values (in a headerless file: note text) never go into a message.
         for setting, column in (("text_column", text_column), ("patient_key", patient_key)):
-            if column is not None and (reader.fieldnames is None or column not in reader.fieldnames):
-                raise InputError(f"{path}: no column {setting}={column} in the header")
-        end = reader.line_num
-        for row in reader:
+            if column is not None and (header is None or column not in header):
+                raise InputError(f"{location(path, 1)}: the header has no column {setting}={column} (a file "
+                                 f"without a header line cannot be read)")
+        end, rows = reader.line_num, iter(reader)
+        while True:
+            with _named_errors(path, end + 1):
+                row = next(rows, None)
+            if row is None:
+                break
             start, end = end + 1, reader.line_num  # a quoted note spans lines: name the row by its first
             where = location(path, start)
             if None in row or any(value is None for value in row.values()):
                 raise InputError(f"{where}: the row has a different number of fields than the header")
             yield NoteRecord(id=f"{path.name}:{start}", text=row[text_column],
                              patient=_patient(row, patient_key, where), fields=row)
+
+
+@contextmanager
+def _named_errors(path: Path, line: int) -> Iterator[None]:
+    """Undecodable bytes and unreadable rows as an `InputError` naming the row's first line."""
+    try:
+        yield
+    except UnicodeDecodeError:
+        raise InputError(f"{location(path, line)}: not UTF-8 (a bad byte in this row or soon "
+                         f"after it)") from None
+    except csv.Error:
+        raise InputError(f"{location(path, line)}: not a readable CSV/TSV row (broken quoting or a NUL "
+                         f"byte)") from None
 
 
 def _line_ending(path: Path) -> str:

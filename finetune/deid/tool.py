@@ -35,6 +35,7 @@ from finetune.inference import Predictor
 from finetune.model import load_ner_model
 from gatortron_common.atomic import atomic_open
 from gatortron_common.logging import InputError, get_logger
+from gatortron_common.outputs import refuse_output_that_is_input
 from gatortron_common.shards import resolve_shard
 
 logger = get_logger("finetune.deid")
@@ -224,6 +225,10 @@ def validate(settings: DeidConfig) -> Plan:
     done_file = span_file.with_suffix(".done.json")
     finished = done_file.is_file() and not settings.overwrite
     for path in (p for p in (target, span_file) if p is not None and not finished):
+        # Replaced as a whole: never the notes, the model or the gold corpus, nor a folder holding one.
+        refuse_output_that_is_input(path, [source, settings.model or "", settings.gold or ""],
+                                    "spans" if path == span_file and target is not None else "output",
+                                    replaces_directory=True)
         resolved, given = path.resolve(), source.resolve()
         if resolved == given or given in resolved.parents or resolved in given.parents:
             raise InputError(f"{path}: an output may not be, contain or lie inside the input")

@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from finetune.document import Document, Entity
+from finetune.document import Document, Entity, safe_id
 from finetune.formats.common import (
     assign_ids,
     check_span,
@@ -83,17 +83,20 @@ def _read_pair(text_file: Path, ann_file: Path, report: FormatReport) -> Documen
     others: list[str] = []
     kinds: list[str] = []
     for number, line in enumerate(read_text(ann_file).split("\n"), start=1):
+        line = line.removesuffix("\r")  # a CRLF file: the "\r" belongs to no field
         if not line.strip():
             continue
         where = location(ann_file, number)
         identifier = line.split("\t", 1)[0]
+        # An id without a tab after it (spaces instead of tabs) runs into the entity text: never shown.
+        named = f"{where} ({safe_id(identifier)})"
         if identifier.startswith("T"):
-            entity = _entity(line, text, f"{where} ({identifier})", report)
+            entity = _entity(line, text, named, report)
             if entity is not None:
                 entities.append(entity)
                 kinds.append("T")
         elif identifier.startswith("R"):
-            relations.append(_relation(line, f"{where} ({identifier})"))
+            relations.append(_relation(line, named))
             kinds.append("R")
         elif identifier.startswith(_OTHER_PREFIXES):
             others.append(line)
@@ -105,7 +108,7 @@ def _read_pair(text_file: Path, ann_file: Path, report: FormatReport) -> Documen
         for role, argument in relation["args"].items():
             if argument not in known:
                 report.note(MISMATCH, f"relation argument {role} refers to an unknown id",
-                            f"{ann_file} ({relation['id']})")
+                            f"{ann_file} ({safe_id(relation['id'])})")
     kept: dict[str, Any] = {}
     if others:
         kept["other_lines"] = others
@@ -124,7 +127,8 @@ def _entity(line: str, text: str, where: str, report: FormatReport) -> Entity | 
     if not _TYPE.fullmatch(type_name) or not _SPANS.fullmatch(span_part):
         raise InputError(f"{where}: cannot read the type and offsets "
                          f"(expected 'Type 10 15' or 'Type 10 15;20 25')")
-    spans = [(int(s), int(e)) for s, e in (piece.split(" ") for piece in span_part.split(";"))]
+    given = [(int(s), int(e)) for s, e in (piece.split(" ") for piece in span_part.split(";"))]
+    spans = sorted(given)  # fragments in text order (brat accepts `20 25;5 10`)
     for start, end in spans:
         if start > len(text) or end > len(text):
             raise InputError(f"{where}: offsets {start}-{end} are past the text (length {len(text)})")
@@ -132,7 +136,9 @@ def _entity(line: str, text: str, where: str, report: FormatReport) -> Entity | 
             report.note(SKIP, "empty or reversed span left out", where)
             return None
     if len(fields) == 3:
-        compare_span_text(fields[2], ann_text(text, spans), where, report)
+        as_given = ann_text(text, given)  # the text field may follow the fragments' written order
+        expected = as_given if fields[2] == as_given else ann_text(text, spans)
+        compare_span_text(fields[2], expected, where, report)
     return Entity(start=spans[0][0], end=spans[-1][1], type=type_name, id=fields[0],
                   fragments=spans if len(spans) > 1 else None)
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from finetune.document import Document, Entity
+from finetune.document import Document, Entity, safe_id
 from finetune.formats.report import MISMATCH, REPAIR, FormatReport
 from gatortron_common.atomic import atomic_directory
 from gatortron_common.logging import InputError
@@ -118,8 +118,7 @@ def snap_to_tokens(tokens: Sequence[tuple[int, int]], starts: Sequence[int], sta
 
 def entity_where(document: Document, entity: Entity, index: int) -> str:
     """`document 101 (P3)`: how writers name an entity in notes and errors, never by its text."""
-    name = entity.id if entity.id is not None else f"entity #{index + 1}"
-    return f"document {document.id} ({name})"
+    return f"document {document.id} ({safe_id(entity.id, f'entity #{index + 1}')})"
 
 
 def assign_ids(current: Sequence[str | None], prefixes: Sequence[str], taken: Iterable[str] = (),
@@ -221,5 +220,7 @@ def safe_file_stem(document: Document) -> str:
     """The document id as a file stem (ids name files in file-per-document formats)."""
     stem = document.id
     if not stem or stem in (".", "..") or "/" in stem or "\\" in stem or "\0" in stem:
-        raise InputError(f"document {stem!r}: id cannot be used as a file name")
+        # The id is not shown: one that cannot name a file is not an id of the usual shape.
+        raise InputError("a document id cannot be used as a file name (empty, '.', '..', or holding '/', "
+                         "'\\' or NUL)")
     return stem

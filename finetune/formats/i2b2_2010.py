@@ -113,7 +113,7 @@ def _read_concepts(path: Path, grid: _Grid, text: str, report: FormatReport,
         concept, type_name = match.group(1), match.group(6)
         first, last = (int(match.group(2)), int(match.group(3))), (int(match.group(4)), int(match.group(5)))
         if type_name not in TYPES and not allow_unknown:
-            raise InputError(f"{where}: unknown concept type {type_name} (expected {', '.join(TYPES)}; "
+            raise InputError(f'{where}: unknown concept type in t="..." (expected {", ".join(TYPES)}; '
                              f"allow_unknown=true accepts it)")
         start_span, end_span = grid.span(*first), grid.span(*last)
         if start_span is None or end_span is None:

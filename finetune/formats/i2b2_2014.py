@@ -73,11 +73,11 @@ def _read_file(file: Path, report: FormatReport, allow_unknown: bool) -> Documen
             raise InputError(f"{where}: <{tag.name}> has no TYPE attribute")
         if not allow_unknown:
             if tag.name not in CATEGORIES:
-                raise InputError(f"{where}: unknown PHI category <{tag.name}> "
-                                 f"(allow_unknown=true accepts it)")
+                raise InputError(f"{where}: unknown PHI category (the tag name is not one of "
+                                 f"{', '.join(CATEGORIES)}; allow_unknown=true accepts it)")
             if subtype not in CATEGORIES[tag.name]:
-                raise InputError(f"{where}: TYPE {subtype} is not a subtype of {tag.name} "
-                                 f"(allow_unknown=true accepts it)")
+                raise InputError(f"{where}: the TYPE attribute is not a subtype of {tag.name} (expected "
+                                 f"{', '.join(CATEGORIES[tag.name])}; allow_unknown=true accepts it)")
         entity = xml_standoff.tag_entity(tag, subtype, parsed.text, file, report, _OWN)
         if entity is not None:
             entities.append(entity)
@@ -110,13 +110,12 @@ def render(document: Document, report: FormatReport, allow_unknown: bool = False
         where = entity_where(document, entity, index)
         category = entity.category if entity.category is not None else CATEGORY_OF.get(entity.type)
         if category is None:
-            raise InputError(f"{where}: type {entity.type} is not an i2b2 2014 PHI TYPE and the entity "
-                             f"has no category")
+            raise InputError(f"{where}: the type is not an i2b2 2014 PHI TYPE and the entity has no category")
         if not allow_unknown and entity.type not in CATEGORIES.get(category, ()):
-            raise InputError(f"{where}: {category}/{entity.type} is not an i2b2 2014 category/TYPE "
+            raise InputError(f"{where}: the category/type pair is not an i2b2 2014 category/TYPE "
                              f"(allow_unknown=true writes it)")
         if not _XML_NAME.fullmatch(category):
-            raise InputError(f"{where}: category {category} cannot be an XML tag name")
+            raise InputError(f"{where}: the category cannot be an XML tag name")
         attributes = xml_standoff.span_attributes(entity_id, entity, document.text, where, report)
         attributes.append(("TYPE", entity.type))
         attributes += xml_standoff.ordered_attributes([("comment", "")], entity.attributes, _OWN)

@@ -8,10 +8,16 @@
     </TAGS>
     </ROOT>
 
+A well-formed file is read with a real XML parser (expat): single-quoted attributes, TEXT escaped
+without CDATA, `<TAGS/>`, `/>` inside a value are all fine. The TEXT is the element's content after
+unescaping, with every character kept as stored (expat's line-end and attribute-whitespace
+normalization is undone from the source bytes: offsets count every character, `\r` included);
+whitespace around a CDATA section is not part of it (the offsets index the CDATA text).
+
 Several files of the real 2012 release are not well-formed XML (a raw `&` or `"` inside an
-attribute value), so no XML parser is used: the TEXT is the CDATA content taken verbatim (any
-whitespace change would shift every offset after it) and the tags are read with patterns that
-accept those mistakes. Each repair is reported with file, line and tag id.
+attribute value). Only such files go to the tolerant reader: the TEXT is the CDATA content taken
+verbatim and the tags are read with patterns that accept those mistakes. Each repair is reported
+with file, line and tag id.
 
 What is not the default shape (XML declaration, root layout, ` />` versus `/>`, the space between
 tags, whether `>` and `'` are escaped) is kept as a small `layout` dict, so a document written back
@@ -23,8 +29,10 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass, field
+from typing import Any
+from xml.parsers import expat
 
-from finetune.document import Entity
+from finetune.document import Entity, safe_id
 from finetune.formats.common import compare_span_text
 from finetune.formats.report import ADJUST, REPAIR, SKIP, FormatReport
 from gatortron_common.logging import InputError, location
@@ -40,6 +48,9 @@ _ATTRIBUTE = re.compile(rf'\s+({_NAME})="(.*?)"(?=\s+{_NAME}="|\s*$)', re.S)
 _NESTED_TAG = re.compile(rf"<{_NAME}\s+{_NAME}=")
 _VALUE_PART = re.compile(r'&(?:amp|lt|gt|quot|apos|#[0-9]+|#x[0-9a-fA-F]+);|[&"<]')
 _NAMED = {"&amp;": "&", "&lt;": "<", "&gt;": ">", "&quot;": '"', "&apos;": "'"}
+# An attribute of a well-formed tag (the parser has checked it), with its value as stored.
+_WELL_FORMED_ATTRIBUTE = re.compile(rf"\s+({_NAME})\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
+_REFERENCE = re.compile(r"&(?:amp|lt|gt|quot|apos|#[0-9]+|#x[0-9a-fA-F]+);")
 
 
 @dataclass
@@ -52,7 +63,7 @@ class Tag:
 
     def where(self, path: object) -> str:
         """`file:line (tag P3)` for notes and errors."""
-        return f"{location(path, self.line)} (tag {self.attributes.get('id', '?')})"
+        return f"{location(path, self.line)} (tag {safe_id(self.attributes.get('id'))})"
 
 
 @dataclass
@@ -104,7 +115,132 @@ def _decode(value: str, tag_where: str, report: FormatReport, used: set[str]) ->
 
 
 def parse(raw: str, path: object, root: str, report: FormatReport) -> StandoffXml:
-    """Read an i2b2 stand-off XML file's text and tags.
+    """Read an i2b2 stand-off XML file's text and tags: with the XML parser when the file is
+    well-formed, else with the tolerant reader (its repairs noted in `report`).
+
+    Args:
+        raw: the file's content, exactly as stored.
+        path: the file, for messages.
+        root: the expected root element (`deIdi2b2`, `ClinicalNarrativeTemporalAnnotation`).
+        report: repairs of malformed attribute values are noted here.
+
+    Raises:
+        InputError: the file lacks the TEXT or TAGS structure, or a tag cannot be read.
+    """
+    events = _xml_events(raw)
+    if events is None:
+        return parse_tolerant(raw, path, root, report)
+    parsed = _from_events(events, raw.encode("utf-8"), path, root)
+    # The tolerant reader also learns the layout (declaration, spacing, escapes) that makes a
+    # written-back file byte-identical; use it where it reads this file the same way.
+    try:
+        tolerant = parse_tolerant(raw, path, root, FormatReport())
+    except InputError:
+        return parsed
+    if tolerant.text == parsed.text and [(t.name, t.attributes) for t in tolerant.tags] == \
+            [(t.name, t.attributes) for t in parsed.tags]:
+        parsed.layout = tolerant.layout
+    return parsed
+
+
+def _xml_events(raw: str) -> list[tuple[Any, ...]] | None:
+    """The parser's events `(kind, byte offset, line, payload)`; None when `raw` is not well-formed."""
+    parser = expat.ParserCreate(encoding="UTF-8")  # `raw` is already decoded text; the bytes are UTF-8
+    parser.ordered_attributes = True
+    parser.buffer_text = False  # one event per piece, so each maps back to its source bytes
+    events: list[tuple[Any, ...]] = []
+
+    def add(kind: str, payload: Any = None) -> None:
+        events.append((kind, parser.CurrentByteIndex, parser.CurrentLineNumber, payload))
+
+    parser.StartElementHandler = lambda name, attributes: add("start", (name, attributes))
+    parser.EndElementHandler = lambda name: add("end", name)
+    parser.CharacterDataHandler = lambda data: add("chars", data)
+    parser.StartCdataSectionHandler = lambda: add("cdata")
+    parser.EndCdataSectionHandler = lambda: add("cdata_end")
+    parser.CommentHandler = lambda _: add("other")
+    parser.ProcessingInstructionHandler = lambda *_: add("other")
+    try:
+        parser.Parse(raw.encode("utf-8"), True)
+    except expat.ExpatError:
+        return None
+    return events
+
+
+def _exact(parsed: str, stored: str) -> str:
+    """The characters as stored when they differ from the parser's only by its line-end
+    normalization; else (a reference such as `&amp;`) the parser's."""
+    return stored if stored.replace("\r\n", "\n").replace("\r", "\n") == parsed else parsed
+
+
+def _exact_attributes(parsed: list[str], stored_tag: str) -> dict[str, str]:
+    """Attribute values as stored (the parser turns tabs and line breaks in them into spaces)."""
+    values = dict(zip(parsed[::2], parsed[1::2], strict=True))
+    for found in _WELL_FORMED_ATTRIBUTE.finditer(stored_tag):
+        key, stored = found.group(1), found.group(2) if found.group(2) is not None else found.group(3)
+        if key not in values or re.search(r"&(?!(?:amp|lt|gt|quot|apos|#[0-9]+|#x[0-9a-fA-F]+);)", stored):
+            continue  # an entity of a DTD: the parser's value stands
+        value = _REFERENCE.sub(lambda m: _NAMED.get(m.group()) or _char(m.group()), stored)
+        if re.sub(r"\r\n|[\r\n\t]", " ", value) == re.sub(r"[\r\n\t]", " ", values[key]) or \
+                value == values[key]:
+            values[key] = value
+    return values
+
+
+def _char(reference: str) -> str:
+    return chr(int(reference[3:-1], 16) if reference[2] in "xX" else int(reference[2:-1]))
+
+
+def _from_events(events: list[tuple[Any, ...]], data: bytes, path: object, root: str) -> StandoffXml:
+    """Text and tags of a well-formed file from its parser events (see `parse`)."""
+    def stored(index: int) -> str:
+        end = events[index + 1][1] if index + 1 < len(events) else len(data)
+        return data[events[index][1]:end].decode("utf-8")
+
+    depth, section, in_cdata = 0, None, False
+    pieces: list[tuple[bool, str]] = []  # (inside CDATA, text) of TEXT's content
+    tags: list[Tag] = []
+    seen: set[str] = set()
+    for index, (kind, _, line, payload) in enumerate(events):
+        if kind == "start":
+            name, attributes = payload
+            depth += 1
+            if depth == 1 and name != root:
+                raise InputError(f"{path}: the root element is not <{root}>")
+            if depth == 2 and name in ("TEXT", "TAGS") and name not in seen:
+                section = name
+                seen.add(name)
+            elif depth == 3 and section == "TAGS":
+                values = _exact_attributes(attributes, stored(index))
+                tags.append(Tag(name=name, attributes=values, line=line))
+            elif depth >= 3 and section in ("TEXT", "TAGS"):
+                raise InputError(f"{location(path, line)}: unexpected element inside <{section}> (expected "
+                                 f"{'text only' if section == 'TEXT' else 'empty tags'})")
+        elif kind == "end":
+            depth -= 1
+            if depth == 1:
+                section = None
+        elif kind in ("cdata", "cdata_end"):
+            in_cdata = kind == "cdata"
+        elif kind == "chars" and section == "TEXT" and depth == 2:
+            pieces.append((in_cdata, _exact(payload, stored(index))))
+        elif kind == "chars" and section == "TAGS" and payload.strip():
+            raise InputError(f"{location(path, line)}: text inside <TAGS> (expected tags only)")
+    for name in ("TEXT", "TAGS"):
+        if name not in seen:
+            raise InputError(f"{path}: no <{name}> element (not an i2b2 stand-off XML file?)")
+    return StandoffXml(text=_text_of(pieces), tags=tags)
+
+
+def _text_of(pieces: list[tuple[bool, str]]) -> str:
+    """TEXT's content; with CDATA, the whitespace outside its sections (markup layout) left out."""
+    if any(in_cdata for in_cdata, _ in pieces):
+        pieces = [(in_cdata, text) for in_cdata, text in pieces if in_cdata or text.strip()]
+    return "".join(text for _, text in pieces)
+
+
+def parse_tolerant(raw: str, path: object, root: str, report: FormatReport) -> StandoffXml:
+    """Read an i2b2 stand-off XML file's text and tags without an XML parser (not well-formed files).
 
     Args:
         raw: the file's content, exactly as stored.
@@ -173,7 +309,7 @@ def _read_tag(match: re.Match[str], path: object, line: int, report: FormatRepor
               escapes: set[str]) -> Tag:
     name, body = match.group(1), match.group(2) or ""
     identifier = re.search(r'\bid="([^"]*)"', body)
-    where = f"{location(path, line)} (tag {identifier.group(1) if identifier else '?'})"
+    where = f"{location(path, line)} (tag {safe_id(identifier.group(1) if identifier else None)})"
     attributes: dict[str, str] = {}
     position = 0
     while position < len(body.rstrip()):

@@ -27,18 +27,20 @@ import numpy as np
 from finetune.document import Document, write_jsonl
 from finetune.formats import FormatReport, write_corpus
 from finetune.synthetic.concepts import concept_note
-from finetune.synthetic.config import CORPUS_NAMES, AnnotatedCorporaConfig
+from finetune.synthetic.config import CONFIG_DIR, CORPUS_NAMES, AnnotatedCorporaConfig
 from finetune.synthetic.deid import deid_note
 from finetune.synthetic.medications import medication_note
 from finetune.synthetic.temporal import temporal_note
 from gatortron_common.atomic import atomic_directory, atomic_write_text
 from gatortron_common.logging import InputError, get_logger
+from gatortron_common.outputs import check_output_path
 from gatortron_common.synthetic.notes import SyntheticNote, write_notes_delimited
 from gatortron_common.synthetic.text import Dice
 
 log = get_logger(__name__)
 SPLITS = ("train", "test")
 _STREAM = 2018  # SeedSequence stream id of this generator (other synthetic data use others)
+RUNS_FROM = (CONFIG_DIR, Path(__file__).resolve().parent)  # this stage's settings and code
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,12 @@ def corpus_counts(documents: list[Document]) -> dict[str, Any]:
 
 
 def _check_output(settings: AnnotatedCorporaConfig) -> None:
+    if Path(settings.output_dir).is_file():
+        raise InputError(f"output_dir={settings.output_dir}: is a file")
+    # output_dir is replaced as a whole (an earlier run's too, with overwrite=true only): never the
+    # code and settings this stage runs from.
+    check_output_path(settings.output_dir, "output_dir", settings.overwrite, lambda _: False,
+                      inputs=RUNS_FROM, what="synthetic corpora directory")
     if settings.seed < 0:
         raise InputError(f"seed must be >= 0, got {settings.seed}")
     if settings.documents < 1:
@@ -135,12 +143,6 @@ def _check_output(settings: AnnotatedCorporaConfig) -> None:
     if unknown or not settings.corpora:
         raise InputError(f"corpora must be a non-empty list of {', '.join(CORPUS_NAMES)}; "
                          f"unknown: {', '.join(unknown) or 'none'}")
-    target = Path(settings.output_dir)
-    if target.exists() and not target.is_dir():
-        raise InputError(f"{target}: output_dir is a file")
-    if target.is_dir() and any(target.iterdir()) and not settings.overwrite:
-        raise InputError(f"{target}: output_dir exists and is not empty; choose a new directory or set "
-                         f"overwrite=true to replace it as a whole")
 
 
 def write_annotated_corpora(settings: AnnotatedCorporaConfig) -> dict[str, Any]:
