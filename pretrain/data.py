@@ -17,9 +17,11 @@ from megatron.core.datasets.blended_megatron_dataset_builder import BlendedMegat
 from megatron.core.datasets.indexed_dataset import IndexedDataset
 
 from data_prep.blend import load_blend
+from data_prep.indexed_writer import dataset_files, read_stats
 from gatortron_common.logging import InputError
 from pretrain.config import DataConfig
 from tokenizer.megatron_adapter import MegatronWordPieceTokenizer
+from tokenizer.vocab import Vocabulary, check_same_vocabulary
 
 
 def resolve_blend(blend: str | list[str]) -> tuple[list[str], list[float] | None]:
@@ -40,6 +42,16 @@ def resolve_blend(blend: str | list[str]) -> tuple[list[str], list[float] | None
     return prefixes, None
 
 
+def check_dataset_vocabularies(prefixes: list[str], vocab: Vocabulary, setting: str) -> None:
+    """Refuse a blend with a dataset made with another vocabulary than `vocab` (its token ids would
+    mean other tokens); datasets whose stats do not record theirs are not compared."""
+    for prefix in prefixes:
+        if not dataset_files(prefix)["stats.json"].is_file():
+            continue
+        check_same_vocabulary(read_stats(prefix).get("vocabulary"), vocab.identity(),
+                              f"the dataset {prefix}", setting)
+
+
 @dataclass(frozen=True)
 class Splits:
     train: BERTMaskedWordPieceDataset
@@ -48,7 +60,8 @@ class Splits:
 
 def build_datasets(data: DataConfig, seq_length: int, binary_head: bool, samples: tuple[int, int, int],
                    cache_dir: str, lowercase: bool = False) -> Splits:
-    """Train / validation datasets with at least `samples` = (train, valid, test) samples."""
+    """Train / validation datasets with at least `samples` = (train, valid, test) samples;
+    `lowercase`: the vocabulary is uncased (Vocabulary.lowercase)."""
     prefixes, weights = resolve_blend(data.blend)
     check_split(prefixes, data.split)
     tokenizer = MegatronWordPieceTokenizer(data.vocab, lowercase=lowercase)
