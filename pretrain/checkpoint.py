@@ -24,6 +24,9 @@ from gatortron_common.logging import InputError, get_logger
 logger = get_logger("pretrain.checkpoint")
 
 TRACKER = "latest_checkpointed_iteration.txt"
+# dist_checkpointing writes this file last, after every shard and the common state: an iteration
+# directory without it is a save that did not finish (or a deletion that did not).
+COMPLETE_MARKER = "metadata.json"
 # The distributed optimizer's state in the canonical per-parameter layout (gathered across data-
 # parallel ranks on save), so its checkpoints reshard across TP/PP like the rest. Its default layout
 # is refused by megatron-core 0.16.1's own checkpointing ("ShardedTensor.flattened_range is not
@@ -33,6 +36,10 @@ OPTIMIZER_METADATA = {"distrib_optim_sharding_type": "fully_reshardable"}
 
 def iteration_dir(root: str | Path, iteration: int) -> Path:
     return Path(root) / f"iter_{iteration:07d}"
+
+
+def is_complete(directory: Path) -> bool:
+    return (directory / COMPLETE_MARKER).is_file()
 
 
 def latest_iteration(root: str | Path) -> int | None:
@@ -161,9 +168,12 @@ def load_checkpoint(root: str | Path, iteration: int, model: list, optimizer, sc
 def saved_position(root: str | Path, iteration: int) -> dict:
     """The position saved with a checkpoint, read without building a model (common state)."""
     directory = iteration_dir(root, iteration)
+    available = ", ".join(str(i) for i in complete_iterations(root)) or "none"
     if not directory.is_dir():
-        raise InputError(f"{directory}: no such checkpoint (iterations there: "
-                         f"{', '.join(str(i) for i in saved_iterations(root)) or 'none'})")
+        raise InputError(f"{directory}: no such checkpoint (complete iterations there: {available})")
+    if not is_complete(directory):
+        raise InputError(f"{directory}: incomplete checkpoint (no {COMPLETE_MARKER}: its save did not "
+                         f"finish); complete iterations there: {available}")
     common = dist_checkpointing.load_common_state_dict(str(directory))
     return common["position"]
 
@@ -171,3 +181,8 @@ def saved_position(root: str | Path, iteration: int) -> dict:
 def saved_iterations(root: str | Path) -> list[int]:
     """Iterations with a checkpoint directory under `root` (complete or not), ascending."""
     return sorted(int(p.name[5:]) for p in Path(root).glob("iter_*") if p.name[5:].isdigit())
+
+
+def complete_iterations(root: str | Path) -> list[int]:
+    """Iterations whose checkpoint under `root` finished saving, ascending."""
+    return [i for i in saved_iterations(root) if is_complete(iteration_dir(root, i))]
