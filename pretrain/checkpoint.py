@@ -20,6 +20,7 @@ from megatron.core.dist_checkpointing.mapping import ShardedObject
 
 from gatortron_common.atomic import atomic_write_text
 from gatortron_common.logging import InputError, get_logger
+from pretrain.lifetime import own_checkpoint_writer_queue
 
 logger = get_logger("pretrain.checkpoint")
 
@@ -116,6 +117,7 @@ def save_checkpoint(root: str | Path, iteration: int, model: list, optimizer, sc
     """
     directory = iteration_dir(root, iteration)
     rank = torch.distributed.get_rank()
+    own_checkpoint_writer_queue()
     if rank == 0:
         shutil.rmtree(directory, ignore_errors=True)  # a killed save of the same iteration
         directory.mkdir(parents=True)

@@ -6,8 +6,10 @@ and load them), read in micro-batches that resume at the exact consumed sample.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy
@@ -20,6 +22,7 @@ from data_prep.blend import load_blend
 from data_prep.indexed_writer import dataset_files, read_stats
 from gatortron_common.logging import InputError
 from pretrain.config import DataConfig
+from pretrain.lifetime import end_with_parent
 from tokenizer.megatron_adapter import MegatronWordPieceTokenizer
 from tokenizer.vocab import Vocabulary, check_same_vocabulary
 
@@ -130,12 +133,25 @@ def micro_batches(dataset, micro_batch_size: int, data_parallel_rank: int, data_
     sampler = RankBatches(len(dataset), micro_batch_size, data_parallel_rank, data_parallel_size,
                           consumed_samples)
     # Its own generator: the loader must not draw from the global one, which drives dropout (and is
-    # restored exactly on resume).
+    # restored exactly on resume). Workers are forked: spawn or forkserver would pickle the dataset,
+    # whose sample indices (memory-mapped, tens of GB for a GatorTron-size run) would be copied whole.
     loader = torch.utils.data.DataLoader(dataset, batch_sampler=sampler, collate_fn=collate,
                                          num_workers=workers, persistent_workers=workers > 0,
-                                         generator=torch.Generator().manual_seed(0))
+                                         generator=torch.Generator().manual_seed(0),
+                                         worker_init_fn=partial(end_with_parent, os.getpid()))
     yield from loader
     raise InputError(f"the training data ran out after {len(dataset)} samples; raise the sample count")
+
+
+class LoaderWorkerDied(RuntimeError):
+    """A DataLoader worker process died (killed, or crashed): the step in progress is lost, the last
+    checkpoint is intact."""
+
+
+def is_loader_worker_death(error: BaseException) -> bool:
+    """torch's message for a dead worker: "DataLoader worker (pid N) is killed by signal: ..." or
+    "DataLoader worker (pid(s) N) exited unexpectedly"."""
+    return isinstance(error, RuntimeError) and str(error).startswith("DataLoader worker (pid")
 
 
 def collate(samples: list[dict]) -> dict[str, torch.Tensor]:

@@ -28,10 +28,18 @@ from megatron.core.optimizer import OptimizerConfig, get_megatron_optimizer
 from megatron.core.optimizer_param_scheduler import OptimizerParamScheduler
 from megatron.core.pipeline_parallel import get_forward_backward_func
 
+from gatortron_common.atomic import atomic_write_text
 from gatortron_common.logging import InputError, get_logger
 from pretrain import checkpoint, cpu_backend, throughput
 from pretrain.config import ARCHITECTURE_FIELDS, PretrainConfig, validate
-from pretrain.data import build_datasets, check_dataset_vocabularies, micro_batches, resolve_blend
+from pretrain.data import (
+    LoaderWorkerDied,
+    build_datasets,
+    check_dataset_vocabularies,
+    is_loader_worker_death,
+    micro_batches,
+    resolve_blend,
+)
 from pretrain.model import build_model, in_training_precision, layer_spec, transformer_config
 from tokenizer.vocab import Vocabulary, check_same_vocabulary, load_vocabulary, padded_vocab_size
 
@@ -194,7 +202,11 @@ def forward_step(data_iterator, model, device: torch.device):
 
 def pretrain(cfg: PretrainConfig) -> TrainState:
     """Train to cfg.train.train_iters steps, resuming from the newest checkpoint in
-    cfg.checkpoint.dir; return the final state (with this run's loss history)."""
+    cfg.checkpoint.dir; return the final state (with this run's loss history).
+
+    Raises:
+        LoaderWorkerDied: a data loader process died; a rerun resumes from the last checkpoint.
+    """
     on_gpu = torch.cuda.is_available()
     # Every setting and input that can be checked without the process group, before any work.
     validate(cfg, on_gpu)
@@ -204,6 +216,11 @@ def pretrain(cfg: PretrainConfig) -> TrainState:
     created_group = initialize_distributed(on_gpu)
     try:
         return _pretrain(cfg, on_gpu, vocab)
+    except RuntimeError as error:
+        # torch raises it from its SIGCHLD handler, wherever the step is: the step is lost, not the run.
+        if is_loader_worker_death(error):
+            raise LoaderWorkerDied(str(error).strip().splitlines()[0]) from None
+        raise
     finally:
         if parallel_state.model_parallel_is_initialized():
             parallel_state.destroy_model_parallel()
@@ -321,7 +338,7 @@ def _pretrain(cfg: PretrainConfig, on_gpu: bool, vocab: Vocabulary) -> TrainStat
                                    cfg.checkpoint.keep_last)
 
     stop = _StopSignal()
-    metrics = _Metrics(cfg) if rank == 0 else None
+    metrics = _Metrics(cfg, state.iteration if resume is not None else None) if rank == 0 else None
     step_flops = throughput.flops_per_step(cfg.model, vocab_size, samples_per_step,
                                            full_recompute=cfg.parallel.recompute == "full")
     peak = throughput.peak_tflops(cfg.train.precision)
@@ -395,9 +412,11 @@ def _pretrain(cfg: PretrainConfig, on_gpu: bool, vocab: Vocabulary) -> TrainStat
 class _Metrics:
     """Rank 0's record of every step: <checkpoint.dir>/metrics.jsonl and TensorBoard scalars."""
 
-    def __init__(self, cfg: PretrainConfig) -> None:
+    def __init__(self, cfg: PretrainConfig, resumed_at: int | None) -> None:
         Path(cfg.checkpoint.dir).mkdir(parents=True, exist_ok=True)
         self.path = Path(cfg.checkpoint.dir) / "metrics.jsonl"
+        if resumed_at is not None:
+            self._drop_records_after(resumed_at)
         board = cfg.logging.tensorboard_dir
         board = str(Path(cfg.checkpoint.dir) / "tensorboard") if board is None else board
         self.board = None
@@ -405,6 +424,20 @@ class _Metrics:
             from torch.utils.tensorboard import SummaryWriter
 
             self.board = SummaryWriter(board)
+
+    def _drop_records_after(self, iteration: int) -> None:
+        """A resumed run replays the steps after its checkpoint: the killed run's records of them
+        (and a last line cut short by the kill) go first, so each step is recorded once."""
+        if not self.path.is_file():
+            return
+        lines = self.path.read_text(encoding="utf-8").splitlines()
+        steps = [_iteration_of(line) for line in lines]
+        kept = [line for line, step in zip(lines, steps, strict=True)
+                if step is not None and step <= iteration]
+        if len(kept) < len(lines):
+            atomic_write_text(self.path, "".join(line + "\n" for line in kept))
+            logger.info("%s: dropped %d record(s) past the checkpoint at step %d (they are replayed)",
+                        self.path, len(lines) - len(kept), iteration)
 
     def write(self, record: dict) -> None:
         with open(self.path, "a", encoding="utf-8") as handle:
@@ -414,6 +447,15 @@ class _Metrics:
                 if name != "iteration":
                     self.board.add_scalar(name.replace(" ", "_"), value, record["iteration"])
             self.board.flush()
+
+
+def _iteration_of(line: str) -> int | None:
+    """The step of one metrics.jsonl line; None for a line that is not a whole record."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError:
+        return None
+    return record.get("iteration") if isinstance(record, dict) else None
 
 
 class _StopSignal:
