@@ -17,6 +17,7 @@ documents every key). Examples::
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -36,8 +37,10 @@ from pretrain.data import LoaderWorkerDied  # noqa: E402
 from pretrain.train import pretrain  # noqa: E402
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "pretrain"
-# A failure a rerun gets past (EX_TEMPFAIL): slurm/pretrain.sbatch requeues the job on it.
+# A failure a rerun gets past (EX_TEMPFAIL): slurm/pretrain.sbatch requeues the job on it. Under
+# torchrun, whose own status is then 1, the file this variable names (if set) says so instead.
 EXIT_RESUMABLE = 75
+RESUMABLE_FAILURE_FILE = "GATORTRON_RESUMABLE_FAILURE_FILE"
 
 
 def train(cfg: PretrainConfig) -> None:
@@ -46,6 +49,8 @@ def train(cfg: PretrainConfig) -> None:
     except LoaderWorkerDied as error:
         get_logger("pretrain").error("%s: the step in progress is lost; the last checkpoint is intact, run "
                                      "again (or requeue) to resume from it (exit %d)", error, EXIT_RESUMABLE)
+        if os.environ.get(RESUMABLE_FAILURE_FILE):
+            Path(os.environ[RESUMABLE_FAILURE_FILE]).touch()
         sys.exit(EXIT_RESUMABLE)
 
 
