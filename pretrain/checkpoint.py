@@ -51,8 +51,12 @@ def latest_iteration(root: str | Path) -> int | None:
     text = tracker.read_text(encoding="utf-8").strip()
     if not text.isdigit():
         raise InputError(f"{tracker}: not an iteration number")
-    if not iteration_dir(root, int(text)).is_dir():
-        raise InputError(f"{tracker} names iteration {text}, but {iteration_dir(root, int(text))} is missing")
+    directory = iteration_dir(root, int(text))
+    if not directory.is_dir():
+        raise InputError(f"{tracker} names iteration {text}, but {directory} is missing")
+    if not is_complete(directory):
+        raise InputError(f"{tracker} names iteration {text}, but {directory} is incomplete "
+                         f"(no {COMPLETE_MARKER})")
     return int(text)
 
 
@@ -132,9 +136,12 @@ def save_checkpoint(root: str | Path, iteration: int, model: list, optimizer, sc
     torch.distributed.barrier()
     if rank == 0:
         atomic_write_text(Path(root) / TRACKER, f"{iteration}\n")
-        kept = sorted(Path(root).glob("iter_*"))
-        for old in kept[:-max(keep_last, 1)]:
-            shutil.rmtree(old, ignore_errors=True)
+        # The newest keep_last complete checkpoints up to this one stay; older ones go, and so do
+        # older incomplete ones (killed saves). A newer directory is not this run's to delete.
+        kept = [i for i in complete_iterations(root) if i <= iteration][-max(keep_last, 1):]
+        for old in saved_iterations(root):
+            if old < iteration and old not in kept:
+                shutil.rmtree(iteration_dir(root, old), ignore_errors=True)
         logger.info("saved checkpoint %s", directory)
     torch.distributed.barrier()
     return directory
