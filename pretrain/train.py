@@ -30,7 +30,7 @@ from megatron.core.pipeline_parallel import get_forward_backward_func
 
 from gatortron_common.atomic import atomic_write_text
 from gatortron_common.logging import InputError, get_logger
-from pretrain import checkpoint, cpu_backend, throughput
+from pretrain import checkpoint, cpu_backend, lifetime, throughput
 from pretrain.config import ARCHITECTURE_FIELDS, PretrainConfig, validate
 from pretrain.data import (
     LoaderWorkerDied,
@@ -213,6 +213,7 @@ def pretrain(cfg: PretrainConfig) -> TrainState:
     refuse_unsupported_settings(cfg, on_gpu)
     vocab = load_vocabulary(cfg.data.vocab)
     check_dataset_vocabularies(resolve_blend(cfg.data.blend)[0], vocab, f"data.vocab={cfg.data.vocab}")
+    lifetime.forked_children_end_with_this_process()
     created_group = initialize_distributed(on_gpu)
     try:
         return _pretrain(cfg, on_gpu, vocab)
