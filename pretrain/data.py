@@ -139,7 +139,14 @@ def micro_batches(dataset, micro_batch_size: int, data_parallel_rank: int, data_
                                          num_workers=workers, persistent_workers=workers > 0,
                                          generator=torch.Generator().manual_seed(0),
                                          worker_init_fn=partial(end_with_parent, os.getpid()))
-    yield from loader
+    try:
+        yield from loader
+    except KeyError:
+        # megatron-core's masking looks each token id up in the vocabulary: datasets whose stats do
+        # not record their vocabulary (older data_prep) are caught only here.
+        raise InputError("the datasets hold token ids that data.vocab does not have: they were made with "
+                         "another vocabulary; give data.vocab the tokenizer directory they were made "
+                         "with") from None
     raise InputError(f"the training data ran out after {len(dataset)} samples; raise the sample count")
 
 

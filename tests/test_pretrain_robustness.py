@@ -25,7 +25,7 @@ from pretrain.config import PretrainConfig, validate
 from pretrain.from_hf import ImportConfig, import_hf
 from pretrain.to_hf import ExportConfig, export_checkpoint
 from pretrain.train import pretrain as pretrain_in_process
-from tokenizer.vocab import load_vocabulary
+from tokenizer.vocab import bert_header, load_vocabulary
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 EXIT_RESUMABLE = 75  # pretrain/__main__.py
@@ -124,6 +124,17 @@ def test_vocabularies_are_compared_by_identity_not_size(tmp_path: Path, pretrain
     assert new_run.returncode == 2, new_run.stderr[-3000:]
     assert "vocabulary mismatch: the dataset" in new_run.stderr and "swapped" in new_run.stderr
     assert "Traceback" not in new_run.stderr
+
+    # A dataset from before data_prep recorded its vocabulary: the ids that do not fit are named.
+    del stats["vocabulary"]
+    Path(f"{prefix}.stats.json").write_text(json.dumps(stats))
+    (tmp_path / "small").mkdir()
+    (tmp_path / "small" / "vocab.txt").write_text("\n".join([*bert_header(), "a", "##a"]) + "\n")
+    older = run_module("pretrain", *overrides({**data, "vocab": str(tmp_path / "small"),
+                                               "cache": str(tmp_path / "cache")}, tmp_path / "older",
+                                              **{"train.train_iters": 1, "data.num_workers": 0}))
+    assert older.returncode == 2, older.stderr[-3000:]
+    assert "made with another vocabulary" in older.stderr and "Traceback" not in older.stderr
 
     resumed = tmp_path / "resumed"
     shutil.copytree(step0["run"], resumed)
