@@ -17,6 +17,8 @@ documents every key). Examples::
 
 from __future__ import annotations
 
+import os
+import sys
 import warnings
 from pathlib import Path
 
@@ -28,15 +30,33 @@ import hydra  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
 from gatortron_common.cli import run_stage  # noqa: E402
+from gatortron_common.logging import get_logger  # noqa: E402
 from pretrain import config as _config  # noqa: E402, F401  registers the schema with Hydra
+from pretrain.config import PretrainConfig  # noqa: E402
+from pretrain.data import LoaderWorkerDied  # noqa: E402
 from pretrain.train import pretrain  # noqa: E402
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "pretrain"
+# A failure a rerun gets past (EX_TEMPFAIL): slurm/pretrain.sbatch requeues the job on it. Under
+# torchrun, whose own status is then 1, the file this variable names (if set) says so instead.
+EXIT_RESUMABLE = 75
+RESUMABLE_FAILURE_FILE = "GATORTRON_RESUMABLE_FAILURE_FILE"
+
+
+def train(cfg: PretrainConfig) -> None:
+    try:
+        pretrain(cfg)
+    except LoaderWorkerDied as error:
+        get_logger("pretrain").error("%s: the step in progress is lost; the last checkpoint is intact, run "
+                                     "again (or requeue) to resume from it (exit %d)", error, EXIT_RESUMABLE)
+        if os.environ.get(RESUMABLE_FAILURE_FILE):
+            Path(os.environ[RESUMABLE_FAILURE_FILE]).touch()
+        sys.exit(EXIT_RESUMABLE)
 
 
 @hydra.main(config_path=str(CONFIG_DIR), config_name="default", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    run_stage(cfg, pretrain, "pretrain")
+    run_stage(cfg, train, "pretrain")
 
 
 if __name__ == "__main__":

@@ -20,10 +20,14 @@ from megatron.core.dist_checkpointing.mapping import ShardedObject
 
 from gatortron_common.atomic import atomic_write_text
 from gatortron_common.logging import InputError, get_logger
+from pretrain.lifetime import own_checkpoint_writer_queue
 
 logger = get_logger("pretrain.checkpoint")
 
 TRACKER = "latest_checkpointed_iteration.txt"
+# dist_checkpointing writes this file last, after every shard and the common state: an iteration
+# directory without it is a save that did not finish (or a deletion that did not).
+COMPLETE_MARKER = "metadata.json"
 # The distributed optimizer's state in the canonical per-parameter layout (gathered across data-
 # parallel ranks on save), so its checkpoints reshard across TP/PP like the rest. Its default layout
 # is refused by megatron-core 0.16.1's own checkpointing ("ShardedTensor.flattened_range is not
@@ -35,6 +39,10 @@ def iteration_dir(root: str | Path, iteration: int) -> Path:
     return Path(root) / f"iter_{iteration:07d}"
 
 
+def is_complete(directory: Path) -> bool:
+    return (directory / COMPLETE_MARKER).is_file()
+
+
 def latest_iteration(root: str | Path) -> int | None:
     """The iteration of the newest complete checkpoint under `root`, or None."""
     tracker = Path(root) / TRACKER
@@ -43,8 +51,12 @@ def latest_iteration(root: str | Path) -> int | None:
     text = tracker.read_text(encoding="utf-8").strip()
     if not text.isdigit():
         raise InputError(f"{tracker}: not an iteration number")
-    if not iteration_dir(root, int(text)).is_dir():
-        raise InputError(f"{tracker} names iteration {text}, but {iteration_dir(root, int(text))} is missing")
+    directory = iteration_dir(root, int(text))
+    if not directory.is_dir():
+        raise InputError(f"{tracker} names iteration {text}, but {directory} is missing")
+    if not is_complete(directory):
+        raise InputError(f"{tracker} names iteration {text}, but {directory} is incomplete "
+                         f"(no {COMPLETE_MARKER})")
     return int(text)
 
 
@@ -109,6 +121,7 @@ def save_checkpoint(root: str | Path, iteration: int, model: list, optimizer, sc
     """
     directory = iteration_dir(root, iteration)
     rank = torch.distributed.get_rank()
+    own_checkpoint_writer_queue()
     if rank == 0:
         shutil.rmtree(directory, ignore_errors=True)  # a killed save of the same iteration
         directory.mkdir(parents=True)
@@ -123,9 +136,12 @@ def save_checkpoint(root: str | Path, iteration: int, model: list, optimizer, sc
     torch.distributed.barrier()
     if rank == 0:
         atomic_write_text(Path(root) / TRACKER, f"{iteration}\n")
-        kept = sorted(Path(root).glob("iter_*"))
-        for old in kept[:-max(keep_last, 1)]:
-            shutil.rmtree(old, ignore_errors=True)
+        # The newest keep_last complete checkpoints up to this one stay; older ones go, and so do
+        # older incomplete ones (killed saves). A newer directory is not this run's to delete.
+        kept = [i for i in complete_iterations(root) if i <= iteration][-max(keep_last, 1):]
+        for old in saved_iterations(root):
+            if old < iteration and old not in kept:
+                shutil.rmtree(iteration_dir(root, old), ignore_errors=True)
         logger.info("saved checkpoint %s", directory)
     torch.distributed.barrier()
     return directory
@@ -161,9 +177,12 @@ def load_checkpoint(root: str | Path, iteration: int, model: list, optimizer, sc
 def saved_position(root: str | Path, iteration: int) -> dict:
     """The position saved with a checkpoint, read without building a model (common state)."""
     directory = iteration_dir(root, iteration)
+    available = ", ".join(str(i) for i in complete_iterations(root)) or "none"
     if not directory.is_dir():
-        raise InputError(f"{directory}: no such checkpoint (iterations there: "
-                         f"{', '.join(str(i) for i in saved_iterations(root)) or 'none'})")
+        raise InputError(f"{directory}: no such checkpoint (complete iterations there: {available})")
+    if not is_complete(directory):
+        raise InputError(f"{directory}: incomplete checkpoint (no {COMPLETE_MARKER}: its save did not "
+                         f"finish); complete iterations there: {available}")
     common = dist_checkpointing.load_common_state_dict(str(directory))
     return common["position"]
 
@@ -171,3 +190,8 @@ def saved_position(root: str | Path, iteration: int) -> dict:
 def saved_iterations(root: str | Path) -> list[int]:
     """Iterations with a checkpoint directory under `root` (complete or not), ascending."""
     return sorted(int(p.name[5:]) for p in Path(root).glob("iter_*") if p.name[5:].isdigit())
+
+
+def complete_iterations(root: str | Path) -> list[int]:
+    """Iterations whose checkpoint under `root` finished saving, ascending."""
+    return [i for i in saved_iterations(root) if is_complete(iteration_dir(root, i))]

@@ -7,11 +7,14 @@ GatorTron sizes), `parallel`, `data`, `train` (batch, optimizer, schedule, preci
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
+
+from gatortron_common.logging import InputError
 
 
 @dataclass
@@ -131,7 +134,7 @@ class TrainConfig:
         min_lr: learning rate at the end of decay.
         lr_warmup_fraction: share of lr_decay_iters spent warming up linearly.
         lr_decay_iters: steps over which lr decays (default: train_iters).
-        lr_decay_style: linear, cosine or constant.
+        lr_decay_style: linear, cosine, constant or inverse-square-root.
         weight_decay: AdamW weight decay.
         adam_beta1: Adam beta1.
         adam_beta2: Adam beta2.
@@ -205,3 +208,91 @@ class PretrainConfig:
 
 
 ConfigStore.instance().store(name="pretrain_schema", node=PretrainConfig)
+
+
+LR_DECAY_STYLES = ("linear", "cosine", "constant", "inverse-square-root")
+PRECISIONS = ("fp32", "bf16", "fp16")
+RECOMPUTE = (None, "selective", "full")
+
+
+def _at_least(name: str, value: float, minimum: float) -> tuple[bool, str]:
+    return value >= minimum, f"{name}={value}: use {minimum} or more"
+
+
+def _positive(name: str, value: float) -> tuple[bool, str]:
+    return value > 0, f"{name}={value}: use a positive number"
+
+
+def _probability(name: str, value: float, upper_open: bool = True) -> tuple[bool, str]:
+    ok = 0 <= value < 1 if upper_open else 0 <= value <= 1
+    return ok, f"{name}={value}: use 0 <= value {'<' if upper_open else '<='} 1"
+
+
+def validate(cfg: PretrainConfig, on_gpu: bool) -> None:
+    """Check every setting before any work starts (megatron-core would fail deep inside, or worse,
+    train something unusable: a head count that does not divide the width trains, but HF cannot load
+    the export).
+
+    Raises:
+        InputError: one line listing every bad setting.
+    """
+    model, parallel, data, train, log = cfg.model, cfg.parallel, cfg.data, cfg.train, cfg.logging
+    heads = model.num_attention_heads
+    checks = [
+        _at_least("model.num_layers", model.num_layers, 1),
+        _at_least("model.hidden_size", model.hidden_size, 1),
+        (heads >= 1 and model.hidden_size % heads == 0,
+         f"model.num_attention_heads={heads}: must divide model.hidden_size={model.hidden_size}"),
+        _at_least("model.ffn_hidden_size", model.ffn_hidden_size, 1),
+        _at_least("model.seq_length", model.seq_length, 8),
+        (model.num_tokentypes >= (2 if model.binary_head else 1),
+         f"model.num_tokentypes={model.num_tokentypes}: use 2 (1 only without the binary head)"),
+        _probability("model.hidden_dropout", model.hidden_dropout),
+        _probability("model.attention_dropout", model.attention_dropout),
+        _positive("model.init_method_std", model.init_method_std),
+        _positive("model.layernorm_epsilon", model.layernorm_epsilon),
+        _at_least("model.make_vocab_size_divisible_by", model.make_vocab_size_divisible_by, 1),
+        _at_least("parallel.tensor", parallel.tensor, 1),
+        (parallel.tensor < 1 or heads % parallel.tensor == 0,
+         f"parallel.tensor={parallel.tensor}: must divide model.num_attention_heads={heads}"),
+        _at_least("parallel.pipeline", parallel.pipeline, 1),
+        (parallel.recompute in RECOMPUTE,
+         f"parallel.recompute={parallel.recompute}: use null, selective or full"),
+        _at_least("parallel.recompute_num_layers", parallel.recompute_num_layers, 1),
+        (0 < data.masking_probability < 1,
+         f"data.masking_probability={data.masking_probability}: use 0 < value < 1"),
+        _probability("data.short_sequence_probability", data.short_sequence_probability, upper_open=False),
+        _at_least("data.masking_max_ngram", data.masking_max_ngram, 1),
+        _at_least("data.num_workers", data.num_workers, 0),
+        _at_least("train.micro_batch_size", train.micro_batch_size, 1),
+        _at_least("train.global_batch_size", train.global_batch_size, 1),
+        _at_least("train.train_iters", train.train_iters, 0),
+        _at_least("train.lr", train.lr, 0),
+        (0 <= train.min_lr <= max(train.lr, 0), f"train.min_lr={train.min_lr}: use 0 <= min_lr <= train.lr"),
+        _probability("train.lr_warmup_fraction", train.lr_warmup_fraction, upper_open=False),
+        (train.lr_decay_iters is None or train.lr_decay_iters >= 1,
+         f"train.lr_decay_iters={train.lr_decay_iters}: use null or 1 or more"),
+        (train.lr_decay_style in LR_DECAY_STYLES,
+         f"train.lr_decay_style={train.lr_decay_style}: use {', '.join(LR_DECAY_STYLES)}"),
+        _at_least("train.weight_decay", train.weight_decay, 0),
+        _probability("train.adam_beta1", train.adam_beta1),
+        _probability("train.adam_beta2", train.adam_beta2),
+        _positive("train.adam_eps", train.adam_eps),
+        _at_least("train.clip_grad", train.clip_grad, 0),
+        (train.precision in PRECISIONS, f"train.precision={train.precision}: use {', '.join(PRECISIONS)}"),
+        # megatron-core's half-precision training needs CUDA (its fused optimizer paths and loss scaling).
+        (on_gpu or train.precision not in ("bf16", "fp16"),
+         f"train.precision={train.precision} needs GPUs; use fp32 on the CPU"),
+        _positive("train.initial_loss_scale", train.initial_loss_scale),
+        _at_least("logging.log_interval", log.log_interval, 1),
+        _at_least("logging.eval_interval", log.eval_interval, 0),
+        _at_least("logging.eval_iters", log.eval_iters, 1),
+        _at_least("checkpoint.save_interval", cfg.checkpoint.save_interval, 0),
+        _at_least("checkpoint.keep_last", cfg.checkpoint.keep_last, 1),
+    ]
+    for name, level in (("log_level", cfg.log_level), ("logging.log_level", log.log_level)):
+        checks.append((isinstance(logging.getLevelName(str(level).upper()), int),
+                       f"{name}={level}: use DEBUG, INFO, WARNING or ERROR"))
+    problems = [message for ok, message in checks if not ok]
+    if problems:
+        raise InputError("; ".join(problems))

@@ -6,8 +6,10 @@ and load them), read in micro-batches that resume at the exact consumed sample.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy
@@ -17,9 +19,12 @@ from megatron.core.datasets.blended_megatron_dataset_builder import BlendedMegat
 from megatron.core.datasets.indexed_dataset import IndexedDataset
 
 from data_prep.blend import load_blend
+from data_prep.indexed_writer import dataset_files, read_stats
 from gatortron_common.logging import InputError
 from pretrain.config import DataConfig
+from pretrain.lifetime import end_with_parent
 from tokenizer.megatron_adapter import MegatronWordPieceTokenizer
+from tokenizer.vocab import Vocabulary, check_same_vocabulary
 
 
 def resolve_blend(blend: str | list[str]) -> tuple[list[str], list[float] | None]:
@@ -40,6 +45,16 @@ def resolve_blend(blend: str | list[str]) -> tuple[list[str], list[float] | None
     return prefixes, None
 
 
+def check_dataset_vocabularies(prefixes: list[str], vocab: Vocabulary, setting: str) -> None:
+    """Refuse a blend with a dataset made with another vocabulary than `vocab` (its token ids would
+    mean other tokens); datasets whose stats do not record theirs are not compared."""
+    for prefix in prefixes:
+        if not dataset_files(prefix)["stats.json"].is_file():
+            continue
+        check_same_vocabulary(read_stats(prefix).get("vocabulary"), vocab.identity(),
+                              f"the dataset {prefix}", setting)
+
+
 @dataclass(frozen=True)
 class Splits:
     train: BERTMaskedWordPieceDataset
@@ -48,7 +63,8 @@ class Splits:
 
 def build_datasets(data: DataConfig, seq_length: int, binary_head: bool, samples: tuple[int, int, int],
                    cache_dir: str, lowercase: bool = False) -> Splits:
-    """Train / validation datasets with at least `samples` = (train, valid, test) samples."""
+    """Train / validation datasets with at least `samples` = (train, valid, test) samples;
+    `lowercase`: the vocabulary is uncased (Vocabulary.lowercase)."""
     prefixes, weights = resolve_blend(data.blend)
     check_split(prefixes, data.split)
     tokenizer = MegatronWordPieceTokenizer(data.vocab, lowercase=lowercase)
@@ -117,12 +133,32 @@ def micro_batches(dataset, micro_batch_size: int, data_parallel_rank: int, data_
     sampler = RankBatches(len(dataset), micro_batch_size, data_parallel_rank, data_parallel_size,
                           consumed_samples)
     # Its own generator: the loader must not draw from the global one, which drives dropout (and is
-    # restored exactly on resume).
+    # restored exactly on resume). Workers are forked: spawn or forkserver would pickle the dataset,
+    # whose sample indices (memory-mapped, tens of GB for a GatorTron-size run) would be copied whole.
     loader = torch.utils.data.DataLoader(dataset, batch_sampler=sampler, collate_fn=collate,
                                          num_workers=workers, persistent_workers=workers > 0,
-                                         generator=torch.Generator().manual_seed(0))
-    yield from loader
+                                         generator=torch.Generator().manual_seed(0),
+                                         worker_init_fn=partial(end_with_parent, os.getpid()))
+    try:
+        yield from loader
+    except KeyError:
+        # megatron-core's masking looks each token id up in the vocabulary: datasets whose stats do
+        # not record their vocabulary (older data_prep) are caught only here.
+        raise InputError("the datasets hold token ids that data.vocab does not have: they were made with "
+                         "another vocabulary; give data.vocab the tokenizer directory they were made "
+                         "with") from None
     raise InputError(f"the training data ran out after {len(dataset)} samples; raise the sample count")
+
+
+class LoaderWorkerDied(RuntimeError):
+    """A DataLoader worker process died (killed, or crashed): the step in progress is lost, the last
+    checkpoint is intact."""
+
+
+def is_loader_worker_death(error: BaseException) -> bool:
+    """torch's message for a dead worker: "DataLoader worker (pid N) is killed by signal: ..." or
+    "DataLoader worker (pid(s) N) exited unexpectedly"."""
+    return isinstance(error, RuntimeError) and str(error).startswith("DataLoader worker (pid")
 
 
 def collate(samples: list[dict]) -> dict[str, torch.Tensor]:

@@ -53,10 +53,22 @@ def fill_mask(cfg: FillMaskConfig) -> list[list[dict]]:
 
     if not (Path(cfg.model) / "config.json").is_file():
         raise InputError(f"model={cfg.model}: not a HF model directory (no config.json)")
-    predictor = pipeline("fill-mask", model=cfg.model, tokenizer=cfg.model, device="cpu")
+    if cfg.top_k < 1:
+        raise InputError(f"top_k={cfg.top_k}: use 1 or more")
+    # Any failure becomes one line here: an exception escaping to Hydra would print the command's
+    # overrides, text= included, and HF's messages may quote the input. Only the error type is shown.
+    try:
+        predictor = pipeline("fill-mask", model=cfg.model, tokenizer=cfg.model, device="cpu")
+    except Exception as error:
+        raise InputError(f"model={cfg.model}: cannot be loaded as a fill-mask model ({type(error).__name__}; "
+                         "is it a directory from python -m pretrain.export?)") from None
     if predictor.tokenizer.mask_token not in cfg.text:
         raise InputError(f"text has no {predictor.tokenizer.mask_token}")
-    found = predictor(cfg.text, top_k=cfg.top_k)
+    try:
+        found = predictor(cfg.text, top_k=cfg.top_k)
+    except Exception as error:
+        raise InputError(f"model={cfg.model}: the fill-mask prediction failed "
+                         f"({type(error).__name__})") from None
     per_mask = found if found and isinstance(found[0], list) else [found]
     for number, predictions in enumerate(per_mask, start=1):
         shown = "  ".join(f"{p['token_str']!r} {p['score']:.3f}" for p in predictions)

@@ -22,6 +22,7 @@ from safetensors import safe_open
 
 from gatortron_common.atomic import atomic_directory
 from gatortron_common.logging import InputError, get_logger
+from gatortron_common.outputs import check_output_path
 from pretrain import checkpoint
 from pretrain.config import ARCHITECTURE_FIELDS, ModelConfig
 from pretrain.hf_layout import (
@@ -35,7 +36,7 @@ from pretrain.hf_layout import (
 )
 from pretrain.standalone import build_whole_model, single_process_megatron
 from tokenizer.export import VOCAB_FILE, export_tokenizer, read_vocab_txt
-from tokenizer.vocab import padded_vocab_size
+from tokenizer.vocab import load_vocabulary, padded_vocab_size
 
 logger = get_logger("pretrain.import_hf")
 
@@ -63,7 +64,9 @@ class ImportConfig:
 
     Attributes:
         model: a HF directory of a `megatron-bert` model (config.json, weights, tokenizer files).
-        output: the checkpoint directory to create (must not hold a checkpoint yet).
+        output: the checkpoint directory to create (must not hold a checkpoint yet; another
+            non-empty directory only with overwrite=true; never one that holds the HF model).
+        overwrite: write into an existing non-empty output directory (its vocab/ is replaced).
         name: the model label stored in the checkpoint (default: the HF directory's name).
         binary_head: keep / add the sentence-order head; null = as in the HF model.
         dtype: parameter dtype of the checkpoint: fp32 (default), bf16 or fp16 (match the run's
@@ -80,6 +83,7 @@ class ImportConfig:
     dtype: str = "fp32"
     make_vocab_size_divisible_by: int = 128
     parallel: ImportParallel = field(default_factory=ImportParallel)
+    overwrite: bool = False
     log_level: str = "INFO"
 
 
@@ -223,6 +227,8 @@ def import_hf(cfg: ImportConfig) -> dict:
         raise InputError(f"model={source}: no config.json (a HF model directory is needed)")
     if checkpoint.saved_iterations(output) or (output / checkpoint.TRACKER).exists():
         raise InputError(f"output={output} already holds a checkpoint; choose a new directory")
+    check_output_path(output, "output", cfg.overwrite, lambda path: False, inputs=[source],
+                      what="checkpoint directory")
     if cfg.dtype not in DTYPES:
         raise InputError(f"dtype={cfg.dtype}: use {', '.join(DTYPES)}")
     config = json.loads((source / "config.json").read_text(encoding="utf-8"))
@@ -253,6 +259,7 @@ def import_hf(cfg: ImportConfig) -> dict:
         filled = fill_model(bert, weights, shapes, skip=set(fresh))
         position = {"consumed_samples": 0, "padded_vocab_size": padded, "vocab_size": len(tokens),
                     "vocab": str((output / "vocab").resolve()), "model": model.name,
+                    "vocabulary": load_vocabulary(output / "vocab", lowercase).identity(),
                     "model_config": asdict(model), "imported_from": str(source.resolve())}
         checkpoint.save_checkpoint(output, 0, [bert], None, None, position, keep_last=1, with_rng=False)
     summary = {"source": str(source), "output": str(output), "weights": filled, "fresh": fresh,

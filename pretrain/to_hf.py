@@ -25,11 +25,13 @@ from transformers import MegatronBertConfig
 
 from gatortron_common.atomic import atomic_directory, atomic_write_text, default_file_mode
 from gatortron_common.logging import InputError, get_logger
+from gatortron_common.outputs import check_output_path
 from pretrain import checkpoint
 from pretrain.config import ModelConfig
 from pretrain.hf_layout import Shapes, megatron_keys, to_hf
 from pretrain.standalone import model_config_from_dict
-from tokenizer.export import VOCAB_FILE, export_tokenizer, read_vocab_txt
+from tokenizer.export import export_tokenizer
+from tokenizer.vocab import Vocabulary, check_same_vocabulary, load_vocabulary
 
 logger = get_logger("pretrain.export")
 
@@ -37,6 +39,7 @@ DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 # Parts of a checkpoint that are not model weights.
 _NOT_WEIGHTS = ("optimizer.", "rng_state")
 SAFETENSORS_INDEX = "model.safetensors.index.json"
+EXPORT_INFO = "export_info.json"  # this exporter's own record: marks a directory it may replace
 VERIFY_TOLERANCE = 1e-4  # fp32 logits, megatron-core vs HF
 
 
@@ -46,7 +49,10 @@ class ExportConfig:
 
     Attributes:
         checkpoint: a pretraining checkpoint directory (holds iter_*/ and the tracker file).
-        output: the HF model directory to write (replaced as a whole when complete).
+        output: the HF model directory to write (replaced as a whole when complete). An existing
+            non-empty path that is not an earlier export is refused unless overwrite=true; the
+            checkpoint or vocabulary (or a directory holding them) is refused always.
+        overwrite: replace an existing output that is not an earlier export.
         iteration: "latest" or an iteration number.
         vocab: the tokenizer directory (default: the one the run was trained with).
         dtype: weights dtype in the output: auto (as saved), fp32, bf16 or fp16.
@@ -63,6 +69,7 @@ class ExportConfig:
     dtype: str = "auto"
     max_shard_size_mb: int = 5000
     verify: bool = False
+    overwrite: bool = False
     log_level: str = "INFO"
 
 
@@ -80,9 +87,13 @@ def resolve_iteration(root: Path, iteration: str | int) -> int:
         return found
     if not str(iteration).isdigit():
         raise InputError(f"iteration={iteration}: use 'latest' or a number")
-    if not checkpoint.iteration_dir(root, int(iteration)).is_dir():
-        available = ", ".join(str(i) for i in checkpoint.saved_iterations(root)) or "none"
+    directory = checkpoint.iteration_dir(root, int(iteration))
+    available = ", ".join(str(i) for i in checkpoint.complete_iterations(root)) or "none"
+    if not directory.is_dir():
         raise InputError(f"{root}: no checkpoint at iteration {iteration} (available: {available})")
+    if not checkpoint.is_complete(directory):
+        raise InputError(f"{directory}: incomplete checkpoint (no {checkpoint.COMPLETE_MARKER}: its save did "
+                         f"not finish); available: {available}")
     return int(iteration)
 
 
@@ -95,24 +106,33 @@ def checkpoint_model(root: Path, iteration: int) -> tuple[ModelConfig, dict]:
     return model_config_from_dict(position["model_config"]), position
 
 
-def vocabulary(cfg_vocab: str | None, position: dict, root: Path) -> tuple[Path, list[str]]:
-    """The tokenizer directory and its tokens, checked against what the checkpoint was trained with."""
+def vocabulary(cfg_vocab: str | None, position: dict, root: Path) -> Vocabulary:
+    """The vocabulary to export, checked against the one the checkpoint was trained with (its
+    recorded identity: contents and casing, not only the size)."""
     named = cfg_vocab or position.get("vocab")
     if not named:
         raise InputError(f"{root}: the checkpoint does not name its vocabulary; "
                          "give vocab=<tokenizer directory>")
-    directory = Path(named)
-    if not (directory / VOCAB_FILE).is_file():  # e.g. a checkpoint copied from another cluster
-        raise InputError(f"no {VOCAB_FILE} in {directory}: give vocab=<tokenizer directory>")
-    tokens = read_vocab_txt(directory / VOCAB_FILE)
+    if not cfg_vocab and not Path(named).exists():  # e.g. a checkpoint copied from another cluster
+        raise InputError(f"{root}: the vocabulary the checkpoint was trained with ({named}) is missing here; "
+                         "give vocab=<tokenizer directory>")
+    vocab = load_vocabulary(named)
+    setting = f"vocab={named}" if cfg_vocab else f"its recorded vocabulary {named}"
+    check_same_vocabulary(position.get("vocabulary"), vocab.identity(), f"the checkpoint in {root}", setting)
     expected = position.get("vocab_size")
-    if expected is not None and len(tokens) != expected:
-        raise InputError(f"vocab={directory} has {len(tokens)} tokens, the checkpoint in {root} was trained "
+    if expected is not None and vocab.size != expected:
+        raise InputError(f"{setting} has {vocab.size} tokens, the checkpoint in {root} was trained "
                          f"with {expected}")
-    if len(tokens) > position["padded_vocab_size"]:
-        raise InputError(f"vocab={directory} has {len(tokens)} tokens, more than the checkpoint's "
+    if vocab.size > position["padded_vocab_size"]:
+        raise InputError(f"{setting} has {vocab.size} tokens, more than the checkpoint's "
                          f"{position['padded_vocab_size']} embedding rows")
-    return directory, tokens
+    return vocab
+
+
+def is_export(path: Path) -> bool:
+    """Whether `path` is an earlier output of this exporter (which a new export may replace)."""
+    weights = (path / "model.safetensors").is_file() or (path / SAFETENSORS_INDEX).is_file()
+    return path.is_dir() and weights and (path / "config.json").is_file() and (path / EXPORT_INFO).is_file()
 
 
 def hf_config(model: ModelConfig, vocab_size: int, dtype: torch.dtype,
@@ -197,22 +217,27 @@ def check_weights(metadata, model: ModelConfig, shapes: Shapes, where: Path) -> 
 def export_checkpoint(cfg: ExportConfig) -> dict:
     """Convert one checkpoint; returns the summary written to <output>/export_info.json."""
     started = time.perf_counter()
+    if cfg.dtype != "auto" and cfg.dtype not in DTYPES:
+        raise InputError(f"dtype={cfg.dtype}: use auto, {', '.join(DTYPES)}")
+    if cfg.max_shard_size_mb < 1:
+        raise InputError(f"max_shard_size_mb={cfg.max_shard_size_mb}: use 1 or more")
     root = Path(cfg.checkpoint)
     iteration = resolve_iteration(root, cfg.iteration)
     directory = checkpoint.iteration_dir(root, iteration)
     model, position = checkpoint_model(root, iteration)
-    vocab_dir, tokens = vocabulary(cfg.vocab, position, root)
+    vocab = vocabulary(cfg.vocab, position, root)
+    tokens = list(vocab.tokens)
+    vocab_dir = vocab.path.parent
+    check_output_path(cfg.output, "output", cfg.overwrite, is_export, inputs=[root, vocab.path, vocab_dir],
+                      what="HF model directory written by pretrain.export")
     shapes = Shapes(num_layers=model.num_layers, num_attention_heads=model.num_attention_heads,
                     vocab_size=len(tokens), padded_vocab_size=position["padded_vocab_size"],
                     binary_head=model.binary_head)
     reader = FileSystemReader(str(directory))
     metadata = reader.read_metadata()
     keys = check_weights(metadata, model, shapes, directory)
-    if cfg.dtype != "auto" and cfg.dtype not in DTYPES:
-        raise InputError(f"dtype={cfg.dtype}: use auto, {', '.join(DTYPES)}")
     saved_dtype = metadata.state_dict_metadata[keys[0]].properties.dtype
     dtype = saved_dtype if cfg.dtype == "auto" else DTYPES[cfg.dtype]
-    lowercase = _tokenizer_lowercase(vocab_dir)
 
     with atomic_directory(cfg.output) as staging:
         writer = ShardWriter(staging, cfg.max_shard_size_mb * 1024 * 1024)
@@ -226,15 +251,15 @@ def export_checkpoint(cfg: ExportConfig) -> dict:
                 parameters += converted.numel()
             del tensor
         files = writer.close()
-        export_tokenizer(tokens, staging, lowercase)
+        export_tokenizer(tokens, staging, vocab.lowercase)
         hf_config(model, len(tokens), dtype, pad_token_id=_pad_id(tokens)).save_pretrained(str(staging))
         summary = {"checkpoint": str(directory.resolve()), "iteration": iteration, "model": model.name,
                    "parameters": parameters, "dtype": str(dtype).removeprefix("torch."), "files": files,
                    "vocab": str(vocab_dir.resolve()), "vocab_size": len(tokens),
-                   "padded_vocab_size": shapes.padded_vocab_size}
+                   "padded_vocab_size": shapes.padded_vocab_size, "vocabulary": vocab.identity()}
         if cfg.verify:
             summary["verify_max_abs_logit_diff"] = verify(directory, staging, model, shapes, dtype)
-        atomic_write_text(staging / "export_info.json", json.dumps(summary, indent=2) + "\n")
+        atomic_write_text(staging / EXPORT_INFO, json.dumps(summary, indent=2) + "\n")
     logger.info("exported %s (iteration %d, %s, %.1fM parameters, %s, %d file(s)) to %s in %.1f s%s",
                 model.name, iteration, summary["dtype"], parameters / 1e6,
                 "binary head" if model.binary_head else "no binary head", len(files), cfg.output,
@@ -277,13 +302,6 @@ def verify(directory: Path, exported: Path, model: ModelConfig, shapes: Shapes, 
         raise InputError(f"verification failed: megatron-core and HF logits differ by {difference:.2e} "
                          f"(> {VERIFY_TOLERANCE}); the export in progress was discarded")
     return difference
-
-
-def _tokenizer_lowercase(vocab_dir: Path) -> bool:
-    config = vocab_dir / "tokenizer_config.json"
-    if config.is_file():
-        return bool(json.loads(config.read_text(encoding="utf-8")).get("do_lower_case", False))
-    return False
 
 
 def _pad_id(tokens: list[str]) -> int:

@@ -28,13 +28,20 @@ from megatron.core.optimizer import OptimizerConfig, get_megatron_optimizer
 from megatron.core.optimizer_param_scheduler import OptimizerParamScheduler
 from megatron.core.pipeline_parallel import get_forward_backward_func
 
-from data_prep.build import vocabulary_size
+from gatortron_common.atomic import atomic_write_text
 from gatortron_common.logging import InputError, get_logger
-from pretrain import checkpoint, cpu_backend, throughput
-from pretrain.config import ARCHITECTURE_FIELDS, PretrainConfig
-from pretrain.data import build_datasets, micro_batches
+from pretrain import checkpoint, cpu_backend, lifetime, throughput
+from pretrain.config import ARCHITECTURE_FIELDS, PretrainConfig, validate
+from pretrain.data import (
+    LoaderWorkerDied,
+    build_datasets,
+    check_dataset_vocabularies,
+    is_loader_worker_death,
+    micro_batches,
+    resolve_blend,
+)
 from pretrain.model import build_model, in_training_precision, layer_spec, transformer_config
-from tokenizer.vocab import padded_vocab_size
+from tokenizer.vocab import Vocabulary, check_same_vocabulary, load_vocabulary, padded_vocab_size
 
 logger = get_logger("pretrain")
 
@@ -150,8 +157,11 @@ def build_model_chunks(cfg: PretrainConfig, vocab_size: int, on_gpu: bool):
     return config, wrapped
 
 
-def check_resumable(saved: dict, cfg: PretrainConfig, tokenizer_size: int) -> None:
+def check_resumable(saved: dict, cfg: PretrainConfig, vocab: Vocabulary) -> None:
     """Refuse, naming what differs, a checkpoint this run's model or vocabulary cannot continue."""
+    tokenizer_size = vocab.size
+    check_same_vocabulary(saved.get("vocabulary"), vocab.identity(),
+                          f"the checkpoint in {cfg.checkpoint.dir}", f"data.vocab={cfg.data.vocab}")
     vocab_size = saved["padded_vocab_size"]
     if vocab_size % cfg.parallel.tensor or vocab_size < tokenizer_size:
         raise InputError(f"the checkpoint's padded vocabulary ({vocab_size}) does not fit "
@@ -192,11 +202,26 @@ def forward_step(data_iterator, model, device: torch.device):
 
 def pretrain(cfg: PretrainConfig) -> TrainState:
     """Train to cfg.train.train_iters steps, resuming from the newest checkpoint in
-    cfg.checkpoint.dir; return the final state (with this run's loss history)."""
+    cfg.checkpoint.dir; return the final state (with this run's loss history).
+
+    Raises:
+        LoaderWorkerDied: a data loader process died; a rerun resumes from the last checkpoint.
+    """
     on_gpu = torch.cuda.is_available()
+    # Every setting and input that can be checked without the process group, before any work.
+    validate(cfg, on_gpu)
+    refuse_unsupported_settings(cfg, on_gpu)
+    vocab = load_vocabulary(cfg.data.vocab)
+    check_dataset_vocabularies(resolve_blend(cfg.data.blend)[0], vocab, f"data.vocab={cfg.data.vocab}")
+    lifetime.forked_children_end_with_this_process()
     created_group = initialize_distributed(on_gpu)
     try:
-        return _pretrain(cfg, on_gpu)
+        return _pretrain(cfg, on_gpu, vocab)
+    except RuntimeError as error:
+        # torch raises it from its SIGCHLD handler, wherever the step is: the step is lost, not the run.
+        if is_loader_worker_death(error):
+            raise LoaderWorkerDied(str(error).strip().splitlines()[0]) from None
+        raise
     finally:
         if parallel_state.model_parallel_is_initialized():
             parallel_state.destroy_model_parallel()
@@ -204,9 +229,8 @@ def pretrain(cfg: PretrainConfig) -> TrainState:
             torch.distributed.destroy_process_group()
 
 
-def _pretrain(cfg: PretrainConfig, on_gpu: bool) -> TrainState:
+def _pretrain(cfg: PretrainConfig, on_gpu: bool, vocab: Vocabulary) -> TrainState:
     _quiet_megatron(cfg.log_level)
-    refuse_unsupported_settings(cfg, on_gpu)
     redirected = [] if on_gpu else cpu_backend.apply()
     setup_model_parallel(cfg)
     tensor_parallel.model_parallel_cuda_manual_seed(cfg.train.seed)
@@ -216,13 +240,13 @@ def _pretrain(cfg: PretrainConfig, on_gpu: bool) -> TrainState:
     device = torch.device("cuda", torch.cuda.current_device()) if on_gpu else torch.device("cpu")
     state = TrainState()
 
-    tokenizer_size = vocabulary_size(Path(cfg.data.vocab))
+    tokenizer_size = vocab.size
     vocab_size = padded_vocab_size(
         tokenizer_size, cfg.parallel.tensor, cfg.model.make_vocab_size_divisible_by)
     resume = checkpoint.latest_iteration(cfg.checkpoint.dir) if cfg.checkpoint.enabled else None
     if resume is not None:  # keep the checkpoint's padding: it must load at any TP that divides it
         saved = checkpoint.saved_position(cfg.checkpoint.dir, resume)
-        check_resumable(saved, cfg, tokenizer_size)
+        check_resumable(saved, cfg, vocab)
         vocab_size = saved["padded_vocab_size"]
     config, model = build_model_chunks(cfg, vocab_size, on_gpu)
     optimizer = get_megatron_optimizer(OptimizerConfig(
@@ -250,7 +274,8 @@ def _pretrain(cfg: PretrainConfig, on_gpu: bool) -> TrainState:
     eval_runs = (cfg.train.train_iters // cfg.logging.eval_interval if cfg.logging.eval_interval else 0) + 1
     splits = build_datasets(cfg.data, cfg.model.seq_length, cfg.model.binary_head,
                             (max(cfg.train.train_iters, 1) * samples_per_step,
-                             eval_runs * cfg.logging.eval_iters * samples_per_step, 0), cache_dir)
+                             eval_runs * cfg.logging.eval_iters * samples_per_step, 0), cache_dir,
+                            lowercase=vocab.lowercase)
     data_rank = parallel_state.get_data_parallel_rank()
     data_size = parallel_state.get_data_parallel_world_size()
 
@@ -308,12 +333,13 @@ def _pretrain(cfg: PretrainConfig, on_gpu: bool) -> TrainState:
             return
         position = {"consumed_samples": state.consumed_samples, "padded_vocab_size": vocab_size,
                     "vocab_size": tokenizer_size, "vocab": str(Path(cfg.data.vocab).resolve()),
+                    "vocabulary": vocab.identity(),
                     "model": cfg.model.name, "model_config": asdict(cfg.model)}
         checkpoint.save_checkpoint(cfg.checkpoint.dir, state.iteration, model, optimizer, scheduler, position,
                                    cfg.checkpoint.keep_last)
 
     stop = _StopSignal()
-    metrics = _Metrics(cfg) if rank == 0 else None
+    metrics = _Metrics(cfg, state.iteration if resume is not None else None) if rank == 0 else None
     step_flops = throughput.flops_per_step(cfg.model, vocab_size, samples_per_step,
                                            full_recompute=cfg.parallel.recompute == "full")
     peak = throughput.peak_tflops(cfg.train.precision)
@@ -387,9 +413,11 @@ def _pretrain(cfg: PretrainConfig, on_gpu: bool) -> TrainState:
 class _Metrics:
     """Rank 0's record of every step: <checkpoint.dir>/metrics.jsonl and TensorBoard scalars."""
 
-    def __init__(self, cfg: PretrainConfig) -> None:
+    def __init__(self, cfg: PretrainConfig, resumed_at: int | None) -> None:
         Path(cfg.checkpoint.dir).mkdir(parents=True, exist_ok=True)
         self.path = Path(cfg.checkpoint.dir) / "metrics.jsonl"
+        if resumed_at is not None:
+            self._drop_records_after(resumed_at)
         board = cfg.logging.tensorboard_dir
         board = str(Path(cfg.checkpoint.dir) / "tensorboard") if board is None else board
         self.board = None
@@ -397,6 +425,20 @@ class _Metrics:
             from torch.utils.tensorboard import SummaryWriter
 
             self.board = SummaryWriter(board)
+
+    def _drop_records_after(self, iteration: int) -> None:
+        """A resumed run replays the steps after its checkpoint: the killed run's records of them
+        (and a last line cut short by the kill) go first, so each step is recorded once."""
+        if not self.path.is_file():
+            return
+        lines = self.path.read_text(encoding="utf-8").splitlines()
+        steps = [_iteration_of(line) for line in lines]
+        kept = [line for line, step in zip(lines, steps, strict=True)
+                if step is not None and step <= iteration]
+        if len(kept) < len(lines):
+            atomic_write_text(self.path, "".join(line + "\n" for line in kept))
+            logger.info("%s: dropped %d record(s) past the checkpoint at step %d (they are replayed)",
+                        self.path, len(lines) - len(kept), iteration)
 
     def write(self, record: dict) -> None:
         with open(self.path, "a", encoding="utf-8") as handle:
@@ -406,6 +448,15 @@ class _Metrics:
                 if name != "iteration":
                     self.board.add_scalar(name.replace(" ", "_"), value, record["iteration"])
             self.board.flush()
+
+
+def _iteration_of(line: str) -> int | None:
+    """The step of one metrics.jsonl line; None for a line that is not a whole record."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError:
+        return None
+    return record.get("iteration") if isinstance(record, dict) else None
 
 
 class _StopSignal:

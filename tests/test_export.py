@@ -24,6 +24,7 @@ from gatortron_common.logging import InputError
 from pretrain.from_hf import ImportConfig, import_hf
 from pretrain.to_hf import ExportConfig, export_checkpoint
 from tokenizer.export import bert_tokenizer_from_vocab, export_tokenizer, read_vocab_txt
+from tokenizer.vocab import bert_header
 
 LOGIT_TOLERANCE = 1e-4
 LAYOUTS = {"tp1": (1, {}), "tp2": (2, {"parallel.tensor": 2}), "pp2": (2, {"parallel.pipeline": 2})}
@@ -240,8 +241,8 @@ def test_bad_input_is_named(tmp_path: Path, trained: dict[str, Path], pretrain_d
                                        iteration="7"))
     other = tmp_path / "other_vocab"
     other.mkdir()
-    (other / "vocab.txt").write_text("[PAD]\n[UNK]\n")
-    with pytest.raises(InputError, match="has 2 tokens, the checkpoint .* was trained with"):
+    (other / "vocab.txt").write_text("\n".join(bert_header()) + "\n")
+    with pytest.raises(InputError, match="vocabulary mismatch: the checkpoint .* vocab=.* uses 104 tokens"):
         export_checkpoint(ExportConfig(checkpoint=str(trained["tp1"]), output=str(tmp_path / "x"),
                                        vocab=str(other)))
     assert not (tmp_path / "x").exists()
