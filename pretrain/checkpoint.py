@@ -9,6 +9,7 @@ leaves a checkpoint that looks complete; older checkpoints beyond `keep_last` ar
 
 from __future__ import annotations
 
+import pickle
 import random
 import shutil
 from pathlib import Path
@@ -16,6 +17,7 @@ from pathlib import Path
 import numpy
 import torch
 from megatron.core import dist_checkpointing, parallel_state, tensor_parallel
+from megatron.core.dist_checkpointing.core import CheckpointingException
 from megatron.core.dist_checkpointing.mapping import ShardedObject
 
 from gatortron_common.atomic import atomic_write_text
@@ -183,8 +185,14 @@ def saved_position(root: str | Path, iteration: int) -> dict:
     if not is_complete(directory):
         raise InputError(f"{directory}: incomplete checkpoint (no {COMPLETE_MARKER}: its save did not "
                          f"finish); complete iterations there: {available}")
-    common = dist_checkpointing.load_common_state_dict(str(directory))
-    return common["position"]
+    try:
+        common = dist_checkpointing.load_common_state_dict(str(directory))
+        return dict(common["position"])
+    except (CheckpointingException, OSError, EOFError, RuntimeError, KeyError, TypeError, ValueError,
+            pickle.UnpicklingError) as error:
+        # The exception's text may quote the damaged bytes: name the directory and the kind only.
+        raise InputError(f"{directory}: unreadable checkpoint ({type(error).__name__}): damaged, or not "
+                         f"saved by python -m pretrain") from None
 
 
 def saved_iterations(root: str | Path) -> list[int]:
