@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy
 import pytest
+from prep_runs import killed_after_parts
 
-from data_prep import build
 from data_prep.build import build_dataset
 from data_prep.clean import DOCUMENT_MARK, SENTENCE_MARK, clean_document
 from data_prep.config import DataPrepConfig
@@ -177,22 +177,11 @@ def test_a_killed_run_reuses_its_complete_parts(tmp_path: Path, vocabs: dict[str
                                                 corpus: dict[str, Path], monkeypatch: pytest.MonkeyPatch,
                                                 caplog: pytest.LogCaptureFixture) -> None:
     inputs, vocab = [corpus["jsonl"]], vocabs["cased"]
-    real = build._prepare_part
     prefix = tmp_path / "resumed" / "notes"
 
     def killed_run(**settings) -> None:
-        made = []
-
-        def killed_after_two(task):
-            if len(made) == 2:
-                raise KeyboardInterrupt  # the job is killed while the third part is being made
-            made.append(task)
-            return real(task)
-
-        monkeypatch.setattr(build, "_prepare_part", killed_after_two)
-        with pytest.raises(KeyboardInterrupt):
+        with killed_after_parts(monkeypatch, 2):
             run(tmp_path, "resumed", inputs, vocab, unit_mb=0.05, **settings)
-        monkeypatch.setattr(build, "_prepare_part", real)
         assert not Path(f"{prefix}.idx").exists() and not Path(f"{prefix}.bin").exists()
         assert len(list(Path(f"{prefix}.parts").glob("*.idx"))) >= 2
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy
 import pytest
 from megatron.core.datasets.indexed_dataset import IndexedDataset
+from prep_runs import killed_after_parts
 
-from data_prep import build
 from data_prep.build import build_dataset
 from data_prep.clean import DOCUMENT_MARK, SENTENCE_MARK
 from data_prep.config import DataPrepConfig
@@ -88,18 +88,8 @@ def test_resume_with_another_vocabulary_at_the_same_path_remakes_the_parts(
     vocab = tmp_path / "vocab"
     use_vocabulary(vocab, vocabs["big"])
     prefix = tmp_path / "out" / "notes"
-    real, made = build._prepare_part, []
-
-    def killed_after_two(task):
-        if len(made) == 2:
-            raise KeyboardInterrupt  # the job is killed while the third part is being made
-        made.append(task)
-        return real(task)
-
-    monkeypatch.setattr(build, "_prepare_part", killed_after_two)
-    with pytest.raises(KeyboardInterrupt):
+    with killed_after_parts(monkeypatch, 2):
         prepare(prefix, [notes_file], vocab, unit_mb=0.02)
-    monkeypatch.setattr(build, "_prepare_part", real)
     assert len(list(Path(f"{prefix}.parts").glob("*.idx"))) == 2
     use_vocabulary(vocab, vocabs["small"])  # rebuilt in place: 1,500 entries
     stats = prepare(prefix, [notes_file], vocab, unit_mb=0.02)
