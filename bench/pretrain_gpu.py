@@ -1,6 +1,7 @@
 """Pretraining smoke and throughput on one GPU: `python -m pretrain` runs of the GatorTron sizes in
 bf16 and fp16, each a fresh process as a user would start it, then a table of step time, tokens/s,
-model TFLOP/s per GPU, MFU (against the GPU's dense peak in pretrain/throughput.py) and peak memory,
+model TFLOP/s per GPU, MFU (model FLOPs against the GPU's dense peak in pretrain/throughput.py), HFU
+where activations are recomputed (the FLOPs the GPU computed, recomputation included) and peak memory,
 with checks that every loss is finite and that the lm loss falls.
 
     python bench/pretrain_gpu.py data.blend=<prefix or blend.json> data.vocab=<tokenizer dir>
@@ -9,7 +10,7 @@ with checks that every loss is finite and that the lm loss falls.
 Runs (names for `runs=`; default all that fit the GPU's memory):
   base_bf16         gatortron_base, bf16, micro-batch 32 (the headline TFLOP/s / MFU figure)
   base_fp16         the same in fp16 with dynamic loss scaling (loss scale and skipped steps shown)
-  base_recompute    bf16 with full activation recomputation (FLOPs counted with the recompute)
+  base_recompute    bf16 with full activation recomputation (MFU on model FLOPs, HFU with the recompute)
   base_resume       bf16, checkpoint at the end, then a second process resumes from it for 5
                     more steps (the GPU checkpoint round trip)
   base_distopt      the same with the distributed optimizer; needs Transformer Engine or Apex
@@ -110,7 +111,7 @@ def summarize(run_dir: Path, warmup: int) -> dict:
            "step_s": statistics.median(r["step_seconds"] for r in steady),
            "tokens_per_s": statistics.median(r["tokens_per_second"] for r in steady),
            "tflops": statistics.median(r["tflops_per_device"] for r in steady),
-           "mfu": statistics.median(r["mfu"] for r in steady) if all("mfu" in r for r in steady) else None,
+           "mfu": _median(steady, "mfu"), "hfu": _median(steady, "hfu"),
            "memory_gib": max(r["memory_gib"] for r in steps),
            "lm_loss_first": statistics.fmean(head), "lm_loss_last": statistics.fmean(tail),
            "finite": all(math.isfinite(v) for v in losses),
@@ -120,6 +121,11 @@ def summarize(run_dir: Path, warmup: int) -> dict:
         out["loss_scale"], out["skipped_steps"] = steps[-1]["loss_scale"], steps[-1]["skipped_steps"]
     out["loss_falls"] = out["lm_loss_last"] < out["lm_loss_first"]
     return out
+
+
+def _median(records: list[dict], key: str) -> float | None:
+    """The median of `key` over the records, or None where a record lacks it (CPU, no recompute)."""
+    return statistics.median(r[key] for r in records) if all(key in r for r in records) else None
 
 
 def environment() -> dict:
@@ -192,7 +198,8 @@ def main() -> int:
                                            for run in RUNS if run.results}}
     atomic_write_text(out / "results.json", json.dumps(report, indent=2) + "\n")
     print(f"\n{env['gpu']} ({env['layer_spec']} spec), seq 512, medians after {args['warmup']} steps:")
-    print(f"{'run':<16}{'step s':>8}{'tokens/s':>10}{'TFLOP/s':>9}{'MFU':>7}{'GiB':>7}{'lm loss':>16}  notes")
+    print(f"{'run':<16}{'step s':>8}{'tokens/s':>10}{'TFLOP/s':>9}{'MFU':>7}{'HFU':>7}{'GiB':>7}"
+          f"{'lm loss':>16}  notes")
     for run in RUNS:
         r = run.results
         if not r or r.get("exit_code"):
@@ -204,8 +211,8 @@ def main() -> int:
             notes.append(f"loss scale {r['loss_scale']:g}, {r['skipped_steps']} skipped")
         if run.checkpointed:
             notes.append(f"ckpt {r['checkpoint_gib']} GiB, resume {'ok' if r['resumed_at'] else 'FAILED'}")
-        mfu = f"{r['mfu']:.1%}" if r["mfu"] is not None else "-"
-        print(f"{run.name:<16}{r['step_s']:>8.3f}{r['tokens_per_s']:>10.0f}{r['tflops']:>9.1f}{mfu:>7}"
+        mfu, hfu = (f"{r[key]:.1%}" if r[key] is not None else "-" for key in ("mfu", "hfu"))
+        print(f"{run.name:<16}{r['step_s']:>8.3f}{r['tokens_per_s']:>10.0f}{r['tflops']:>9.1f}{mfu:>7}{hfu:>7}"
               f"{r['memory_gib']:>7.1f}{r['lm_loss_first']:>8.2f}->{r['lm_loss_last']:<6.2f}  "
               f"{'; '.join(notes)}")
     print(f"results: {out / 'results.json'}; {failures} run(s) failed")

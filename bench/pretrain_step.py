@@ -29,14 +29,14 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
-from data_prep.build import build_dataset, vocabulary_size  # noqa: E402
+from data_prep.build import build_dataset  # noqa: E402
 from data_prep.config import DataPrepConfig  # noqa: E402
 from gatortron_common.synthetic.notes import generate_notes, write_notes_jsonl  # noqa: E402
 from pretrain.config import PretrainConfig  # noqa: E402
 from pretrain.train import pretrain  # noqa: E402
 from tokenizer.build import build_vocabulary  # noqa: E402
 from tokenizer.config import TokenizerConfig  # noqa: E402
-from tokenizer.vocab import padded_vocab_size  # noqa: E402
+from tokenizer.vocab import load_vocabulary, padded_vocab_size  # noqa: E402
 
 OUT = ROOT / "bench_out" / "pretrain_step"
 
@@ -64,8 +64,9 @@ def ours(args: dict, prefix: str, vocab: str) -> list[float]:
                   "train_iters": args["steps"] + args["warmup"], "lr": 1e-4, "lr_warmup_fraction": 0.0},
         "checkpoint": {"dir": tempfile.mkdtemp(prefix="bench_pretrain_"), "enabled": False},
         "logging": {"log_interval": 1000, "tensorboard_dir": ""}, "log_level": "WARNING"})
-    state = pretrain(OmegaConf.to_object(settings))
-    return [r["step_seconds"] for r in state.history[args["warmup"]:]]
+    pretrain(OmegaConf.to_object(settings))
+    steps = [json.loads(line) for line in (Path(settings.checkpoint.dir) / "metrics.jsonl").open()]
+    return [r["step_seconds"] for r in steps if "step_seconds" in r][args["warmup"]:]
 
 
 def huggingface(args: dict, vocab_size: int, prefix: str, vocab: str) -> list[float]:
@@ -84,7 +85,8 @@ def huggingface(args: dict, vocab_size: int, prefix: str, vocab: str) -> list[fl
     times = []
     with single_process_megatron():  # megatron-core's dataset builder wants a process group
         splits = build_datasets(DataConfig(blend=prefix, vocab=vocab, split="98,2,0"), args["seq"], True,
-                                (steps * args["batch"], 0, 0), tempfile.mkdtemp(prefix="bench_hf_"))
+                                (steps * args["batch"], 0, 0), tempfile.mkdtemp(prefix="bench_hf_"),
+                                lowercase=load_vocabulary(vocab).lowercase)
         batches = micro_batches(splits.train, args["batch"], 0, 1, 0, workers=1)
         for step in range(steps):
             started = time.perf_counter()
@@ -107,7 +109,7 @@ def main() -> None:
             "rounds": 2}
     args.update({key: int(value) for key, value in (a.split("=", 1) for a in sys.argv[1:])})
     prefix, vocab = dataset()
-    vocab_size = padded_vocab_size(vocabulary_size(Path(vocab)), tensor_parallel=1)  # as ours
+    vocab_size = padded_vocab_size(load_vocabulary(vocab).size, tensor_parallel=1)  # as ours
     ours_times, hf_times = [], []
     for _ in range(args["rounds"]):
         ours_times += ours(args, prefix, vocab)

@@ -1,3 +1,11 @@
-"""pretrain stage: BERT pretraining on megatron-core (train.py: the loop; model.py: BertModel and
-its layer spec; data.py: masked-LM datasets and resumable micro-batches; cpu_backend.py: the CUDA
-redirections that let the same code run on CPU with gloo; config.py: settings)."""
+"""pretrain stage: BERT pretraining on megatron-core, and conversion to and from Hugging Face.
+
+Training: train.py (setup, then the loop: train_step, log_step, evaluate, save); config.py (settings
+and their one validation); model.py (BertModel, its layer spec, DDP-wrapped chunks, the loss);
+data.py (masked-LM datasets and resumable micro-batches); checkpoint.py (dist checkpoints, resume
+checks); throughput.py (FLOPs, MFU/HFU, memory); cpu_backend.py (the CUDA redirections that let the
+same code run on the CPU with gloo); lifetime.py (helper processes end with the training process).
+Conversion: to_hf.py / from_hf.py (checkpoint to HF model and back), hf_layout.py (how the weights map),
+standalone.py (megatron-core in one CPU process). Entry points: __main__.py (`python -m pretrain`),
+export.py, import_hf.py, fill_mask.py.
+"""

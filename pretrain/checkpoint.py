@@ -22,7 +22,9 @@ from megatron.core.dist_checkpointing.mapping import ShardedObject
 
 from gatortron_common.atomic import atomic_write_text
 from gatortron_common.logging import InputError, get_logger
+from pretrain.config import ARCHITECTURE_FIELDS, PretrainConfig
 from pretrain.lifetime import own_checkpoint_writer_queue
+from tokenizer.vocab import Vocabulary, check_same_vocabulary
 
 logger = get_logger("pretrain.checkpoint")
 
@@ -203,3 +205,25 @@ def saved_iterations(root: str | Path) -> list[int]:
 def complete_iterations(root: str | Path) -> list[int]:
     """Iterations whose checkpoint under `root` finished saving, ascending."""
     return [i for i in saved_iterations(root) if is_complete(iteration_dir(root, i))]
+
+
+def check_resumable(saved: dict, cfg: PretrainConfig, vocab: Vocabulary) -> None:
+    """Refuse, naming what differs, a checkpoint (its saved position) that this run's model or
+    vocabulary cannot continue."""
+    tokenizer_size = vocab.size
+    check_same_vocabulary(saved.get("vocabulary"), vocab.identity(),
+                          f"the checkpoint in {cfg.checkpoint.dir}", f"data.vocab={cfg.data.vocab}")
+    vocab_size = saved["padded_vocab_size"]
+    if vocab_size % cfg.parallel.tensor or vocab_size < tokenizer_size:
+        raise InputError(f"the checkpoint's padded vocabulary ({vocab_size}) does not fit "
+                         f"{tokenizer_size} tokens at tensor parallel {cfg.parallel.tensor}")
+    if "vocab_size" in saved and saved["vocab_size"] != tokenizer_size:
+        raise InputError(f"{cfg.checkpoint.dir}: the checkpoint was made with a {saved['vocab_size']}-token "
+                         f"vocabulary, data.vocab={cfg.data.vocab} has {tokenizer_size}")
+    stored = saved.get("model_config") or {}
+    differing = [f"model.{name}: checkpoint {stored[name]}, this run {getattr(cfg.model, name)}"
+                 for name in ARCHITECTURE_FIELDS
+                 if name in stored and stored[name] != getattr(cfg.model, name)]
+    if differing:
+        raise InputError(f"{cfg.checkpoint.dir}: the checkpoint's model differs from this run's: "
+                         + "; ".join(differing))

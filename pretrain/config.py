@@ -7,14 +7,35 @@ GatorTron sizes), `parallel`, `data`, `train` (batch, optimizer, schedule, preci
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
 from gatortron_common.logging import InputError
+
+
+class Precision(StrEnum):
+    """Training precision (Hydra refuses any other value when it reads the settings)."""
+
+    fp32 = "fp32"
+    bf16 = "bf16"
+    fp16 = "fp16"
+
+
+class Recompute(StrEnum):
+    """Activation recomputation granularity (null in the YAML: off)."""
+
+    selective = "selective"
+    full = "full"
+
+
+# megatron-core's spellings; "inverse-square-root" is no Python name, hence the functional form.
+LrDecayStyle = StrEnum("LrDecayStyle", [(style, style) for style in
+                                        ("linear", "cosine", "constant", "inverse-square-root")])
+LrDecayStyle.__doc__ = "Learning-rate decay after warm-up, as megatron-core's scheduler names it."
 
 
 @dataclass
@@ -73,6 +94,13 @@ class ParallelConfig:
         distributed_optimizer: shard optimizer state across data-parallel ranks (ZeRO-1; GPU only).
         recompute: activation recomputation: null, "selective" (attention core) or "full".
         recompute_num_layers: layers per recomputed chunk for "full".
+        overlap_grad_reduce: start each gradient bucket's all-reduce (reduce-scatter with the
+            distributed optimizer) during the backward pass (Megatron-LM --overlap-grad-reduce;
+            off by default, as there).
+        grad_reduce_in_fp32: keep the gradient buffers and their reduction in fp32 under bf16/fp16
+            (Megatron-LM turns it on for bf16; on here for both half precisions; no effect in fp32).
+        bucket_size: parameters per gradient bucket with overlap_grad_reduce (null: megatron-core's
+            max(40M, 1M x data-parallel size)).
     """
 
     tensor: int = 1
@@ -80,8 +108,11 @@ class ParallelConfig:
     virtual_pipeline: int | None = None
     sequence_parallel: bool = False
     distributed_optimizer: bool = False
-    recompute: str | None = None
+    recompute: Recompute | None = None
     recompute_num_layers: int = 1
+    overlap_grad_reduce: bool = False
+    grad_reduce_in_fp32: bool = True
+    bucket_size: int | None = None
 
 
 @dataclass
@@ -152,13 +183,13 @@ class TrainConfig:
     min_lr: float = 1e-5
     lr_warmup_fraction: float = 0.01
     lr_decay_iters: int | None = None
-    lr_decay_style: str = "linear"
+    lr_decay_style: LrDecayStyle = LrDecayStyle.linear
     weight_decay: float = 0.01
     adam_beta1: float = 0.9
     adam_beta2: float = 0.999
     adam_eps: float = 1e-8
     clip_grad: float = 1.0
-    precision: str = "fp32"
+    precision: Precision = Precision.fp32
     initial_loss_scale: float = 4294967296.0
     seed: int = 1234
 
@@ -170,14 +201,14 @@ class LoggingConfig:
         eval_interval: steps between validation runs (0 = only at the end).
         eval_iters: validation batches per run.
         tensorboard_dir: TensorBoard event directory (default: <checkpoint.dir>/tensorboard; "" = off).
-        log_level: logging level.
+
+    The log level is the top-level `log_level`, as in every stage.
     """
 
     log_interval: int = 10
     eval_interval: int = 0
     eval_iters: int = 4
     tensorboard_dir: str | None = None
-    log_level: str = "INFO"
 
 
 @dataclass
@@ -198,6 +229,10 @@ class CheckpointConfig:
 
 @dataclass
 class PretrainConfig:
+    """Attributes:
+        log_level: DEBUG also shows megatron-core's own INFO messages (every dataset file, bucket).
+    """
+
     model: ModelConfig = field(default_factory=ModelConfig)
     parallel: ParallelConfig = field(default_factory=ParallelConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -210,35 +245,63 @@ class PretrainConfig:
 ConfigStore.instance().store(name="pretrain_schema", node=PretrainConfig)
 
 
-LR_DECAY_STYLES = ("linear", "cosine", "constant", "inverse-square-root")
-PRECISIONS = ("fp32", "bf16", "fp16")
-RECOMPUTE = (None, "selective", "full")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+Check = tuple[bool, str]  # (setting is good, what to say when it is not)
 
 
-def _at_least(name: str, value: float, minimum: float) -> tuple[bool, str]:
+def _at_least(name: str, value: float, minimum: float) -> Check:
     return value >= minimum, f"{name}={value}: use {minimum} or more"
 
 
-def _positive(name: str, value: float) -> tuple[bool, str]:
+def _positive(name: str, value: float) -> Check:
     return value > 0, f"{name}={value}: use a positive number"
 
 
-def _probability(name: str, value: float, upper_open: bool = True) -> tuple[bool, str]:
+def _probability(name: str, value: float, upper_open: bool = True) -> Check:
     ok = 0 <= value < 1 if upper_open else 0 <= value <= 1
     return ok, f"{name}={value}: use 0 <= value {'<' if upper_open else '<='} 1"
 
 
-def validate(cfg: PretrainConfig, on_gpu: bool) -> None:
+def split_shares(split: str | list) -> list[float] | None:
+    """The train/valid/test shares of `data.split` ("949,50,1" or [949, 50, 1]); None if malformed."""
+    try:
+        shares = [float(x) for x in (split.split(",") if isinstance(split, str) else split)]
+    except (TypeError, ValueError):
+        return None
+    return shares if len(shares) == 3 and min(shares) >= 0 and sum(shares) > 0 else None
+
+
+def validate(cfg: PretrainConfig, on_gpu: bool, world_size: int = 1) -> None:
     """Check every setting before any work starts (megatron-core would fail deep inside, or worse,
     train something unusable: a head count that does not divide the width trains, but HF cannot load
-    the export).
+    the export). Values outside a fixed set (precision, lr_decay_style, recompute) Hydra already
+    refused when it read them.
+
+    Args:
+        on_gpu: the run trains on GPUs (half precision and some parallel features need them).
+        world_size: processes in the job (torchrun's WORLD_SIZE).
 
     Raises:
         InputError: one line listing every bad setting.
     """
-    model, parallel, data, train, log = cfg.model, cfg.parallel, cfg.data, cfg.train, cfg.logging
+    checks = [*_model_checks(cfg.model), *_parallel_checks(cfg, world_size), *_data_checks(cfg.data),
+              *_train_checks(cfg.train, on_gpu), *_batch_checks(cfg, world_size),
+              *_machine_checks(cfg, on_gpu),
+              _at_least("logging.log_interval", cfg.logging.log_interval, 1),
+              _at_least("logging.eval_interval", cfg.logging.eval_interval, 0),
+              _at_least("logging.eval_iters", cfg.logging.eval_iters, 1),
+              _at_least("checkpoint.save_interval", cfg.checkpoint.save_interval, 0),
+              _at_least("checkpoint.keep_last", cfg.checkpoint.keep_last, 1),
+              (str(cfg.log_level).upper() in LOG_LEVELS,
+               f"log_level={cfg.log_level}: use {', '.join(LOG_LEVELS)}")]
+    problems = [message for ok, message in checks if not ok]
+    if problems:
+        raise InputError("; ".join(problems))
+
+
+def _model_checks(model: ModelConfig) -> list[Check]:
     heads = model.num_attention_heads
-    checks = [
+    return [
         _at_least("model.num_layers", model.num_layers, 1),
         _at_least("model.hidden_size", model.hidden_size, 1),
         (heads >= 1 and model.hidden_size % heads == 0,
@@ -252,18 +315,50 @@ def validate(cfg: PretrainConfig, on_gpu: bool) -> None:
         _positive("model.init_method_std", model.init_method_std),
         _positive("model.layernorm_epsilon", model.layernorm_epsilon),
         _at_least("model.make_vocab_size_divisible_by", model.make_vocab_size_divisible_by, 1),
+    ]
+
+
+def _parallel_checks(cfg: PretrainConfig, world_size: int) -> list[Check]:
+    parallel, heads, layers = cfg.parallel, cfg.model.num_attention_heads, cfg.model.num_layers
+    virtual = parallel.virtual_pipeline
+    model_parallel = parallel.tensor * parallel.pipeline
+    # Interleaved 1F1B: `virtual` model chunks per pipeline rank, each an equal share of layers.
+    interleavable = (virtual is None or (virtual >= 2 and parallel.pipeline >= 2
+                                         and layers % (parallel.pipeline * virtual) == 0))
+    return [
         _at_least("parallel.tensor", parallel.tensor, 1),
         (parallel.tensor < 1 or heads % parallel.tensor == 0,
          f"parallel.tensor={parallel.tensor}: must divide model.num_attention_heads={heads}"),
         _at_least("parallel.pipeline", parallel.pipeline, 1),
-        (parallel.recompute in RECOMPUTE,
-         f"parallel.recompute={parallel.recompute}: use null, selective or full"),
+        (interleavable, f"parallel.virtual_pipeline={virtual} needs parallel.pipeline >= 2, "
+                        f"virtual_pipeline >= 2 (null = off) and model.num_layers ({layers}) a multiple "
+                        f"of pipeline x virtual_pipeline"),
+        (model_parallel < 1 or world_size % model_parallel == 0,
+         f"world size {world_size} is not a multiple of parallel.tensor x parallel.pipeline = "
+         f"{model_parallel}"),
+        (not parallel.sequence_parallel or parallel.tensor >= 2,
+         "parallel.sequence_parallel=true needs parallel.tensor >= 2 (it shards activations across the "
+         "tensor-parallel ranks)"),
         _at_least("parallel.recompute_num_layers", parallel.recompute_num_layers, 1),
+        (parallel.bucket_size is None or parallel.bucket_size >= 1,
+         f"parallel.bucket_size={parallel.bucket_size}: use null or 1 or more"),
+    ]
+
+
+def _data_checks(data: DataConfig) -> list[Check]:
+    return [
+        (split_shares(data.split) is not None,
+         f"data.split={data.split!r}: give three non-negative numbers, e.g. 949,50,1"),
         (0 < data.masking_probability < 1,
          f"data.masking_probability={data.masking_probability}: use 0 < value < 1"),
         _probability("data.short_sequence_probability", data.short_sequence_probability, upper_open=False),
         _at_least("data.masking_max_ngram", data.masking_max_ngram, 1),
         _at_least("data.num_workers", data.num_workers, 0),
+    ]
+
+
+def _train_checks(train: TrainConfig, on_gpu: bool) -> list[Check]:
+    return [
         _at_least("train.micro_batch_size", train.micro_batch_size, 1),
         _at_least("train.global_batch_size", train.global_batch_size, 1),
         _at_least("train.train_iters", train.train_iters, 0),
@@ -272,27 +367,67 @@ def validate(cfg: PretrainConfig, on_gpu: bool) -> None:
         _probability("train.lr_warmup_fraction", train.lr_warmup_fraction, upper_open=False),
         (train.lr_decay_iters is None or train.lr_decay_iters >= 1,
          f"train.lr_decay_iters={train.lr_decay_iters}: use null or 1 or more"),
-        (train.lr_decay_style in LR_DECAY_STYLES,
-         f"train.lr_decay_style={train.lr_decay_style}: use {', '.join(LR_DECAY_STYLES)}"),
         _at_least("train.weight_decay", train.weight_decay, 0),
         _probability("train.adam_beta1", train.adam_beta1),
         _probability("train.adam_beta2", train.adam_beta2),
         _positive("train.adam_eps", train.adam_eps),
         _at_least("train.clip_grad", train.clip_grad, 0),
-        (train.precision in PRECISIONS, f"train.precision={train.precision}: use {', '.join(PRECISIONS)}"),
         # megatron-core's half-precision training needs CUDA (its fused optimizer paths and loss scaling).
-        (on_gpu or train.precision not in ("bf16", "fp16"),
+        (on_gpu or train.precision == Precision.fp32,
          f"train.precision={train.precision} needs GPUs; use fp32 on the CPU"),
         _positive("train.initial_loss_scale", train.initial_loss_scale),
-        _at_least("logging.log_interval", log.log_interval, 1),
-        _at_least("logging.eval_interval", log.eval_interval, 0),
-        _at_least("logging.eval_iters", log.eval_iters, 1),
-        _at_least("checkpoint.save_interval", cfg.checkpoint.save_interval, 0),
-        _at_least("checkpoint.keep_last", cfg.checkpoint.keep_last, 1),
     ]
-    for name, level in (("log_level", cfg.log_level), ("logging.log_level", log.log_level)):
-        checks.append((isinstance(logging.getLevelName(str(level).upper()), int),
-                       f"{name}={level}: use DEBUG, INFO, WARNING or ERROR"))
-    problems = [message for ok, message in checks if not ok]
-    if problems:
-        raise InputError("; ".join(problems))
+
+
+def data_parallel_size(parallel: ParallelConfig, world_size: int) -> int:
+    """Data-parallel replicas: world = tensor x pipeline x data."""
+    return max(world_size // max(parallel.tensor * parallel.pipeline, 1), 1)
+
+
+def micro_batches_per_step(cfg: PretrainConfig, world_size: int) -> int:
+    """Gradient accumulation: micro-batches per optimizer step on each data-parallel rank."""
+    per_step = cfg.train.micro_batch_size * data_parallel_size(cfg.parallel, world_size)
+    return cfg.train.global_batch_size // max(per_step, 1)
+
+
+def _batch_checks(cfg: PretrainConfig, world_size: int) -> list[Check]:
+    train, pipeline = cfg.train, cfg.parallel.pipeline
+    per_step = train.micro_batch_size * data_parallel_size(cfg.parallel, world_size)
+    accumulation = micro_batches_per_step(cfg, world_size)
+    return [
+        (per_step < 1 or train.global_batch_size % per_step == 0,
+         f"train.global_batch_size={train.global_batch_size} is not a multiple of micro_batch_size x "
+         f"data-parallel size = {per_step}"),
+        # megatron-core's interleaved schedule runs micro-batches in groups of the pipeline size.
+        (not cfg.parallel.virtual_pipeline or pipeline < 1 or accumulation % pipeline == 0,
+         f"parallel.virtual_pipeline needs a multiple of parallel.pipeline={pipeline} micro-batches per "
+         f"step; this run has {accumulation} (train.global_batch_size / (micro_batch_size x "
+         f"data-parallel size))"),
+    ]
+
+
+def _machine_checks(cfg: PretrainConfig, on_gpu: bool) -> list[Check]:
+    """Settings megatron-core cannot run on this machine, refused with a reason instead of its
+    TypeError or assert deep inside (each tried with megatron-core 0.16.1)."""
+    from megatron.core.models.bert import bert_layer_specs  # heavy: only once the settings are read
+
+    te_or_apex = bert_layer_specs.HAVE_TE or bert_layer_specs.HAVE_APEX
+    distributed, sequence = cfg.parallel.distributed_optimizer, cfg.parallel.sequence_parallel
+    return [
+        # DistributedOptimizer checks each parameter's type string against torch.cuda.*Tensor.
+        (not distributed or on_gpu, "parallel.distributed_optimizer=true needs GPUs (megatron-core's "
+                                    "distributed optimizer accepts CUDA parameters only)"),
+        # With torch's Adam it trains and saves, but loading its checkpoint fails (KeyError 'step' in
+        # DistributedOptimizer._set_main_param_and_optimizer_states; seen on an H200): refused at the
+        # start rather than at the first resume.
+        (not distributed or not on_gpu or te_or_apex,
+         "parallel.distributed_optimizer=true needs Transformer Engine or Apex: without their fused Adam, "
+         "megatron-core 0.16.1 cannot resume the distributed optimizer's checkpoints (use an NGC PyTorch "
+         "container, or leave it off)"),
+        (not sequence or on_gpu, "parallel.sequence_parallel=true needs GPUs (megatron-core's "
+                                 "sequence-parallel LayerNorm path needs Apex or Transformer Engine)"),
+        # The local spec's torch LayerNorm asserts it is not sequence parallel.
+        (not sequence or not on_gpu or te_or_apex,
+         "parallel.sequence_parallel=true needs Transformer Engine or Apex (neither is importable here: "
+         "use an NGC PyTorch container)"),
+    ]

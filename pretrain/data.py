@@ -21,7 +21,7 @@ from megatron.core.datasets.indexed_dataset import IndexedDataset
 from data_prep.blend import load_blend
 from data_prep.indexed_writer import dataset_files, read_stats
 from gatortron_common.logging import InputError
-from pretrain.config import DataConfig
+from pretrain.config import DataConfig, split_shares
 from pretrain.lifetime import end_with_parent
 from tokenizer.megatron_adapter import MegatronWordPieceTokenizer
 from tokenizer.vocab import Vocabulary, check_same_vocabulary
@@ -62,9 +62,9 @@ class Splits:
 
 
 def build_datasets(data: DataConfig, seq_length: int, binary_head: bool, samples: tuple[int, int, int],
-                   cache_dir: str, lowercase: bool = False) -> Splits:
+                   cache_dir: str, *, lowercase: bool) -> Splits:
     """Train / validation datasets with at least `samples` = (train, valid, test) samples;
-    `lowercase`: the vocabulary is uncased (Vocabulary.lowercase)."""
+    `lowercase`: the vocabulary is uncased (its `load_vocabulary(...).lowercase`)."""
     prefixes, weights = resolve_blend(data.blend)
     check_split(prefixes, data.split)
     tokenizer = MegatronWordPieceTokenizer(data.vocab, lowercase=lowercase)
@@ -84,13 +84,9 @@ def build_datasets(data: DataConfig, seq_length: int, binary_head: bool, samples
 
 def check_split(prefixes: list[str], split: str | list) -> None:
     """Each dataset's documents are split train/valid/test as megatron-core splits them; a part
-    with a non-zero share but no document would fail deep inside megatron-core, so say so here."""
-    try:
-        shares = [float(x) for x in (split.split(",") if isinstance(split, str) else split)]
-    except ValueError:
-        raise InputError(f"data.split={split!r}: give three numbers, e.g. 949,50,1") from None
-    if len(shares) != 3 or min(shares) < 0 or sum(shares) <= 0:
-        raise InputError(f"data.split={split!r}: give three non-negative numbers, e.g. 949,50,1")
+    with a non-zero share but no document would fail deep inside megatron-core, so say so here.
+    `split` is well-formed (pretrain.config.validate)."""
+    shares = split_shares(split)
     fractions = [x / sum(shares) for x in shares]
     for prefix in prefixes:
         documents = len(IndexedDataset(prefix).document_indices) - 1

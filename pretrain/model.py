@@ -1,20 +1,26 @@
-"""The BERT model: megatron-core's `BertModel` with the Transformer Engine layer spec when TE is
-importable (NGC containers) and megatron-core's local spec otherwise (CPU, plain PyTorch)."""
+"""The BERT model and its loss: megatron-core's `BertModel` with the Transformer Engine layer spec
+when TE is importable (NGC containers) and megatron-core's local spec otherwise (CPU, plain
+PyTorch); this rank's model chunks wrapped in megatron-core's DDP; the masked-LM + sentence-order
+loss of one micro-batch."""
 
 from __future__ import annotations
 
 import importlib.util
+from functools import partial
 
 import torch
+import torch.nn.functional as F
+from megatron.core import parallel_state, tensor_parallel
+from megatron.core.distributed import DistributedDataParallel, DistributedDataParallelConfig
 from megatron.core.models.bert import bert_layer_specs
 from megatron.core.models.bert.bert_model import BertModel
 from megatron.core.transformer.module import Float16Module
 from megatron.core.transformer.spec_utils import ModuleSpec
 from megatron.core.transformer.transformer_config import TransformerConfig
 
-from pretrain.config import ModelConfig, ParallelConfig, TrainConfig
+from pretrain.config import ModelConfig, ParallelConfig, PretrainConfig, Recompute, TrainConfig
 
-PRECISIONS = ("fp32", "bf16", "fp16")
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def layer_spec() -> tuple[ModuleSpec, str]:
@@ -35,20 +41,14 @@ def fused_kernels() -> dict[str, bool]:
 
 def transformer_config(model: ModelConfig, parallel: ParallelConfig, train: TrainConfig,
                        on_gpu: bool) -> TransformerConfig:
-    """megatron-core's TransformerConfig for these settings."""
-    if train.precision not in PRECISIONS:
-        raise ValueError(f"train.precision={train.precision!r}: use one of {', '.join(PRECISIONS)}")
-    if train.precision != "fp32" and not on_gpu:
-        raise ValueError(f"train.precision={train.precision} needs a GPU; use fp32 on CPU")
-    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[train.precision]
+    """megatron-core's TransformerConfig for these settings (checked by pretrain.config.validate)."""
+    dtype = DTYPES[train.precision]
     recompute = {}
-    if parallel.recompute == "full":
+    if parallel.recompute == Recompute.full:
         recompute = {"recompute_granularity": "full", "recompute_method": "uniform",
                      "recompute_num_layers": parallel.recompute_num_layers}
-    elif parallel.recompute == "selective":
+    elif parallel.recompute == Recompute.selective:
         recompute = {"recompute_granularity": "selective"}
-    elif parallel.recompute is not None:
-        raise ValueError(f"parallel.recompute={parallel.recompute!r}: use null, selective or full")
     fused = fused_kernels() if on_gpu else {"persist_layer_norm": False, "masked_softmax_fusion": False}
     return TransformerConfig(
         num_layers=model.num_layers, hidden_size=model.hidden_size,
@@ -95,3 +95,50 @@ def in_training_precision(chunk: BertModel, config: TransformerConfig) -> torch.
     if config.bf16 or config.fp16:
         return Float16Module(config, chunk)
     return chunk
+
+
+def build_model_chunks(cfg: PretrainConfig, vocab_size: int,
+                       device: torch.device) -> tuple[TransformerConfig, list[DistributedDataParallel]]:
+    """The model chunks of this rank (one, or one per virtual pipeline stage), on `device`, in the
+    training precision, wrapped in megatron-core DDP; and their TransformerConfig."""
+    config = transformer_config(cfg.model, cfg.parallel, cfg.train, on_gpu=device.type == "cuda")
+    chunks = []
+    virtual = cfg.parallel.virtual_pipeline
+    for vp_stage in range(virtual or 1):
+        stage = vp_stage if virtual else None
+        first = parallel_state.is_pipeline_first_stage(ignore_virtual=False, vp_stage=stage)
+        last = parallel_state.is_pipeline_last_stage(ignore_virtual=False, vp_stage=stage)
+        chunk = build_model(config, cfg.model, vocab_size, pre_process=first, post_process=last,
+                            vp_stage=stage)
+        for parameter in chunk.parameters():  # as Megatron-LM: every parameter says how TP splits it
+            tensor_parallel.set_defaults_if_not_set_tensor_model_parallel_attributes(parameter)
+        chunks.append(in_training_precision(chunk.to(device), config))
+    parallel = cfg.parallel
+    ddp_config = DistributedDataParallelConfig(
+        grad_reduce_in_fp32=parallel.grad_reduce_in_fp32, overlap_grad_reduce=parallel.overlap_grad_reduce,
+        bucket_size=parallel.bucket_size, use_distributed_optimizer=parallel.distributed_optimizer)
+    wrapped = [DistributedDataParallel(config=config, ddp_config=ddp_config, module=chunk,
+                                       disable_bucketing=index > 0) for index, chunk in enumerate(chunks)]
+    return config, wrapped
+
+
+def bert_loss(loss_mask: torch.Tensor, sentence_order: torch.Tensor, output) -> tuple[torch.Tensor, dict]:
+    """Masked-LM loss (mean over masked tokens) plus sentence-order loss, as Megatron's BERT."""
+    lm_losses, sop_logits = output
+    lm_loss = torch.sum(lm_losses.view(-1).float() * loss_mask.reshape(-1)) / loss_mask.sum().clamp(min=1)
+    # Copies: the schedule divides the returned loss in place by the number of micro-batches.
+    reported = {"lm loss": lm_loss.detach().clone()}
+    loss = lm_loss
+    if sop_logits is not None:
+        sop_loss = F.cross_entropy(sop_logits.view(-1, 2).float(), sentence_order.view(-1), ignore_index=-1)
+        loss = loss + sop_loss
+        reported["sop loss"] = sop_loss.detach().clone()
+    return loss, reported
+
+
+def forward_step(data_iterator, model, device: torch.device):
+    """One micro-batch through one model chunk; the loss function finishes it on the last stage."""
+    batch = {key: value.to(device) for key, value in next(data_iterator).items()}
+    output = model(batch["text"], batch["padding_mask"], tokentype_ids=batch["types"],
+                   lm_labels=batch["labels"])
+    return output, partial(bert_loss, batch["loss_mask"], batch["is_random"])

@@ -30,10 +30,13 @@ def _free_port() -> int:
 
 @contextlib.contextmanager
 def single_process_megatron(seed: int = 1234) -> Iterator[None]:
-    """A world of one process on the CPU (gloo) with megatron-core's parallel state set up.
+    """A world of one process on the CPU (gloo) with megatron-core's parallel state set up, and
+    the CPU backend applied.
 
-    The CPU backend is applied here on purpose even on a GPU machine: conversion is CPU work and
-    must not need a free GPU.
+    Conversion is CPU work and must not need a free GPU, so GPUs must be hidden: where CUDA is
+    visible this refuses to start (the CPU backend would change nothing there, and megatron-core
+    would put its buffers on the GPU). `pretrain.export` and `pretrain.import_hf` hide them
+    (CUDA_VISIBLE_DEVICES="") before torch is imported.
     """
     created = not torch.distributed.is_initialized()
     if created:

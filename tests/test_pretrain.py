@@ -57,6 +57,8 @@ def test_tiny_model_learns(tmp_path: Path, data: dict[str, str]) -> None:
     ("tp2", 2, {"parallel.tensor": 2}),
     ("pp2", 2, {"parallel.pipeline": 2}),
     ("tp2pp2", 4, {"parallel.tensor": 2, "parallel.pipeline": 2}),
+    # DP=2 with megatron-core's gradient reduction overlapped with the backward, in small buckets.
+    ("dp2_overlap", 2, {"parallel.overlap_grad_reduce": "true", "parallel.bucket_size": 20000}),
 ])
 def test_parallel_layouts_reproduce_tp1(tmp_path: Path, data: dict[str, str], initial: Path, name: str,
                                          processes: int, layout: dict) -> None:
@@ -149,17 +151,34 @@ def test_megatron_core_cuda_call_sites_are_the_known_ones() -> None:
         f"review pretrain/cpu_backend.py")
 
 
-def test_model_flops_count() -> None:
-    """8h^2 + 4hf + 4sh per token and layer, 2h^2 + 2hV for the LM head, x3 (x4 with recompute)."""
-    from pretrain.config import ModelConfig
-    from pretrain.throughput import flops_per_step
+def test_model_flops_count_mfu_and_hfu() -> None:
+    """8h^2 + 4hf + 4sh per token and layer, 2h^2 + 2hV for the LM head; model FLOPs are 3x that
+    whatever is recomputed (MFU), hardware FLOPs 4x with full recompute and 3x plus the attention
+    core with selective (HFU)."""
+    from pretrain.config import ModelConfig, Recompute
+    from pretrain.throughput import StepFlops, hardware_flops_per_step, model_flops_per_step
 
     tiny = ModelConfig(name="t", num_layers=2, hidden_size=64, num_attention_heads=4, ffn_hidden_size=256,
                        seq_length=128)
     per_token = 2 * (8 * 64 * 64 + 4 * 64 * 256 + 4 * 128 * 64) + 2 * 64 * 64 + 2 * 64 * 8064
     assert per_token == 1_302_528
-    assert flops_per_step(tiny, 8064, samples=8, full_recompute=False) == 3 * 8 * 128 * per_token
-    assert flops_per_step(tiny, 8064, samples=8, full_recompute=True) == 4 * 8 * 128 * per_token
+    model = model_flops_per_step(tiny, 8064, samples=8)
+    assert model == 3 * 8 * 128 * per_token
+    assert hardware_flops_per_step(tiny, 8064, 8, recompute=None) == model
+    assert hardware_flops_per_step(tiny, 8064, 8, recompute=Recompute.full) == 4 * 8 * 128 * per_token
+    attention_core = 8 * 128 * 2 * (4 * 128 * 64)
+    assert hardware_flops_per_step(tiny, 8064, 8, recompute=Recompute.selective) == model + attention_core
+
+    # The README's recompute row: 989 TFLOP/s peak, 4x counted as 17.8 % is 13.35 % of model FLOPs.
+    full = StepFlops(model=3e15, hardware=4e15, peak_tflops=989.0)
+    rates = full.rates(seconds=2.0, devices=8)
+    assert rates["tflops_per_device"] == 3e15 / 2.0 / 8 / 1e12
+    assert rates["mfu"] == rates["tflops_per_device"] / 989.0
+    assert rates["hfu"] == 4e15 / 2.0 / 8 / 1e12 / 989.0
+    assert abs(rates["hfu"] / rates["mfu"] - 4 / 3) < 1e-12
+    assert set(StepFlops(model=3e15, hardware=None, peak_tflops=989.0).rates(2.0, 8)) == {
+        "tflops_per_device", "mfu"}  # no recomputation: no HFU
+    assert set(StepFlops(model=3e15, hardware=None, peak_tflops=None).rates(2.0, 8)) == {"tflops_per_device"}
 
 
 def test_half_precision_chunks_train_in_that_precision() -> None:
@@ -213,8 +232,7 @@ def test_settings_this_machine_cannot_run_are_refused_with_a_reason() -> None:
     from omegaconf import OmegaConf
 
     from gatortron_common.logging import InputError
-    from pretrain.config import PretrainConfig
-    from pretrain.train import refuse_unsupported_settings
+    from pretrain.config import PretrainConfig, validate
 
     def settings(**parallel) -> PretrainConfig:
         return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(PretrainConfig), {
@@ -223,15 +241,15 @@ def test_settings_this_machine_cannot_run_are_refused_with_a_reason() -> None:
                       "ffn_hidden_size": 256}}))
 
     with pytest.raises(InputError, match="distributed_optimizer=true needs GPUs"):
-        refuse_unsupported_settings(settings(distributed_optimizer=True), on_gpu=False)
+        validate(settings(distributed_optimizer=True), on_gpu=False)
     # This CI machine has neither Transformer Engine nor Apex: no fused Adam, no fused LayerNorm.
     with pytest.raises(InputError, match="distributed_optimizer=true needs Transformer Engine or Apex"):
-        refuse_unsupported_settings(settings(distributed_optimizer=True), on_gpu=True)
+        validate(settings(distributed_optimizer=True), on_gpu=True)
     with pytest.raises(InputError, match="sequence_parallel=true needs GPUs"):
-        refuse_unsupported_settings(settings(sequence_parallel=True, tensor=2), on_gpu=False)
+        validate(settings(sequence_parallel=True, tensor=2), on_gpu=False)
     with pytest.raises(InputError, match="needs Transformer Engine or Apex"):
-        refuse_unsupported_settings(settings(sequence_parallel=True, tensor=2), on_gpu=True)
-    refuse_unsupported_settings(settings(), on_gpu=True)
+        validate(settings(sequence_parallel=True, tensor=2), on_gpu=True)
+    validate(settings(), on_gpu=True)
 
 
 def test_checkpoints_off_saves_and_resumes_nothing(tmp_path: Path, data: dict[str, str]) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 import psutil
 import pytest
 from omegaconf import OmegaConf
+from omegaconf.errors import ValidationError
 from pretrain_runs import ROOT, launch, metrics, overrides, pretrain
 
 from gatortron_common.logging import InputError
@@ -55,11 +56,15 @@ def settings(**changes) -> PretrainConfig:
     ({"train.micro_batch_size": 0}, "train.micro_batch_size=0"),
     ({"train.global_batch_size": -8}, "train.global_batch_size=-8"),
     ({"train.lr": -0.001}, "train.lr=-0.001"),
-    ({"train.lr_decay_style": "sideways"}, "train.lr_decay_style=sideways"),
     ({"train.precision": "bf16"}, "train.precision=bf16 needs GPUs"),
     ({"train.precision": "fp16"}, "train.precision=fp16 needs GPUs"),
     ({"model.num_attention_heads": 5}, "model.num_attention_heads=5: must divide model.hidden_size=64"),
     ({"logging.eval_iters": 0}, "logging.eval_iters=0"),
+    ({"parallel.virtual_pipeline": 2}, "parallel.virtual_pipeline=2 needs parallel.pipeline >= 2"),
+    ({"train.global_batch_size": 6}, "train.global_batch_size=6 is not a multiple of micro_batch_size"),
+    ({"data.split": "1,2"}, "data.split='1,2': give three non-negative numbers"),
+    ({"parallel.bucket_size": 0}, "parallel.bucket_size=0"),
+    ({"log_level": "LOUD"}, "log_level=LOUD"),
 ])
 def test_validate_refuses_each_bad_setting_by_name(changes: dict, named: str) -> None:
     with pytest.raises(InputError, match=named.replace("(", r"\(").replace(".", r"\.")):
@@ -69,6 +74,37 @@ def test_validate_refuses_each_bad_setting_by_name(changes: dict, named: str) ->
 def test_validate_accepts_the_defaults_and_half_precision_on_gpu() -> None:
     validate(settings(), on_gpu=False)
     validate(settings(**{"train.precision": "bf16"}), on_gpu=True)
+
+
+def test_validate_checks_the_layout_against_the_world_size() -> None:
+    with pytest.raises(InputError, match=r"world size 3 is not a multiple of parallel\.tensor x .* = 2"):
+        validate(settings(**{"parallel.tensor": 2}), on_gpu=False, world_size=3)
+    # 4 processes at TP=2: 2 data-parallel ranks of 8 samples each, and a global batch of 8.
+    with pytest.raises(InputError, match=r"train\.global_batch_size=8 is not a multiple of .* = 16"):
+        validate(settings(**{"parallel.tensor": 2}), on_gpu=False, world_size=4)
+    validate(settings(**{"parallel.tensor": 2, "train.global_batch_size": 16}), on_gpu=False, world_size=4)
+
+
+@pytest.mark.parametrize("setting", ["train.lr_decay_style=sideways", "train.precision=fp8",
+                                     "parallel.recompute=partial"])
+def test_values_outside_a_fixed_set_are_refused_when_the_settings_are_read(setting: str) -> None:
+    key, value = setting.split("=")
+    with pytest.raises(ValidationError, match=rf"full_key: {key}"):
+        settings(**{key: value})
+
+
+def test_precision_and_recompute_the_machine_cannot_run_end_in_one_line_before_the_vocabulary(
+        tmp_path: Path) -> None:
+    run, missing = tmp_path / "run", tmp_path / "no_vocab"
+    with pytest.raises(InputError, match=r"^train\.precision=bf16 needs GPUs; use fp32 on the CPU$"):
+        pretrain_in_process(settings(**{"data.vocab": str(missing), "checkpoint.dir": str(run),
+                                        "train.precision": "bf16"}))
+    bad = run_module("pretrain", "data.blend=nowhere", f"data.vocab={missing}", f"checkpoint.dir={run}",
+                     "parallel.recompute=partial")
+    assert bad.returncode == 2, bad.stderr[-3000:]
+    lines = error_lines(bad)
+    assert len(lines) == 1 and "parallel.recompute" in lines[0] and "partial" not in lines[0]
+    assert not run.exists()
 
 
 def test_bad_settings_and_a_missing_vocabulary_end_in_one_line_before_any_work(tmp_path: Path) -> None:
