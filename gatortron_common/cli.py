@@ -25,7 +25,7 @@ from typing import Any
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException, MissingConfigException, OverrideParseException
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, EnumNode, OmegaConf
 from omegaconf.errors import (
     ConfigAttributeError,
     ConfigKeyError,
@@ -83,6 +83,9 @@ def describe_config_error(error: BaseException) -> str:
             return f"unknown setting {key} (a typo? the stage's config lists every setting)"
         if isinstance(cause, InterpolationResolutionError):
             return f"setting {key}: its ${{...}} interpolation could not be resolved"
+        choices = _choices(cause)
+        if choices:
+            return f"bad value for setting {key}: use one of {choices} (the value is not shown)"
         return f"bad value for setting {key} (wrong type or not allowed; the value is not shown)"
     required = _REQUIRED_GROUP.search(str(error))  # Hydra: "You must specify 'task', e.g, task=<OPTION>"
     if required:
@@ -91,6 +94,14 @@ def describe_config_error(error: BaseException) -> str:
     if keys:
         return f"bad command-line setting {', '.join(keys)} (the value is not shown)"
     return f"bad command-line settings ({DEBUG_VARIABLE}=1 shows Hydra's message, which may repeat values)"
+
+
+def _choices(error: BaseException) -> str:
+    """The allowed values of an Enum-typed setting that refused a value ("" for other settings)."""
+    node = getattr(error, "child_node", None)
+    if not isinstance(node, EnumNode):
+        return ""
+    return ", ".join([member.name for member in node.enum_type] + (["null"] if node._is_optional() else []))
 
 
 def _settings(cfg: DictConfig) -> Any:
