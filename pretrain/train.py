@@ -71,11 +71,7 @@ class Run:
     metrics: Metrics | None  # rank 0 only
     flops: throughput.StepFlops
     rank: int
-    forward_backward: Any = None  # megatron-core's schedule for this pipeline layout
-
-    @property
-    def on_gpu(self) -> bool:
-        return self.device.type == "cuda"
+    forward_backward: Any  # megatron-core's schedule for this pipeline layout
 
 
 def pretrain(cfg: PretrainConfig) -> TrainState:
