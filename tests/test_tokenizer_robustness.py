@@ -249,3 +249,6 @@ def test_long_words_become_pieces_not_unk_also_after_reload(tmp_path: Path) -> N
         assert tokenizer.tokenize(word) == ["a", *["##b", "##a"] * 74, "##b"]
         assert tokenizer.tokenize(too_long) == ["[UNK]"]  # Megatron's limit: 200 characters
     assert json.loads((tmp_path / "tokenizer_config.json").read_text())["do_lower_case"] is False
+    # The reloaded tokenizer gives what a BERT model takes, segment ids included.
+    assert set(reloaded("ab", "ba")) == {"input_ids", "token_type_ids", "attention_mask"}
+    assert reloaded("ab", "ba")["token_type_ids"] == [0, 0, 0, 0, 1, 1, 1]  # [CLS] a ##b [SEP] | b ##a [SEP]

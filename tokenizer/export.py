@@ -55,6 +55,8 @@ def export_tokenizer(tokens: list[str], directory: Path, lowercase: bool) -> Ber
     config_path = directory / TOKENIZER_CONFIG_FILE
     config = json.loads(config_path.read_text(encoding="utf-8"))
     config["tokenizer_class"] = SAVED_TOKENIZER_CLASS
+    # The generic class would otherwise drop BERT's token_type_ids from its outputs.
+    config["model_input_names"] = list(tokenizer.model_input_names)
     config_path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
     return tokenizer
 
