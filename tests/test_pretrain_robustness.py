@@ -138,7 +138,8 @@ def test_vocabularies_are_compared_by_identity_not_size(tmp_path: Path, pretrain
 
     resumed = tmp_path / "resumed"
     shutil.copytree(step0["run"], resumed)
-    other_case = run_module("pretrain", *overrides({**pretrain_data, "vocab": str(step0["recased"])}, resumed,
+    # The dataset records no vocabulary now (above), so the checkpoint's record is what refuses.
+    other_case = run_module("pretrain", *overrides({**data, "vocab": str(step0["recased"])}, resumed,
                                                    **{"train.train_iters": 2}))
     assert other_case.returncode == 2, other_case.stderr[-3000:]
     assert f"vocabulary mismatch: the checkpoint in {resumed}" in other_case.stderr
