@@ -35,7 +35,7 @@ from finetune.document import Document  # noqa: E402
 from finetune.inference import Predictor  # noqa: E402
 from finetune.labels import label_vocabulary  # noqa: E402
 from finetune.model import NerInfo, NerModel  # noqa: E402
-from gatortron_common.synthetic.notes import generate_notes, write_notes_jsonl  # noqa: E402
+from synthetic.corpora.notes import generate_notes, write_notes_jsonl  # noqa: E402
 from tokenizer.build import build_vocabulary  # noqa: E402
 from tokenizer.config import TokenizerConfig  # noqa: E402
 

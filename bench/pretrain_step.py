@@ -31,9 +31,9 @@ from omegaconf import OmegaConf  # noqa: E402
 
 from data_prep.build import build_dataset, vocabulary_size  # noqa: E402
 from data_prep.config import DataPrepConfig  # noqa: E402
-from gatortron_common.synthetic.notes import generate_notes, write_notes_jsonl  # noqa: E402
 from pretrain.config import PretrainConfig  # noqa: E402
 from pretrain.train import pretrain  # noqa: E402
+from synthetic.corpora.notes import generate_notes, write_notes_jsonl  # noqa: E402
 from tokenizer.build import build_vocabulary  # noqa: E402
 from tokenizer.config import TokenizerConfig  # noqa: E402
 from tokenizer.vocab import padded_vocab_size  # noqa: E402

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from data_prep.sentences import ClinicalSentenceSplitter  # noqa: E402
-from gatortron_common.synthetic.notes import generate_notes  # noqa: E402
+from synthetic.corpora.notes import generate_notes  # noqa: E402
 
 GOLD = ROOT / "tests" / "data" / "sentence_gold.jsonl"
 Spans = Callable[[str], list[tuple[int, int]]]

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from gatortron_common.atomic import atomic_open  # noqa: E402
-from gatortron_common.synthetic.notes import generate_notes  # noqa: E402
+from synthetic.corpora.notes import generate_notes  # noqa: E402
 
 OUT = ROOT / "bench_out" / "vocab"
 VOCAB_SIZE = 50101

@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
+
+from gatortron_common.settings import register_schema
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "finetune"
 SCHEMA_NAME = "finetune_train_schema"
@@ -165,4 +166,4 @@ class FinetuneConfig:
     log_level: str = "INFO"
 
 
-ConfigStore.instance().store(name=SCHEMA_NAME, node=FinetuneConfig)
+register_schema(SCHEMA_NAME, FinetuneConfig)

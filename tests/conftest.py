@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gatortron_common.synthetic.notes import generate_notes, write_notes_delimited, write_notes_jsonl
+from synthetic.corpora.notes import generate_notes, write_notes_delimited, write_notes_jsonl
 
 sys.path.insert(0, str(Path(__file__).parent))  # test helper modules (pretrain_runs, ...)
 from pretrain_runs import make_pretrain_data  # noqa: E402

@@ -57,7 +57,7 @@ def test_long_wrapped_line_joins_capitalized_continuation_but_not_a_list() -> No
 from reference_sentences import ClinicalSentenceSplitter as ReferenceSplitter  # noqa: E402
 
 from data_prep.clean import clean_document  # noqa: E402
-from gatortron_common.synthetic.notes import generate_notes  # noqa: E402
+from synthetic.corpora.notes import generate_notes  # noqa: E402
 
 # Pieces that exercise every rule and its edges: abbreviations (also quoted, bracketed, upper
 # case), initials, list numbers after spaces/tabs/vertical tabs, headers of 2-61 letters, long

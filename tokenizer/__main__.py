@@ -21,19 +21,17 @@ Settings: configs/tokenizer/default.yaml (see tokenizer/config.py for every key)
 
 from __future__ import annotations
 
-from pathlib import Path
+import gatortron_common.environment  # noqa: F401  before transformers is imported
 
 import hydra
 from omegaconf import DictConfig
 
 from gatortron_common.cli import run_stage
-from tokenizer import config as _config  # noqa: F401  registers the schema with Hydra
+from gatortron_common.settings import HYDRA_VERSION, config_dir
 from tokenizer.build import build_vocabulary
 
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "tokenizer"
 
-
-@hydra.main(config_path=str(CONFIG_DIR), config_name="default", version_base="1.3")
+@hydra.main(config_path=config_dir("tokenizer"), config_name="default", version_base=HYDRA_VERSION)
 def main(cfg: DictConfig) -> None:
     run_stage(cfg, build_vocabulary, "tokenizer")
 

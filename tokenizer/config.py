@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
+
+from gatortron_common.settings import register_schema
 
 ALGORITHMS = ("wordpiece", "sentencepiece_bpe")
 
@@ -69,4 +70,4 @@ class TokenizerConfig:
     log_level: str = "INFO"
 
 
-ConfigStore.instance().store(name="tokenizer_schema", node=TokenizerConfig)
+register_schema("tokenizer_schema", TokenizerConfig)

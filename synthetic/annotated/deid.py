@@ -15,9 +15,9 @@ from collections.abc import Callable
 
 from finetune.document import Document
 from finetune.formats.i2b2_2014 import CATEGORY_OF
-from finetune.synthetic.builder import AnnotatedText, Mention
-from gatortron_common.synthetic import lexicon as lx
-from gatortron_common.synthetic.text import Dice
+from synthetic import lexicon as lx
+from synthetic.annotated.builder import AnnotatedText, Mention
+from synthetic.text import Dice
 
 # Small lists the shared lexicon has no equivalent for.
 _PROFESSIONS = ("retired electrician", "nurse", "school teacher", "truck driver", "accountant", "farmer",

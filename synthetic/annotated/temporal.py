@@ -15,9 +15,9 @@ import datetime as dt
 from typing import Any
 
 from finetune.document import Document, Entity
-from finetune.synthetic.builder import AnnotatedText, Mention
-from gatortron_common.synthetic import lexicon as lx
-from gatortron_common.synthetic.text import Dice
+from synthetic import lexicon as lx
+from synthetic.annotated.builder import AnnotatedText, Mention
+from synthetic.text import Dice
 
 METADATA_KEY = "i2b2_2012"  # where finetune.formats.i2b2_2012 keeps tags that are not entities
 _PROBLEMS = tuple(c for c in lx.CONDITIONS + lx.SYMPTOMS if c.islower() and "(" not in c) + (

@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from gatortron_common.logging import get_logger
-from gatortron_common.synthetic import lexicon as lx
-from gatortron_common.synthetic.output import open_text_output
-from gatortron_common.synthetic.text import Dice, Prose, WordStream, hard_wrap
+from synthetic import lexicon as lx
+from synthetic.output import open_text_output
+from synthetic.text import Dice, Prose, WordStream, hard_wrap
 
 log = get_logger(__name__)
 

@@ -12,7 +12,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from gatortron_common.synthetic.lexicon import COMMON_WORDS, ZipfTerms
+from synthetic.lexicon import COMMON_WORDS, ZipfTerms
 
 T = TypeVar("T")
 
