@@ -1,7 +1,7 @@
 """Process settings every command needs before torch, megatron-core or transformers are imported.
 
 Imported first by each command module (ruff's isort config keeps `gatortron_common.environment`
-above every other import, so no module needs `noqa: E402` for it):
+above every other import, so no module silences the import-order rule E402 for it):
 - warnings that are expected on a CPU machine or with plain PyTorch are silenced (the run logs
   which layer spec it uses);
 - the Hugging Face hub is never contacted: every model and tokenizer here is a local directory.
