@@ -1,7 +1,8 @@
 """Build the clinical WordPiece vocabulary (stage 1 of the chain).
 
-Input: plain text (documents separated by blank lines), JSONL (text under `text_key`), or notes
-CSV/TSV (text in `text_column`, default NOTE_TEXT), optionally .gz/.bz2/.xz, e.g.::
+Input: plain text (documents separated by blank lines), JSONL (text under `text_key`), notes
+CSV/TSV (text in `text_column`, default NOTE_TEXT), PubMed baseline XML (`pubmed*.xml`: title +
+abstract) or MediaWiki `*pages-articles*.xml*` dumps (article text), optionally .gz/.bz2/.xz, e.g.::
 
     NOTE_ID<TAB>MRN<TAB>NOTE_TYPE<TAB>NOTE_DATE<TAB>NOTE_TEXT
     N000001<TAB>...<TAB>"HISTORY OF PRESENT ILLNESS:
@@ -14,7 +15,8 @@ and report.json (padded sizes for TP=1/2/4/8, held-out fertility, [UNK] rate, wo
 Settings: configs/tokenizer/default.yaml (see tokenizer/config.py for every key). Examples::
 
     python -m tokenizer input=notes.tsv output_dir=vocab/ vocab_size=50101
-    python -m tokenizer 'input=[notes/*.jsonl,pubmed.txt]' output_dir=vocab_uncased/ lowercase=true
+    python -m tokenizer 'input=[notes/*.jsonl,pubmed/*.xml.gz,wiki/*pages-articles*.bz2]' \
+        output_dir=vocab_uncased/ lowercase=true
     python -m tokenizer input=notes.csv output_dir=vocab_sp/ algorithm=sentencepiece_bpe \
         sample_bytes=1000000000
 """
