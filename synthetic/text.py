@@ -180,6 +180,13 @@ class Prose:
         return "\n".join(lines)
 
 
+def fictional_phone(dice: Dice, area_codes: Sequence[str]) -> str:
+    """A phone number in the range reserved for fiction (555-0100..0199), in one of three styles."""
+    area = dice.choice(tuple(area_codes))
+    number = f"555-{dice.between(100, 199):04d}"
+    return dice.choice((f"({area}) {number}", f"{area}-{number}", f"{area}.{number.replace('-', '.')}"))
+
+
 def hard_wrap(tokens: Sequence[str], width: int) -> str:
     """Greedy line filling of `tokens` to at most `width` characters (longer tokens stand alone).
 
