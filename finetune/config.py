@@ -7,14 +7,12 @@ key is checked before any work starts (`validate`); Hydra rejects keys that do n
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from omegaconf import MISSING
 
 from gatortron_common.settings import register_schema
 
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "finetune"
 SCHEMA_NAME = "finetune_train_schema"
 
 

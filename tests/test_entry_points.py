@@ -19,7 +19,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from gatortron_common.settings import CONFIG_ROOT, config_dir
+from gatortron_common.settings import CONFIG_ROOT, HYDRA_VERSION, config_dir
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -63,7 +63,7 @@ COMMANDS = [
                          ids=[row[0] for row in COMMANDS])
 def test_settings_compose_typed(command, entry, schema, folder, name, required, extra):
     import_module(schema)  # registers the schema, as importing the command does
-    with initialize_config_dir(config_dir(folder), version_base="1.3"):
+    with initialize_config_dir(config_dir(folder), version_base=HYDRA_VERSION):
         bare = compose(name, overrides=extra)
         assert set(OmegaConf.missing_keys(bare)) == set(required), command
         cfg = compose(name, overrides=extra + [f"{key}={value}" for key, value in required.items()])
