@@ -9,6 +9,7 @@ from `gatortron_common.environment`, imported first, so no module silences the i
 
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
@@ -127,3 +128,18 @@ def test_every_command_help_in_one_process(tmp_path):
         assert "== Config ==" in section
         assert all(f"{key.rpartition('.')[2]}: ???" in section for key in required), section
     assert not list(tmp_path.iterdir())  # no outputs/ or .hydra/ written
+
+
+def test_tokenizer_documents_every_input_format_it_reads():
+    """The tokenizer's settings name every format its reader accepts (PubMed and Wikipedia too)."""
+    from gatortron_common.readers import TEXT_FORMATS
+    from tokenizer.config import TokenizerConfig
+
+    format_doc = next(line for line in TokenizerConfig.__doc__.splitlines()
+                      if line.strip().startswith("format:"))
+    yaml_line = next(line for line in (CONFIG_ROOT / "tokenizer" / "default.yaml").read_text().splitlines()
+                     if line.startswith("format:"))
+    entry_doc = ast.get_docstring(ast.parse((REPO / "tokenizer" / "__main__.py").read_text(encoding="utf-8")))
+    for fmt in TEXT_FORMATS:
+        assert fmt in format_doc and fmt in yaml_line, fmt
+    assert "PubMed" in entry_doc and "pages-articles" in entry_doc
