@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
+
+from gatortron_common.settings import register_schema
 
 # Which reader format each source uses ("auto": from the file names).
 SOURCE_FORMATS = {"notes": "auto", "text": "text", "pubmed": "pubmed", "wikipedia": "wikipedia"}
@@ -63,4 +64,4 @@ class DataPrepConfig:
     log_level: str = "INFO"
 
 
-ConfigStore.instance().store(name="data_prep_schema", node=DataPrepConfig)
+register_schema("data_prep_schema", DataPrepConfig)

@@ -11,10 +11,10 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
 from gatortron_common.logging import InputError
+from gatortron_common.settings import register_schema
 
 
 @dataclass
@@ -207,7 +207,7 @@ class PretrainConfig:
     log_level: str = "INFO"
 
 
-ConfigStore.instance().store(name="pretrain_schema", node=PretrainConfig)
+register_schema("pretrain_schema", PretrainConfig)
 
 
 LR_DECAY_STYLES = ("linear", "cosine", "constant", "inverse-square-root")

@@ -15,7 +15,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
-from hydra.core.config_store import ConfigStore
 from megatron.core.dist_checkpointing.mapping import ShardedTensor
 from omegaconf import MISSING
 from safetensors import safe_open
@@ -23,6 +22,7 @@ from safetensors import safe_open
 from gatortron_common.atomic import atomic_directory
 from gatortron_common.logging import InputError, get_logger
 from gatortron_common.outputs import check_output_path
+from gatortron_common.settings import register_schema
 from pretrain import checkpoint
 from pretrain.config import ARCHITECTURE_FIELDS, ModelConfig
 from pretrain.hf_layout import (
@@ -60,7 +60,7 @@ class ImportParallel:
 
 @dataclass
 class ImportConfig:
-    """Settings of `python -m pretrain.import_hf` (configs/hf/import_hf.yaml).
+    """Settings of `python -m pretrain.import_hf` (configs/pretrain/hf/import_hf.yaml).
 
     Attributes:
         model: a HF directory of a `megatron-bert` model (config.json, weights, tokenizer files).
@@ -87,7 +87,7 @@ class ImportConfig:
     log_level: str = "INFO"
 
 
-ConfigStore.instance().store(name="import_hf_schema", node=ImportConfig)
+register_schema("import_hf_schema", ImportConfig)
 
 
 class HfWeights:

@@ -438,7 +438,7 @@ def test_logged_reports_and_convert_errors_carry_no_phi(tmp_path, caplog):
     with caplog.at_level(logging.INFO):
         read_corpus(tmp_path / "c", "brat")
     assert f"{tmp_path / 'c' / '1.ann'}:1 (T1)" in caplog.text and SURROGATE not in caplog.text
-    settings = ConvertConfig(input=str(tmp_path / "c"), from_format="brat", to_format="i2b2_2010",
+    settings = ConvertConfig(input=str(tmp_path / "c"), format="brat", output_format="i2b2_2010",
                              output=str(tmp_path / "c"))
     assert "is also an input" in error_of(convert, settings)
 
@@ -446,8 +446,8 @@ def test_logged_reports_and_convert_errors_carry_no_phi(tmp_path, caplog):
 def test_convert_command_line(tmp_path):
     corpus_2014(tmp_path / "c")
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    command = [sys.executable, "-m", "finetune.convert", f"input={tmp_path / 'c'}", "from=i2b2_2014",
-               "to=brat", f"output={tmp_path / 'brat'}"]
+    command = [sys.executable, "-m", "finetune.convert", f"input={tmp_path / 'c'}", "format=i2b2_2014",
+               "output_format=brat", f"output={tmp_path / 'brat'}"]
     result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "converted 1 document(s) with 31 entities from i2b2_2014" in result.stdout

@@ -12,8 +12,8 @@ import pytest
 
 from gatortron_common.logging import InputError, SkipReport
 from gatortron_common.readers import TEXT_FORMATS, Document, detect_format, read_documents
-from gatortron_common.synthetic.pubmed import write_pubmed_baseline
-from gatortron_common.synthetic.wikipedia import write_wikipedia_dump
+from synthetic.corpora.pubmed import write_pubmed_baseline
+from synthetic.corpora.wikipedia import write_wikipedia_dump
 
 SECRET = "Jane Secretname MRN 4417"  # stands for PHI: must never appear in an error or a skip report
 MW = "{http://www.mediawiki.org/xml/export-0.11/}"
