@@ -29,14 +29,14 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
-from data_prep.build import build_dataset, vocabulary_size  # noqa: E402
+from data_prep.build import build_dataset  # noqa: E402
 from data_prep.config import DataPrepConfig  # noqa: E402
 from gatortron_common.synthetic.notes import generate_notes, write_notes_jsonl  # noqa: E402
 from pretrain.config import PretrainConfig  # noqa: E402
 from pretrain.train import pretrain  # noqa: E402
 from tokenizer.build import build_vocabulary  # noqa: E402
 from tokenizer.config import TokenizerConfig  # noqa: E402
-from tokenizer.vocab import padded_vocab_size  # noqa: E402
+from tokenizer.vocab import load_vocabulary, padded_vocab_size  # noqa: E402
 
 OUT = ROOT / "bench_out" / "pretrain_step"
 
@@ -107,7 +107,7 @@ def main() -> None:
             "rounds": 2}
     args.update({key: int(value) for key, value in (a.split("=", 1) for a in sys.argv[1:])})
     prefix, vocab = dataset()
-    vocab_size = padded_vocab_size(vocabulary_size(Path(vocab)), tensor_parallel=1)  # as ours
+    vocab_size = padded_vocab_size(load_vocabulary(vocab).size, tensor_parallel=1)  # as ours
     ours_times, hf_times = [], []
     for _ in range(args["rounds"]):
         ours_times += ours(args, prefix, vocab)

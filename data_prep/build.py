@@ -77,12 +77,6 @@ def validate(cfg: DataPrepConfig) -> Vocabulary:
     return load_vocabulary(cfg.vocab)
 
 
-def vocabulary_size(vocab: str | Path) -> int:
-    """Entries of a checked vocabulary. Kept for pretrain/ and bench/, which import it; new code
-    calls tokenizer.vocab.load_vocabulary directly."""
-    return load_vocabulary(vocab).size
-
-
 def resolve_shard(cfg: DataPrepConfig) -> tuple[int, int]:
     """(index, count) from the config, else from the Slurm array environment, else (0, 1)."""
     return shard_of(cfg.shard_index, cfg.shard_count)
