@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from finetune.document import Document, Entity
-from finetune.formats.common import entity_where, snap_to_tokens, token_spans
+from finetune.formats.common import entity_where, snap_to_tokens, whitespace_token_spans
 from finetune.formats.report import ADJUST, REPAIR, SKIP, FormatReport
 from finetune.labels import entities_from_labels
 from gatortron_common.logging import InputError
@@ -60,7 +60,7 @@ def labels(document: Document, report: FormatReport) -> tuple[list[str], list[st
     already labelled is left out (BIO holds one label per word), one over whitespace only too,
     and spans not on word boundaries widen to whole words; all of these are reported.
     """
-    spans = token_spans(document.text)
+    spans = whitespace_token_spans(document.text)
     starts = [start for start, _ in spans]
     words = [document.text[start:end] for start, end in spans]
     tags = [OUTSIDE] * len(spans)

@@ -89,7 +89,7 @@ def compare_span_text(expected: str, actual: str, where: str, report: FormatRepo
         report.note(MISMATCH, "span text differs from the text slice", where)
 
 
-def token_spans(text: str) -> list[tuple[int, int]]:
+def whitespace_token_spans(text: str) -> list[tuple[int, int]]:
     """Character spans of the whitespace-separated tokens of `text`."""
     return [(m.start(), m.end()) for m in _TOKEN.finditer(text)]
 

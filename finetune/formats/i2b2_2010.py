@@ -28,6 +28,7 @@ from finetune.formats.common import (
     require_directory,
     safe_file_stem,
     snap_to_tokens,
+    whitespace_token_spans,
     write_text,
 )
 from finetune.formats.report import ADJUST, SKIP, FormatReport
@@ -36,7 +37,6 @@ from gatortron_common.logging import InputError, location
 TYPES = ("problem", "test", "treatment")
 # Greedy c="..." so quotes inside the concept text stay in it.
 _CONCEPT = re.compile(r'c="(.*)" (\d+):(\d+) (\d+):(\d+)\|\|t="([^"]*)"')
-_TOKEN = re.compile(r"\S+")
 
 
 class _Grid:
@@ -46,7 +46,7 @@ class _Grid:
         self.lines: list[list[tuple[int, int]]] = []
         offset = 0
         for line in text.split("\n"):
-            self.lines.append([(offset + m.start(), offset + m.end()) for m in _TOKEN.finditer(line)])
+            self.lines.append([(offset + start, offset + end) for start, end in whitespace_token_spans(line)])
             offset += len(line) + 1
         self.flat = [span for line in self.lines for span in line]
         self.starts = [start for start, _ in self.flat]
