@@ -27,11 +27,11 @@ from finetune.formats.common import (
     read_text,
     require_directory,
     safe_file_stem,
-    snap_to_tokens,
     whitespace_token_spans,
     write_text,
 )
 from finetune.formats.report import ADJUST, SKIP, FormatReport
+from finetune.labels import snap_to_words
 from gatortron_common.logging import InputError, location
 
 TYPES = ("problem", "test", "treatment")
@@ -154,7 +154,7 @@ def render_concepts(document: Document, report: FormatReport) -> str:
             raise InputError(f"{where}: a concept type cannot contain quotes or line breaks")
         if entity.fragments and len(entity.fragments) > 1:
             report.note(ADJUST, "discontinuous span written as one span", where)
-        covered = snap_to_tokens(grid.flat, grid.starts, entity.start, entity.end)
+        covered = snap_to_words(grid.flat, grid.starts, entity.start, entity.end)
         if covered is None:
             report.note(SKIP, "span covers no token, left out", where)
             continue
