@@ -102,7 +102,7 @@ class LabelStats:
 
     Args:
         labelled: entities that received labels.
-        dropped_overlap: entities dropped because they overlapped a kept one.
+        dropped_overlap: entities dropped because they share a word with a kept one.
         dropped_ungrouped: entities whose type is in no group (`overlap=groups`).
         dropped_no_words: entities whose spans hold no word (whitespace only).
         discontinuous: discontinuous entities seen (labelled per `LabelSettings.discontinuous`).
