@@ -7,10 +7,10 @@ The chain from a `Document` (entities as character offsets) to model inputs:
    Clinical text glues punctuation to words ("pain.", "BP:140/90"); splitting it off keeps entity
    edges on word edges. Where an entity boundary still falls inside a word ("Aspirin81" with
    `Drug` = "Aspirin"), the word is cut there and the cut is counted.
-2. `label_document`: one label per word in the BIO or BIOES scheme (`B-Drug`, `I-Drug`, `O`...),
-   by `place_entities`: an entity labels the words its spans touch (whole words; words split
-   elsewhere, e.g. at whitespace by the BIO file writers or without entity edges for the dev
-   set, make a span that ends inside a word cover all of it, which is reported).
+2. `label_document`: one label per word in the BIO or BIOES scheme (`B-Drug`, `I-Drug`, `O`...)
+   through `place_entities`, the one entity -> word label step (also used for the dev set's words
+   and the BIO file writers' whitespace words): an entity labels every word its spans touch, so
+   where words are not cut at its edges a span ending inside a word covers all of that word.
 3. `tokenize_and_align`: HF fast-tokenizer subwords of those words (`is_split_into_words=True`);
    the first subword of each word carries the word's label, other subwords and special tokens
    get -100 (ignored by the loss). Documents are never truncated or windowed here.
