@@ -26,14 +26,14 @@ from pathlib import Path
 import torch
 from omegaconf import OmegaConf
 
-from data_prep.build import build_dataset, vocabulary_size
+from data_prep.build import build_dataset
 from data_prep.config import DataPrepConfig
 from pretrain.config import PretrainConfig
 from pretrain.train import pretrain
 from synthetic.corpora.notes import generate_notes, write_notes_jsonl
 from tokenizer.build import build_vocabulary
 from tokenizer.config import TokenizerConfig
-from tokenizer.vocab import padded_vocab_size
+from tokenizer.vocab import load_vocabulary, padded_vocab_size
 
 OUT = ROOT / "bench_out" / "pretrain_step"
 
@@ -104,7 +104,7 @@ def main() -> None:
             "rounds": 2}
     args.update({key: int(value) for key, value in (a.split("=", 1) for a in sys.argv[1:])})
     prefix, vocab = dataset()
-    vocab_size = padded_vocab_size(vocabulary_size(Path(vocab)), tensor_parallel=1)  # as ours
+    vocab_size = padded_vocab_size(load_vocabulary(vocab).size, tensor_parallel=1)  # as ours
     ours_times, hf_times = [], []
     for _ in range(args["rounds"]):
         ours_times += ours(args, prefix, vocab)

@@ -21,7 +21,8 @@ class DataPrepConfig:
     Attributes:
         source: notes (CSV/TSV/JSONL/plain text), pubmed, wikipedia or text.
         input: file, glob, or list of them.
-        vocab: tokenizer directory written by `python -m tokenizer` (vocab.txt + report.json).
+        vocab: tokenizer directory written by `python -m tokenizer` (vocab.txt + report.json, which
+            records the casing), or a HF one (tokenizer_config.json's do_lower_case), or a vocab.txt.
         output_prefix: writes <prefix>.bin, <prefix>.idx and <prefix>.stats.json.
         text_key: JSONL key with the text.
         text_column: CSV/TSV column with the text.

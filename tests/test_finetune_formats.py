@@ -20,6 +20,7 @@ from finetune.document import Document, Entity
 from finetune.formats import FORMATS, FormatReport, read_corpus, write_corpus
 from finetune.formats.i2b2_2014 import CATEGORIES
 from finetune.formats.report import ADJUST, MISMATCH, REPAIR, SKIP
+from finetune.labels import label_document
 from gatortron_common.logging import InputError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -414,6 +415,14 @@ def test_bio_writers_snap_and_leave_out_overlaps_with_a_report(tmp_path):
     assert report.examples == {
         "adjust: span widened to whole tokens": ["document s (entity #1)", "document s (entity #3)"],
         "skip: entity overlaps another, left out of the BIO labels": ["document s (entity #2)"]}
+
+
+def test_bio_writers_settle_overlaps_as_fine_tuning_does(tmp_path):
+    # "left arm" starts first, "arm pain today" is longer: one placement rule for both, the longest.
+    document = Document("o", "left arm pain today", [Entity(0, 8, "A"), Entity(5, 19, "B")])
+    write_corpus([document], tmp_path / "out", "nemo", split="test")
+    labels = (tmp_path / "out" / "labels_test.txt").read_text()
+    assert labels == " ".join(label_document(document).labels[0]) + "\n" == "O B-B I-B I-B\n"
 
 
 # ---------------------------------------------------------------- registry, convert, PHI

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from gatortron_common.logging import InputError, SkipReport
-from gatortron_common.readers import TEXT_FORMATS, Document, detect_format, read_documents
+from gatortron_common.readers import TEXT_FORMATS, TextRecord, detect_format, read_documents
 from synthetic.corpora.pubmed import write_pubmed_baseline
 from synthetic.corpora.wikipedia import write_wikipedia_dump
 
@@ -19,7 +19,7 @@ SECRET = "Jane Secretname MRN 4417"  # stands for PHI: must never appear in an e
 MW = "{http://www.mediawiki.org/xml/export-0.11/}"
 
 
-def read(path: Path, skips: SkipReport | None = None, **kwargs) -> list[Document]:
+def read(path: Path, skips: SkipReport | None = None, **kwargs) -> list[TextRecord]:
     return list(read_documents(path, skips=SkipReport() if skips is None else skips, **kwargs))
 
 
