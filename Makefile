@@ -30,7 +30,7 @@ lint: setup
 # The chain on bundled synthetic data (CPU is enough): corpora -> vocabulary -> indexed datasets -> blend
 # -> a short pretraining of the tiny model with checkpoints -> export to a HF model -> fill-mask with it.
 demo: setup
-	$(BIN)/python -m gatortron_common.synthetic output_dir=$(DEMO_DIR)/corpora notes_mb=4 \
+	$(BIN)/python -m synthetic.corpora output_dir=$(DEMO_DIR)/corpora notes_mb=4 \
 		pubmed_articles=300 wiki_pages=150 seed=0
 	$(BIN)/python -m tokenizer \
 		'input=[$(DEMO_DIR)/corpora/notes.tsv,$(DEMO_DIR)/corpora/pubmed/*.xml.gz,$(DEMO_DIR)/corpora/wikipedia/*.xml.bz2]' \
@@ -53,7 +53,7 @@ demo: setup
 		train.micro_batch_size=4 train.global_batch_size=8 checkpoint.save_interval=20 logging.log_interval=10
 	$(BIN)/python -m pretrain.export checkpoint=$(DEMO_DIR)/pretrain output=$(DEMO_DIR)/hf verify=true
 	$(BIN)/python -m pretrain.fill_mask model=$(DEMO_DIR)/hf "text='The patient was started on [MASK] for hypertension.'"
-	$(BIN)/python -m finetune.synthetic output_dir=$(DEMO_DIR)/annotated 'corpora=[i2b2_2014]' documents=160 \
+	$(BIN)/python -m synthetic.annotated output_dir=$(DEMO_DIR)/annotated 'corpora=[i2b2_2014]' documents=160 \
 		seed=0 overwrite=true
 	$(BIN)/python -m finetune task=deid_2014 model=$(DEMO_DIR)/hf data_dir=$(DEMO_DIR)/annotated/i2b2_2014 \
 		output_dir=$(DEMO_DIR)/deid overwrite=true task.dataset.max_seq_length=128 task.dataset.stride=32 \

@@ -13,6 +13,8 @@ run is loading the same HF directory with `MegatronBertForPreTraining.from_pretr
 
 from __future__ import annotations
 
+from bench_environment import ROOT
+
 import os
 import subprocess
 import sys
@@ -21,8 +23,6 @@ import time
 from pathlib import Path
 
 import psutil
-
-ROOT = Path(__file__).resolve().parents[1]
 
 MAKE_MODEL = """
 import sys, torch

@@ -20,9 +20,10 @@ and the share of entities found by both (same start, end, type).
 
 from __future__ import annotations
 
+import bench_environment  # noqa: F401  the repository on sys.path, process settings
+
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -30,14 +31,13 @@ import numpy as np
 import torch
 from transformers import AutoTokenizer, MegatronBertConfig, MegatronBertForTokenClassification, pipeline
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from finetune.document import Document  # noqa: E402
-from finetune.inference import Predictor  # noqa: E402
-from finetune.labels import label_vocabulary  # noqa: E402
-from finetune.model import NerInfo, NerModel  # noqa: E402
-from gatortron_common.synthetic.notes import generate_notes, write_notes_jsonl  # noqa: E402
-from tokenizer.build import build_vocabulary  # noqa: E402
-from tokenizer.config import TokenizerConfig  # noqa: E402
+from finetune.document import Document
+from finetune.inference import Predictor
+from finetune.labels import label_vocabulary
+from finetune.model import NerInfo, NerModel
+from synthetic.corpora.notes import generate_notes, write_notes_jsonl
+from tokenizer.build import build_vocabulary
+from tokenizer.config import TokenizerConfig
 
 OUT = Path("bench_out/ner_infer")
 TYPES = ("DATE", "LOCATION", "NAME")

@@ -18,16 +18,15 @@ Baselines:
 
 from __future__ import annotations
 
+from bench_environment import ROOT
+
 import json
 import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from gatortron_common.atomic import atomic_open  # noqa: E402
-from gatortron_common.synthetic.notes import generate_notes, write_notes_delimited, write_notes_jsonl  # noqa: E402
+from gatortron_common.atomic import atomic_open
+from synthetic.corpora.notes import generate_notes, write_notes_delimited, write_notes_jsonl
 
 OUT = ROOT / "bench_out" / "prep"
 MEGATRON_PREPROCESS_MB_S = 2.3  # the anchor, measured on this machine class

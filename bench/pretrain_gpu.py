@@ -23,6 +23,8 @@ exits 2.
 
 from __future__ import annotations
 
+from bench_environment import ROOT
+
 import json
 import math
 import os
@@ -34,11 +36,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from gatortron_common.atomic import atomic_write_text  # noqa: E402
-from pretrain.checkpoint import iteration_dir  # noqa: E402
+from gatortron_common.atomic import atomic_write_text
+from pretrain.checkpoint import iteration_dir
 
 DEFAULTS = {"data.blend": str(ROOT / "bench_out" / "gpu" / "data" / "notes"),
             "data.vocab": str(ROOT / "bench_out" / "gpu" / "vocab"),

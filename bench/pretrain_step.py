@@ -14,29 +14,26 @@ step time after warm-up over all rounds is compared (ratio ours / HF; below 1.0:
 
 from __future__ import annotations
 
+from bench_environment import ROOT
+
 import json
 import statistics
 import sys
 import tempfile
 import time
-import warnings
 from pathlib import Path
 
-warnings.filterwarnings("ignore")
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import torch
+from omegaconf import OmegaConf
 
-import torch  # noqa: E402
-from omegaconf import OmegaConf  # noqa: E402
-
-from data_prep.build import build_dataset  # noqa: E402
-from data_prep.config import DataPrepConfig  # noqa: E402
-from gatortron_common.synthetic.notes import generate_notes, write_notes_jsonl  # noqa: E402
-from pretrain.config import PretrainConfig  # noqa: E402
-from pretrain.train import pretrain  # noqa: E402
-from tokenizer.build import build_vocabulary  # noqa: E402
-from tokenizer.config import TokenizerConfig  # noqa: E402
-from tokenizer.vocab import load_vocabulary, padded_vocab_size  # noqa: E402
+from data_prep.build import build_dataset
+from data_prep.config import DataPrepConfig
+from pretrain.config import PretrainConfig
+from pretrain.train import pretrain
+from synthetic.corpora.notes import generate_notes, write_notes_jsonl
+from tokenizer.build import build_vocabulary
+from tokenizer.config import TokenizerConfig
+from tokenizer.vocab import load_vocabulary, padded_vocab_size
 
 OUT = ROOT / "bench_out" / "pretrain_step"
 

@@ -7,17 +7,14 @@ in one run. Needs the bench extra: pip install -e '.[bench]'.
 
 from __future__ import annotations
 
+from bench_environment import ROOT
+
 import json
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from data_prep.sentences import ClinicalSentenceSplitter  # noqa: E402
-from gatortron_common.synthetic.notes import generate_notes  # noqa: E402
+from data_prep.sentences import ClinicalSentenceSplitter
+from synthetic.corpora.notes import generate_notes
 
 GOLD = ROOT / "tests" / "data" / "sentence_gold.jsonl"
 Spans = Callable[[str], list[tuple[int, int]]]

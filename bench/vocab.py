@@ -13,6 +13,8 @@ excluded). Fertility, [UNK] rate and whole-word share are measured on the same h
 
 from __future__ import annotations
 
+from bench_environment import ROOT
+
 import json
 import subprocess
 import sys
@@ -21,11 +23,8 @@ from pathlib import Path
 
 import psutil
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from gatortron_common.atomic import atomic_open  # noqa: E402
-from gatortron_common.synthetic.notes import generate_notes  # noqa: E402
+from gatortron_common.atomic import atomic_open
+from synthetic.corpora.notes import generate_notes
 
 OUT = ROOT / "bench_out" / "vocab"
 VOCAB_SIZE = 50101

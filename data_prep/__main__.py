@@ -16,19 +16,17 @@ Settings: configs/data_prep/default.yaml (see data_prep/config.py). Examples::
 
 from __future__ import annotations
 
-from pathlib import Path
+import gatortron_common.environment  # noqa: F401  before megatron-core is imported
 
 import hydra
 from omegaconf import DictConfig
 
-from data_prep import config as _config  # noqa: F401  registers the schema with Hydra
 from data_prep.build import build_dataset
 from gatortron_common.cli import run_stage
+from gatortron_common.settings import HYDRA_VERSION, config_dir
 
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "data_prep"
 
-
-@hydra.main(config_path=str(CONFIG_DIR), config_name="default", version_base="1.3")
+@hydra.main(config_path=config_dir("data_prep"), config_name="default", version_base=HYDRA_VERSION)
 def main(cfg: DictConfig) -> None:
     run_stage(cfg, build_dataset, "data_prep")
 

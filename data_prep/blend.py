@@ -2,7 +2,7 @@
 data-path list that megatron-core's `BlendedMegatronDatasetConfig(blend=(prefixes, weights))` and
 Megatron's `--data-path w1 p1 w2 p2 ...` take.
 
-    python -m data_prep.blend blend=configs/blend/gatortron.yaml output=/data/bin/blend.json
+    python -m data_prep.blend blend=blends/gatortron.yaml output=/data/bin/blend.json
 
 The blend file::
 
@@ -28,7 +28,6 @@ from pathlib import Path
 
 import hydra
 import yaml
-from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
@@ -37,9 +36,9 @@ from data_prep.merge import check_same_vocabularies
 from gatortron_common.atomic import atomic_write_text
 from gatortron_common.cli import run_stage
 from gatortron_common.logging import InputError, get_logger
+from gatortron_common.settings import HYDRA_VERSION, config_dir, register_schema
 
 logger = get_logger("data_prep.blend")
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "data_prep"
 
 
 @dataclass
@@ -69,7 +68,7 @@ class BlendConfig:
     log_level: str = "INFO"
 
 
-ConfigStore.instance().store(name="blend_schema", node=BlendConfig)
+register_schema("blend_schema", BlendConfig)
 
 
 @dataclass(frozen=True)
@@ -175,7 +174,7 @@ def describe_blend(cfg: BlendConfig) -> dict:
     return result
 
 
-@hydra.main(config_path=str(CONFIG_DIR), config_name="blend", version_base="1.3")
+@hydra.main(config_path=config_dir("data_prep"), config_name="blend", version_base=HYDRA_VERSION)
 def main(cfg: DictConfig) -> None:
     run_stage(cfg, describe_blend, "data_prep.blend")
 

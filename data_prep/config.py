@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
+
+from gatortron_common.settings import register_schema
 
 # Which reader format each source uses ("auto": from the file names).
 SOURCE_FORMATS = {"notes": "auto", "text": "text", "pubmed": "pubmed", "wikipedia": "wikipedia"}
@@ -20,7 +21,8 @@ class DataPrepConfig:
     Attributes:
         source: notes (CSV/TSV/JSONL/plain text), pubmed, wikipedia or text.
         input: file, glob, or list of them.
-        vocab: tokenizer directory written by `python -m tokenizer` (vocab.txt + report.json).
+        vocab: tokenizer directory written by `python -m tokenizer` (vocab.txt + report.json, which
+            records the casing), or a HF one (tokenizer_config.json's do_lower_case), or a vocab.txt.
         output_prefix: writes <prefix>.bin, <prefix>.idx and <prefix>.stats.json.
         text_key: JSONL key with the text.
         text_column: CSV/TSV column with the text.
@@ -63,4 +65,4 @@ class DataPrepConfig:
     log_level: str = "INFO"
 
 
-ConfigStore.instance().store(name="data_prep_schema", node=DataPrepConfig)
+register_schema("data_prep_schema", DataPrepConfig)

@@ -12,11 +12,9 @@ import glob
 import time
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import hydra
-from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig
 
 from data_prep.indexed_writer import (
@@ -28,10 +26,10 @@ from data_prep.indexed_writer import (
 )
 from gatortron_common.cli import run_stage
 from gatortron_common.logging import InputError, get_logger
+from gatortron_common.settings import HYDRA_VERSION, config_dir, register_schema
 from tokenizer.vocab import check_same_vocabulary
 
 logger = get_logger("data_prep.merge")
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "data_prep"
 
 
 @dataclass
@@ -49,7 +47,7 @@ class MergeConfig:
     log_level: str = "INFO"
 
 
-ConfigStore.instance().store(name="merge_schema", node=MergeConfig)
+register_schema("merge_schema", MergeConfig)
 
 
 def shard_prefixes(inputs: str | list[str]) -> list[str]:
@@ -165,7 +163,7 @@ def merge_datasets(cfg: MergeConfig) -> dict:
     return merged
 
 
-@hydra.main(config_path=str(CONFIG_DIR), config_name="merge", version_base="1.3")
+@hydra.main(config_path=config_dir("data_prep"), config_name="merge", version_base=HYDRA_VERSION)
 def main(cfg: DictConfig) -> None:
     run_stage(cfg, merge_datasets, "data_prep.merge")
 

@@ -6,6 +6,6 @@
 - `scoring`, `evaluate` (`python -m finetune.evaluate`): evaluation as the challenges scored.
 - `config`, `data`, `model`, `train` (`python -m finetune`): fine-tuning recipes on the HF Trainer.
 - `inference`, `predict` (`python -m finetune.predict`): the fast prediction path.
-- `synthetic` (`python -m finetune.synthetic`): synthetic annotated corpora.
-De-identification of notes as a tool is the next issue.
+- `deid` (`python -m finetune.deid`): de-identification of notes as a tool.
+Synthetic annotated corpora to try all of this on: `python -m synthetic.annotated`.
 """

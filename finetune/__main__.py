@@ -25,15 +25,17 @@ Output (`output_dir`): `model/` (best by dev strict micro F1; loads with the Aut
 
 from __future__ import annotations
 
+import gatortron_common.environment  # noqa: F401  before torch and transformers are imported
+
 import hydra
 from omegaconf import DictConfig
 
-from finetune.config import CONFIG_DIR
 from finetune.train import finetune
 from gatortron_common.cli import run_stage
+from gatortron_common.settings import HYDRA_VERSION, config_dir
 
 
-@hydra.main(config_path=str(CONFIG_DIR), config_name="train", version_base="1.3")
+@hydra.main(config_path=config_dir("finetune"), config_name="train", version_base=HYDRA_VERSION)
 def main(cfg: DictConfig) -> None:
     run_stage(cfg, finetune, "finetune")
 

@@ -7,13 +7,12 @@ key is checked before any work starts (`validate`); Hydra rejects keys that do n
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "finetune"
+from gatortron_common.settings import register_schema
+
 SCHEMA_NAME = "finetune_train_schema"
 
 
@@ -165,4 +164,4 @@ class FinetuneConfig:
     log_level: str = "INFO"
 
 
-ConfigStore.instance().store(name=SCHEMA_NAME, node=FinetuneConfig)
+register_schema(SCHEMA_NAME, FinetuneConfig)

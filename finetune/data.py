@@ -27,9 +27,8 @@ from finetune.labels import (
     LabelSettings,
     LabelStats,
     label_document,
-    labels_for_entities,
-    resolve_overlaps,
-    split_words,
+    place_entities,
+    word_spans,
 )
 from finetune.windows import TokenizedDocument, Window, plan_windows, tokenize_words
 from gatortron_common.logging import InputError, get_logger
@@ -192,12 +191,11 @@ def evaluation_windows(documents: Sequence[Document], tokenizer: Any, settings: 
     """Windows of dev/test documents with words split as prediction splits them (no gold edges)."""
     stats = LabelStats()
     word_lists, label_lists = [], []
-    order = settings.type_priority if settings.overlap == "type_priority" else ()
     for document in documents:
-        words, _ = split_words(document.text)
-        kept, dropped = resolve_overlaps(document.entities, settings, order)
-        stats.dropped_overlap.update(dropped)
+        words, _ = word_spans(document.text)
+        placement = place_entities(words, document.entities, settings)
+        stats.add(placement)
         word_lists.append(words)
-        label_lists.append(labels_for_entities(words, kept, settings, stats))
+        label_lists.append(placement.labels)
     return _windows(tokenizer, word_lists, label_lists, [d.text for d in documents], label_to_id, size,
                     overlap, stats)

@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 import hydra
-from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig
 
 from finetune.document import Document
@@ -44,8 +43,8 @@ from gatortron_common.atomic import atomic_write_text
 from gatortron_common.cli import run_stage
 from gatortron_common.logging import InputError, SkipReport, get_logger
 from gatortron_common.outputs import check_output_path
+from gatortron_common.settings import HYDRA_VERSION, config_dir, register_schema
 
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "finetune"
 SENTENCE_FORMATS = ("nemo", "conll")  # one document per sentence, ids `<file stem>:<line>`
 logger = get_logger("finetune.evaluate")
 
@@ -82,7 +81,7 @@ class EvaluateConfig:
     log_level: str = "INFO"
 
 
-ConfigStore.instance().store(name="finetune_evaluate_schema", node=EvaluateConfig)
+register_schema("finetune_evaluate_schema", EvaluateConfig)
 
 
 def evaluate_documents(gold: Sequence[Document], pred: Sequence[Document], fmt: str, *,
@@ -198,7 +197,7 @@ def evaluate(settings: EvaluateConfig) -> dict[str, Any]:
     return results
 
 
-@hydra.main(config_path=str(CONFIG_DIR), config_name="evaluate", version_base="1.3")
+@hydra.main(config_path=config_dir("finetune"), config_name="evaluate", version_base=HYDRA_VERSION)
 def main(cfg: DictConfig) -> None:
     run_stage(cfg, evaluate, "finetune.evaluate")
 

@@ -22,7 +22,7 @@ import torch
 from finetune.decoding import LabelDecoder
 from finetune.document import Document, Entity
 from finetune.formats import without_annotations
-from finetune.labels import split_words
+from finetune.labels import word_spans
 from finetune.model import NerInfo, NerModel
 from finetune.windows import TokenizedDocument, Window, gather_word_scores, plan_windows, tokenize_words
 from gatortron_common.logging import InputError
@@ -188,7 +188,7 @@ class Predictor:
     def predict_chunk(self, documents: Sequence[Document]) -> list[Document]:
         """Predictions for a list of documents (one tokenizer call, one sorted set of batches)."""
         started = time.perf_counter()
-        word_lists = [split_words(document.text)[0] for document in documents]
+        word_lists = [word_spans(document.text)[0] for document in documents]
         tokenized = tokenize_words(self.tokenizer, word_lists, [document.text for document in documents])
         windows = document_windows(tokenized, self.info)
         scores = self.window_scores(tokenized, windows)

@@ -2,13 +2,15 @@
 
 The chain from a `Document` (entities as character offsets) to model inputs:
 
-1. `split_words`: words with character offsets. A word is a run of word characters or a single
+1. `word_spans`: words with character offsets. A word is a run of word characters or a single
    punctuation character (regex `\\w+|[^\\w\\s]`), so "b.i.d." is six words and "O'Brien" three.
    Clinical text glues punctuation to words ("pain.", "BP:140/90"); splitting it off keeps entity
    edges on word edges. Where an entity boundary still falls inside a word ("Aspirin81" with
    `Drug` = "Aspirin"), the word is cut there and the cut is counted.
-2. `label_document`: one label per word in the BIO or BIOES scheme (`B-Drug`, `I-Drug`, `O`...).
-   A word belongs to an entity when it lies inside one of the entity's spans.
+2. `label_document`: one label per word in the BIO or BIOES scheme (`B-Drug`, `I-Drug`, `O`...)
+   through `place_entities`, the one entity -> word label step (also used for the dev set's words
+   and the BIO file writers' whitespace words): an entity labels every word its spans touch, so
+   where words are not cut at its edges a span ending inside a word covers all of that word.
 3. `tokenize_and_align`: HF fast-tokenizer subwords of those words (`is_split_into_words=True`);
    the first subword of each word carries the word's label, other subwords and special tokens
    get -100 (ignored by the loss). Documents are never truncated or windowed here.
@@ -22,7 +24,7 @@ BIO sequence. `LabelSettings.overlap` picks the policy:
 
 - `type_priority`: entities are taken in the order of `type_priority` (first listed wins; types
   not listed come after all listed ones), then longest first, then leftmost; an entity that
-  overlaps one already taken is dropped.
+  shares a word with one already taken is dropped.
 - `longest`: the longest entity wins (covered characters), ties go to the leftmost.
 - `groups`: `groups` lists disjoint sets of types, each labelled as its own sequence (e.g.
   `[[Drug, Strength, ...], [Reason], [ADE]]` gives three label sequences); overlaps left inside a
@@ -100,7 +102,7 @@ class LabelStats:
 
     Args:
         labelled: entities that received labels.
-        dropped_overlap: entities dropped because they overlapped a kept one.
+        dropped_overlap: entities dropped because they share a word with a kept one.
         dropped_ungrouped: entities whose type is in no group (`overlap=groups`).
         dropped_no_words: entities whose spans hold no word (whitespace only).
         discontinuous: discontinuous entities seen (labelled per `LabelSettings.discontinuous`).
@@ -118,6 +120,13 @@ class LabelStats:
     def dropped(self) -> Counter[str]:
         """All dropped entities by type, whatever the reason."""
         return self.dropped_overlap + self.dropped_ungrouped + self.dropped_no_words
+
+    def add(self, placement: Placement) -> None:
+        """Count what `place_entities` labelled and left out."""
+        for counter, indices in ((self.labelled, placement.labelled),
+                                 (self.dropped_overlap, placement.overlapping),
+                                 (self.dropped_no_words, placement.without_words)):
+            counter.update(placement.entities[index].type for index in indices)
 
     def merge(self, other: LabelStats) -> None:
         self.labelled.update(other.labelled)
@@ -156,7 +165,7 @@ class DocumentLabels:
 
 # --- words ----------------------------------------------------------------------------------------
 
-def split_words(text: str, boundaries: Iterable[int] = ()) -> tuple[list[Span], int]:
+def word_spans(text: str, boundaries: Iterable[int] = ()) -> tuple[list[Span], int]:
     """Words of `text` as character spans, cut at every boundary that falls inside a word.
 
     Args:
@@ -199,45 +208,26 @@ def _covered(pieces: Sequence[Span]) -> int:
     return sum(end - start for start, end in pieces)
 
 
-def _overlaps(a: Sequence[Span], b: Sequence[Span]) -> bool:
-    return any(sa < eb and sb < ea for sa, ea in a for sb, eb in b)
-
-
-def resolve_overlaps(entities: Sequence[Entity], settings: LabelSettings,
-                     types_first: Sequence[str] = ()) -> tuple[list[Entity], Counter[str]]:
-    """Keep a non-overlapping subset of `entities`; return it (in start order) and drops by type.
+def snap_to_words(words: Sequence[Span], starts: Sequence[int], start: int,
+                  end: int) -> tuple[int, int, bool] | None:
+    """The words a character span touches, snapping outward to whole words.
 
     Args:
-        entities: candidate entities.
-        settings: `discontinuous` decides which ranges may overlap.
-        types_first: if given, entities of these types are taken first, in this order
-            (`type_priority`); otherwise only length and position decide (`longest`).
+        words: sorted word spans of the text.
+        starts: their start offsets (for bisect).
+        start, end: the character span (end exclusive).
+
+    Returns:
+        (first, last, widened): word indices (inclusive) and whether the span does not start
+        and end on those words' edges (the caller reports it); None if it covers no word.
     """
-    rank = {entity_type: index for index, entity_type in enumerate(types_first)}
-    pieces = [_pieces(entity, settings.discontinuous) for entity in entities]
-
-    def key(index: int) -> tuple[int, int, int, int]:
-        entity = entities[index]
-        return (rank.get(entity.type, len(rank)), -_covered(pieces[index]), entity.start, index)
-
-    kept: list[int] = []
-    dropped: Counter[str] = Counter()
-    for index in sorted(range(len(entities)), key=key):
-        if any(_overlaps(pieces[index], pieces[other]) for other in kept):
-            dropped[entities[index].type] += 1
-        else:
-            kept.append(index)
-    kept.sort(key=lambda i: (entities[i].start, entities[i].end, i))
-    return [entities[i] for i in kept], dropped
-
-
-def _word_range(word_starts: Sequence[int], words: Sequence[Span], piece: Span) -> tuple[int, int]:
-    """Indices [first, last) of the words lying inside `piece` (words never straddle its edges)."""
-    first = bisect.bisect_left(word_starts, piece[0])
-    last = first
-    while last < len(words) and words[last][1] <= piece[1]:
-        last += 1
-    return first, last
+    first = bisect.bisect_right(starts, start) - 1
+    if first < 0 or words[first][1] <= start:
+        first += 1  # `start` lies in whitespace before word `first + 1`
+    last = bisect.bisect_left(starts, end) - 1
+    if first >= len(words) or last < first:
+        return None
+    return first, last, words[first][0] != start or words[last][1] != end
 
 
 def _label_run(labels: list[str], first: int, last: int, entity_type: str, scheme: str) -> None:
@@ -251,28 +241,66 @@ def _label_run(labels: list[str], first: int, last: int, entity_type: str, schem
         labels[last - 1] = f"E-{entity_type}"
 
 
-def labels_for_entities(words: Sequence[Span], entities: Sequence[Entity], settings: LabelSettings,
-                        stats: LabelStats) -> list[str]:
-    """One label per word for non-overlapping `entities` (resolve overlaps first).
+@dataclass
+class Placement:
+    """One label per word, and what became of each entity (indices into `entities`, ascending).
 
     Args:
-        words: word spans from `split_words` cut at these entities' boundaries.
-        entities: entities that do not overlap each other.
-        settings: scheme and discontinuous handling.
-        stats: updated with labelled and no-word entities.
+        entities: the entities placed.
+        labels: one label per word.
+        labelled: entities that got labels.
+        overlapping: entities left out because they share a word with one taken before them.
+        without_words: entities left out because their spans hold no word (whitespace only).
+        widened: labelled entities whose spans do not start and end on word edges (their labels
+            cover the whole words).
     """
-    labels = [OUTSIDE] * len(words)
-    word_starts = [start for start, _ in words]
-    for entity in entities:
-        runs = [_word_range(word_starts, words, piece) for piece in _pieces(entity, settings.discontinuous)]
-        runs = [(first, last) for first, last in runs if last > first]
+
+    entities: Sequence[Entity]
+    labels: list[str]
+    labelled: list[int] = field(default_factory=list)
+    overlapping: list[int] = field(default_factory=list)
+    without_words: list[int] = field(default_factory=list)
+    widened: list[int] = field(default_factory=list)
+
+
+def place_entities(words: Sequence[Span], entities: Sequence[Entity], settings: LabelSettings) -> Placement:
+    """Label `words` with `entities`: the one entity -> word labels step of fine-tuning and of the
+    BIO file writers.
+
+    Each entity's ranges (per `settings.discontinuous`) cover the words they touch. Entities are
+    taken in the order of the overlap policy: types listed in `type_priority` first (only under
+    `overlap=type_priority`), then the longest (covered characters), then the leftmost, then the
+    first in `entities`; one that shares a word with an entity taken before it is left out (a
+    word holds one label). Under `groups` the caller places each group's entities on its own.
+    """
+    priority = settings.type_priority if settings.overlap == "type_priority" else []
+    rank = {entity_type: index for index, entity_type in enumerate(priority)}
+    pieces = [_pieces(entity, settings.discontinuous) for entity in entities]
+
+    def key(index: int) -> tuple[int, int, int, int]:
+        entity = entities[index]
+        return (rank.get(entity.type, len(rank)), -_covered(pieces[index]), entity.start, index)
+
+    placement = Placement(entities=entities, labels=[OUTSIDE] * len(words))
+    starts = [start for start, _ in words]
+    taken = [False] * len(words)
+    for index in sorted(range(len(entities)), key=key):
+        runs = [run for run in (snap_to_words(words, starts, *piece) for piece in pieces[index]) if run]
         if not runs:
-            stats.dropped_no_words[entity.type] += 1
+            placement.without_words.append(index)
             continue
-        for first, last in runs:
-            _label_run(labels, first, last, entity.type, settings.scheme)
-        stats.labelled[entity.type] += 1
-    return labels
+        if any(any(taken[first:last + 1]) for first, last, _ in runs):
+            placement.overlapping.append(index)
+            continue
+        for first, last, _ in runs:
+            taken[first:last + 1] = [True] * (last + 1 - first)
+            _label_run(placement.labels, first, last + 1, entities[index].type, settings.scheme)
+        placement.labelled.append(index)
+        if any(widened for _, _, widened in runs):
+            placement.widened.append(index)
+    for found in (placement.labelled, placement.overlapping, placement.without_words, placement.widened):
+        found.sort()
+    return placement
 
 
 def label_document(document: Document, settings: LabelSettings | None = None) -> DocumentLabels:
@@ -291,7 +319,7 @@ def label_document(document: Document, settings: LabelSettings | None = None) ->
     document.check_offsets(f"document {document.id}")
     boundaries = [edge for entity in document.entities
                   for piece in _pieces(entity, settings.discontinuous) for edge in piece]
-    words, cut_words = split_words(document.text, boundaries)
+    words, cut_words = word_spans(document.text, boundaries)
     stats = LabelStats(split_words=cut_words,
                        discontinuous=sum(1 for entity in document.entities if entity.fragments))
     if settings.overlap == "groups":
@@ -302,15 +330,13 @@ def label_document(document: Document, settings: LabelSettings | None = None) ->
         label_sets = []
         for group in settings.groups:
             members = [entity for entity in document.entities if entity.type in set(group)]
-            kept, dropped = resolve_overlaps(members, settings)
-            stats.dropped_overlap.update(dropped)
-            label_sets.append(labels_for_entities(words, kept, settings, stats))
+            placement = place_entities(words, members, settings)
+            stats.add(placement)
+            label_sets.append(placement.labels)
         return DocumentLabels(words=words, labels=label_sets, stats=stats)
-    order = settings.type_priority if settings.overlap == "type_priority" else ()
-    kept, dropped = resolve_overlaps(document.entities, settings, order)
-    stats.dropped_overlap.update(dropped)
-    labels = labels_for_entities(words, kept, settings, stats)
-    return DocumentLabels(words=words, labels=[labels], stats=stats)
+    placement = place_entities(words, document.entities, settings)
+    stats.add(placement)
+    return DocumentLabels(words=words, labels=[placement.labels], stats=stats)
 
 
 # --- labels -> entities ---------------------------------------------------------------------------

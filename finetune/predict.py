@@ -30,11 +30,9 @@ from pathlib import Path
 from typing import Any
 
 import hydra
-from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig
 from tqdm import tqdm
 
-from finetune.config import CONFIG_DIR
 from finetune.decoding import DECODINGS
 from finetune.document import Document, read_jsonl, write_jsonl
 from finetune.inference import Predictor
@@ -42,6 +40,7 @@ from finetune.model import describe, load_ner_model
 from gatortron_common.cli import run_stage
 from gatortron_common.logging import InputError, get_logger
 from gatortron_common.outputs import refuse_output_that_is_input
+from gatortron_common.settings import HYDRA_VERSION, config_dir, register_schema
 from gatortron_common.shards import resolve_shard
 
 logger = get_logger("finetune.predict")
@@ -95,7 +94,7 @@ class PredictConfig:
     log_level: str = "INFO"
 
 
-ConfigStore.instance().store(name="finetune_predict_schema", node=PredictConfig)
+register_schema("finetune_predict_schema", PredictConfig)
 
 
 def read_text_documents(path: Path) -> Iterator[Document]:
@@ -195,7 +194,7 @@ def predict(settings: PredictConfig) -> dict[str, Any]:
     return summary
 
 
-@hydra.main(config_path=str(CONFIG_DIR), config_name="predict", version_base="1.3")
+@hydra.main(config_path=config_dir("finetune"), config_name="predict", version_base=HYDRA_VERSION)
 def main(cfg: DictConfig) -> None:
     run_stage(cfg, predict, "finetune.predict")
 

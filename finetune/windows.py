@@ -61,7 +61,7 @@ def tokenize_words(tokenizer: Any, word_lists: Sequence[Sequence[Span]],
 
     Args:
         tokenizer: a fast HF tokenizer (word ids need one).
-        word_lists: each document's word spans (e.g. from `finetune.labels.split_words`).
+        word_lists: each document's word spans (e.g. from `finetune.labels.word_spans`).
         texts: the documents' texts.
     """
     if not getattr(tokenizer, "is_fast", False):

@@ -1,2 +1,3 @@
-"""Pieces every stage of the GatorTron pipeline shares: PHI-safe logging, atomic writes,
-corpus readers and the synthetic corpus generators used by tests, the demo and benchmarks."""
+"""Pieces every stage of the GatorTron pipeline shares: PHI-safe logging, atomic writes, corpus
+readers, and the command-line recipe (`cli`: run_stage; `settings`: config folders and schemas;
+`environment`: process settings applied before torch is imported)."""

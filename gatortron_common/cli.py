@@ -10,6 +10,7 @@ messages often quote values (`invalid literal for int(): '<a line of the note>'`
   traceback (with messages, so possibly with values) only when GATORTRON_DEBUG=1.
 Hydra must not write `.hydra/overrides.yaml` (the overrides, on disk): every stage config sets
 `hydra.output_subdir: null` and `hydra.run.dir: .`.
+The recipe every command follows (config folders, schema registration, `main`): gatortron_common.settings.
 """
 
 from __future__ import annotations

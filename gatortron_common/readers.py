@@ -1,6 +1,6 @@
 """One reader abstraction for every text corpus format the chain consumes.
 
-`read_documents(path)` yields `Document`s (text + where it came from) from plain text
+`read_documents(path)` yields `TextRecord`s (text + where it came from) from plain text
 (documents separated by blank lines), JSONL (one object per line, text under a key),
 notes CSV/TSV (text in a column, fields may span lines and be huge), PubMed baseline/update
 XML (title + abstract per article) and MediaWiki `pages-articles` dumps (wikitext converted to
@@ -44,8 +44,9 @@ _READ_CHARS = 1 << 22
 
 
 @dataclass(frozen=True)
-class Document:
-    """One document of a corpus: a note, an article, a block of plain text."""
+class TextRecord:
+    """One document of a corpus as read, before any annotation: a note, an article, a block of
+    plain text, with where it came from (fine-tuning's annotated document is finetune.document.Document)."""
 
     text: str
     source: str
@@ -146,7 +147,7 @@ class LineRange:
 
 def read_documents(path: Path, fmt: str = "auto", text_key: str = "text", text_column: str = "NOTE_TEXT",
                    skips: SkipReport | None = None, max_document_chars: int = 64 << 20,
-                   lines: LineRange | None = None) -> Iterator[Document]:
+                   lines: LineRange | None = None) -> Iterator[TextRecord]:
     """Yield the documents of one file. Bad records are counted in `skips` (raises when strict).
 
     Args:
@@ -200,7 +201,7 @@ def _has_surrogates(text: str) -> bool:
     return False
 
 
-def _read_plain_text(path: Path, max_document_chars: int) -> Iterator[Document]:
+def _read_plain_text(path: Path, max_document_chars: int) -> Iterator[TextRecord]:
     # Large reads + regex over blank lines: ~10x faster than iterating line by line.
     source, buffer, buffer_line, warned = str(path), "", 1, False
     with open_text(path) as handle:
@@ -209,7 +210,7 @@ def _read_plain_text(path: Path, max_document_chars: int) -> Iterator[Document]:
             buffer += block
             start = 0
             for separator in _BLANK_LINES.finditer(buffer):
-                yield Document(buffer[start:separator.start()], source, buffer_line)
+                yield TextRecord(buffer[start:separator.start()], source, buffer_line)
                 buffer_line += buffer.count("\n", start, separator.end())
                 start = separator.end()
             buffer = buffer[start:]
@@ -221,14 +222,14 @@ def _read_plain_text(path: Path, max_document_chars: int) -> Iterator[Document]:
                     logger.warning("%s: no blank line within %d characters; splitting documents there",
                                    f"{source}:{buffer_line}", max_document_chars)
                     warned = True
-                yield Document(buffer[:cut], source, buffer_line)
+                yield TextRecord(buffer[:cut], source, buffer_line)
                 buffer_line += buffer.count("\n", 0, cut)
                 buffer = buffer[cut:]
     if buffer.strip():
-        yield Document(buffer.rstrip("\n"), source, buffer_line)
+        yield TextRecord(buffer.rstrip("\n"), source, buffer_line)
 
 
-def _read_jsonl(path: Path, text_key: str, skips: SkipReport, lines: LineRange) -> Iterator[Document]:
+def _read_jsonl(path: Path, text_key: str, skips: SkipReport, lines: LineRange) -> Iterator[TextRecord]:
     source, position = str(path), lines.start
     with open_binary(path) as handle:
         if lines.start:
@@ -255,7 +256,7 @@ def _read_jsonl(path: Path, text_key: str, skips: SkipReport, lines: LineRange) 
             elif not isinstance(text, str):
                 skips.skip(f"not_a_string:{text_key}", source, line_number)
             else:
-                yield Document(text, source, line_number)
+                yield TextRecord(text, source, line_number)
 
 
 class _LineWindow:
@@ -288,7 +289,7 @@ class _LineWindow:
         return found
 
 
-def _read_delimited(path: Path, delimiter: str, text_column: str, skips: SkipReport) -> Iterator[Document]:
+def _read_delimited(path: Path, delimiter: str, text_column: str, skips: SkipReport) -> Iterator[TextRecord]:
     """CSV/TSV notes. The csv module parses in strict mode, so a quote that is opened and never
     closed (which would swallow the following notes into one) stops at the first quote that cannot
     close a field, or at the end of the file; the record is then looked at again (see _recover)."""
@@ -319,14 +320,14 @@ def _read_delimited(path: Path, delimiter: str, text_column: str, skips: SkipRep
                 lines = window.lines(record_start, reader.line_num)
                 recovered = _recover(lines, delimiter, width, skips, source, record_start)
                 if recovered is not None:
-                    yield Document(recovered[column], source, record_start)
+                    yield TextRecord(recovered[column], source, record_start)
                 record_start = reader.line_num + 1
                 continue
             if len(row) != width:
                 if row:  # a blank line is no record
                     skips.skip(f"wrong_field_count:{len(row)}!={width}", source, record_start)
             else:
-                yield Document(row[column], source, record_start)
+                yield TextRecord(row[column], source, record_start)
             record_start = reader.line_num + 1
 
 

@@ -1,7 +1,7 @@
-"""PubMed baseline/update XML and MediaWiki `pages-articles` dumps as `Document`s.
+"""PubMed baseline/update XML and MediaWiki `pages-articles` dumps as `TextRecord`s.
 
 Both formats stream with ElementTree's pull parser (what iterparse runs on) and drop each record
-from the tree once read, so memory stays flat on 100k-article files. Document.line is the line
+from the tree once read, so memory stays flat on 100k-article files. TextRecord.line is the line
 of the record's start tag: iterparse does not tell lines, so the byte stream is fed in pieces
 cut after each line that holds a record start tag, and events read after a piece are tied to
 that line (see _xml_pieces). Malformed XML is one `malformed_xml` skip at the parser's error
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from gatortron_common.logging import SkipReport
-from gatortron_common.readers import Document, open_binary
+from gatortron_common.readers import TextRecord, open_binary
 
 if TYPE_CHECKING:
     from mwparserfromhell.nodes import Wikilink
@@ -170,7 +170,7 @@ def _next_start(piece: bytes, start: int, after: int, start_tag: re.Pattern[byte
 # --- PubMed ------------------------------------------------------------------------------------
 
 
-def read_pubmed(path: Path, skips: SkipReport) -> Iterator[Document]:
+def read_pubmed(path: Path, skips: SkipReport) -> Iterator[TextRecord]:
     # Title-only citations (letters, comments, old records) carry too little text for sentence
     # pairs, so they are skipped; DeleteCitation blocks of update files are not articles.
     source = str(path)
@@ -179,7 +179,7 @@ def read_pubmed(path: Path, skips: SkipReport) -> Iterator[Document]:
         if text is None:
             skips.skip("no_abstract", source, line, by_design=True)
         else:
-            yield Document(text, source, line)
+            yield TextRecord(text, source, line)
 
 
 def _pubmed_text(article: ET.Element) -> str | None:
@@ -219,7 +219,7 @@ _BEHAVIOR_SWITCH = re.compile(r"__[A-Z]+__")  # __NOTOC__ etc.: the parser leave
 _BOLD_ITALIC = re.compile(r"'{2,}")  # ''italic'', '''bold''': left as text by skip_style_tags
 
 
-def read_wikipedia(path: Path, skips: SkipReport) -> Iterator[Document]:
+def read_wikipedia(path: Path, skips: SkipReport) -> Iterator[TextRecord]:
     import mwparserfromhell  # only this format needs it
 
     source = str(path)
@@ -242,7 +242,7 @@ def read_wikipedia(path: Path, skips: SkipReport) -> Iterator[Document]:
         body = _wikicode_to_text(code)
         title = " ".join((page.findtext(f"{ns}title") or "").split())
         # An empty body yields an empty document so the generic check counts it as empty_document.
-        yield Document(f"{title}\n{body}" if body else "", source, line)
+        yield TextRecord(f"{title}\n{body}" if body else "", source, line)
 
 
 def _template_name(name: object) -> str:

@@ -17,26 +17,22 @@ documents every key). Examples::
 
 from __future__ import annotations
 
+import gatortron_common.environment  # noqa: F401  before torch and megatron-core are imported
+
 import os
 import sys
-import warnings
 from pathlib import Path
 
-# Expected without Transformer Engine/Apex (CPU, plain PyTorch): the run logs which layer spec it uses.
-warnings.filterwarnings("ignore", message=r".*(Apex|Transformer Engine).*not installed")
-warnings.filterwarnings("ignore", message=r"full scope is deprecated")
+import hydra
+from omegaconf import DictConfig
 
-import hydra  # noqa: E402
-from omegaconf import DictConfig  # noqa: E402
+from gatortron_common.cli import run_stage
+from gatortron_common.logging import get_logger
+from gatortron_common.settings import HYDRA_VERSION, config_dir
+from pretrain.config import PretrainConfig
+from pretrain.data import LoaderWorkerDied
+from pretrain.train import pretrain
 
-from gatortron_common.cli import run_stage  # noqa: E402
-from gatortron_common.logging import get_logger  # noqa: E402
-from pretrain import config as _config  # noqa: E402, F401  registers the schema with Hydra
-from pretrain.config import PretrainConfig  # noqa: E402
-from pretrain.data import LoaderWorkerDied  # noqa: E402
-from pretrain.train import pretrain  # noqa: E402
-
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "pretrain"
 # A failure a rerun gets past (EX_TEMPFAIL): slurm/pretrain.sbatch requeues the job on it. Under
 # torchrun, whose own status is then 1, the file this variable names (if set) says so instead.
 EXIT_RESUMABLE = 75
@@ -54,7 +50,7 @@ def train(cfg: PretrainConfig) -> None:
         sys.exit(EXIT_RESUMABLE)
 
 
-@hydra.main(config_path=str(CONFIG_DIR), config_name="default", version_base="1.3")
+@hydra.main(config_path=config_dir("pretrain"), config_name="default", version_base=HYDRA_VERSION)
 def main(cfg: DictConfig) -> None:
     run_stage(cfg, train, "pretrain")
 

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
 from gatortron_common.logging import InputError
+from gatortron_common.settings import register_schema
 
 
 class Precision(StrEnum):
@@ -242,7 +242,7 @@ class PretrainConfig:
     log_level: str = "INFO"
 
 
-ConfigStore.instance().store(name="pretrain_schema", node=PretrainConfig)
+register_schema("pretrain_schema", PretrainConfig)
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")

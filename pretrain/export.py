@@ -9,37 +9,24 @@ tokenizer files, so `AutoModel`, `AutoModelForMaskedLM`, `AutoModelForTokenClass
 `AutoTokenizer` load it offline. Padded vocabulary rows are dropped. `verify=true` also runs both
 models on the same tokens and fails if their logits differ by more than 1e-4.
 
-Settings: configs/hf/export.yaml (documented in pretrain/to_hf.py, ExportConfig). Conversion
+Settings: configs/pretrain/hf/export.yaml (documented in pretrain/to_hf.py, ExportConfig). Conversion
 is CPU work: GPUs are hidden from this process, and RAM of about twice the largest stacked weight
 plus one shard is enough (the whole model is never in memory, except with verify=true).
 """
 
 from __future__ import annotations
 
-import os
+import gatortron_common.environment.cpu  # noqa: F401  hides the GPUs before torch is imported
 
-# Conversion runs on the CPU whatever the node has (set before torch is imported).
-os.environ["CUDA_VISIBLE_DEVICES"] = ""
+import hydra
+from omegaconf import DictConfig
 
-import warnings  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-warnings.filterwarnings("ignore", message=r".*(Apex|Transformer Engine).*not installed")
-warnings.filterwarnings("ignore", message=r"torch.distributed is disabled")
-# Deprecation notices from torch's checkpoint reader and megatron-core's config: not the user's concern.
-warnings.filterwarnings("ignore", category=FutureWarning)
-warnings.filterwarnings("ignore", message=r"full scope is deprecated")
-
-import hydra  # noqa: E402
-from omegaconf import DictConfig  # noqa: E402
-
-from gatortron_common.cli import run_stage  # noqa: E402
-from pretrain.to_hf import export_checkpoint  # noqa: E402
-
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "hf"
+from gatortron_common.cli import run_stage
+from gatortron_common.settings import HYDRA_VERSION, config_dir
+from pretrain.to_hf import export_checkpoint
 
 
-@hydra.main(config_path=str(CONFIG_DIR), config_name="export", version_base="1.3")
+@hydra.main(config_path=config_dir("pretrain/hf"), config_name="export", version_base=HYDRA_VERSION)
 def main(cfg: DictConfig) -> None:
     run_stage(cfg, export_checkpoint, "pretrain.export")
 

@@ -8,20 +8,17 @@ the command line (and nothing else): use invented text, not a patient's note, in
 
 from __future__ import annotations
 
-import os
+import gatortron_common.environment  # noqa: F401  HF_HUB_OFFLINE: a local directory, never the hub
+
 from dataclasses import dataclass
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local directory: never reach for the hub
+import hydra
+from omegaconf import MISSING, DictConfig
 
-import hydra  # noqa: E402
-from hydra.core.config_store import ConfigStore  # noqa: E402
-from omegaconf import MISSING, DictConfig  # noqa: E402
-
-from gatortron_common.cli import run_stage  # noqa: E402
-from gatortron_common.logging import InputError  # noqa: E402
-
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "hf"
+from gatortron_common.cli import run_stage
+from gatortron_common.logging import InputError
+from gatortron_common.settings import HYDRA_VERSION, config_dir, register_schema
 
 
 @dataclass
@@ -39,7 +36,7 @@ class FillMaskConfig:
     log_level: str = "INFO"
 
 
-ConfigStore.instance().store(name="fill_mask_schema", node=FillMaskConfig)
+register_schema("fill_mask_schema", FillMaskConfig)
 
 
 def fill_mask(cfg: FillMaskConfig) -> list[list[dict]]:
@@ -76,7 +73,7 @@ def fill_mask(cfg: FillMaskConfig) -> list[list[dict]]:
     return per_mask
 
 
-@hydra.main(config_path=str(CONFIG_DIR), config_name="fill_mask", version_base="1.3")
+@hydra.main(config_path=config_dir("pretrain/hf"), config_name="fill_mask", version_base=HYDRA_VERSION)
 def main(cfg: DictConfig) -> None:
     run_stage(cfg, fill_mask, "pretrain.fill_mask")
 

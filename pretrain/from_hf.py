@@ -15,7 +15,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
-from hydra.core.config_store import ConfigStore
 from megatron.core.dist_checkpointing.mapping import ShardedTensor
 from omegaconf import MISSING
 from safetensors import safe_open
@@ -23,6 +22,7 @@ from safetensors import safe_open
 from gatortron_common.atomic import atomic_directory
 from gatortron_common.logging import InputError, get_logger
 from gatortron_common.outputs import check_output_path
+from gatortron_common.settings import register_schema
 from pretrain import checkpoint
 from pretrain.config import ARCHITECTURE_FIELDS, ModelConfig
 from pretrain.hf_layout import (
@@ -35,8 +35,8 @@ from pretrain.hf_layout import (
     megatron_keys,
 )
 from pretrain.standalone import build_whole_model, single_process_megatron
-from tokenizer.export import VOCAB_FILE, export_tokenizer, read_vocab_txt
-from tokenizer.vocab import load_vocabulary, padded_vocab_size
+from tokenizer.export import export_tokenizer
+from tokenizer.vocab import VOCAB_FILE, load_vocabulary, padded_vocab_size, recorded_casing
 
 logger = get_logger("pretrain.import_hf")
 
@@ -46,6 +46,7 @@ _IGNORED = {"bert.embeddings.position_ids"}
 # Heads that continued pretraining can start fresh (megatron-core's initialization) when absent:
 # the public GatorTron checkpoints are encoders only.
 _HEAD_PREFIXES = ("cls.", "bert.pooler.")
+HF_TOKENIZER_FILE = "tokenizer.json"
 
 
 @dataclass
@@ -60,7 +61,7 @@ class ImportParallel:
 
 @dataclass
 class ImportConfig:
-    """Settings of `python -m pretrain.import_hf` (configs/hf/import_hf.yaml).
+    """Settings of `python -m pretrain.import_hf` (configs/pretrain/hf/import_hf.yaml).
 
     Attributes:
         model: a HF directory of a `megatron-bert` model (config.json, weights, tokenizer files).
@@ -87,7 +88,7 @@ class ImportConfig:
     log_level: str = "INFO"
 
 
-ConfigStore.instance().store(name="import_hf_schema", node=ImportConfig)
+register_schema("import_hf_schema", ImportConfig)
 
 
 class HfWeights:
@@ -175,27 +176,31 @@ def model_config_from_hf(config: dict, name: str, binary_head: bool, where: Path
 
 
 def hf_tokens(directory: Path, rows: int) -> tuple[list[str], bool]:
-    """The HF model's vocabulary (vocab.txt, else tokenizer.json) and whether it lowercases."""
-    lowercase = False
-    config = directory / "tokenizer_config.json"
-    if config.is_file():
-        lowercase = bool(json.loads(config.read_text(encoding="utf-8")).get("do_lower_case", False))
+    """The HF model's vocabulary and whether it lowercases: vocab.txt and its casing through
+    `load_vocabulary`, else the tokens of tokenizer.json with the casing the directory records."""
     if (directory / VOCAB_FILE).is_file():
-        tokens = read_vocab_txt(directory / VOCAB_FILE)
-    elif (directory / "tokenizer.json").is_file():
-        model = json.loads((directory / "tokenizer.json").read_text(encoding="utf-8")).get("model", {})
-        if model.get("type") != "WordPiece":
-            raise InputError(f"{directory}/tokenizer.json: not a WordPiece tokenizer")
-        by_id = sorted((index, token) for token, index in model["vocab"].items())
-        if [index for index, _ in by_id] != list(range(len(by_id))):
-            raise InputError(f"{directory}/tokenizer.json: token ids are not 0..{len(by_id) - 1}")
-        tokens = [token for _, token in by_id]
+        vocabulary = load_vocabulary(directory)
+        tokens, lowercase = list(vocabulary.tokens), vocabulary.lowercase
+    elif (directory / HF_TOKENIZER_FILE).is_file():
+        tokens = tokenizer_json_tokens(directory / HF_TOKENIZER_FILE)
+        lowercase = recorded_casing(directory)[0]
     else:
-        raise InputError(f"{directory}: no {VOCAB_FILE} or tokenizer.json to take the vocabulary from")
+        raise InputError(f"{directory}: no {VOCAB_FILE} or {HF_TOKENIZER_FILE} to take the vocabulary from")
     if len(tokens) > rows:
         raise InputError(f"{directory}: the tokenizer has {len(tokens)} tokens but the model only {rows} "
                          "embedding rows")
     return tokens, lowercase
+
+
+def tokenizer_json_tokens(path: Path) -> list[str]:
+    """The tokens of a WordPiece tokenizer.json, in id order (an HF model may ship no vocab.txt)."""
+    model = json.loads(path.read_text(encoding="utf-8")).get("model", {})
+    if model.get("type") != "WordPiece":
+        raise InputError(f"{path}: not a WordPiece tokenizer")
+    by_id = sorted((index, token) for token, index in model["vocab"].items())
+    if [index for index, _ in by_id] != list(range(len(by_id))):
+        raise InputError(f"{path}: token ids are not 0..{len(by_id) - 1}")
+    return [token for _, token in by_id]
 
 
 def check_names(weights: HfWeights, shapes: Shapes, where: Path) -> list[str]:

@@ -9,36 +9,24 @@ their weights would compute something else in megatron-core's pre-LayerNorm BERT
 a step-0 checkpoint (weights only, loadable at any TP/PP) and `vocab/`, the tokenizer directory to
 give the continuing run as data.vocab; the log prints the model.* settings it must use.
 
-Settings: configs/hf/import_hf.yaml (documented in pretrain/from_hf.py, ImportConfig).
+Settings: configs/pretrain/hf/import_hf.yaml (documented in pretrain/from_hf.py, ImportConfig).
 Conversion runs on the CPU (GPUs are hidden from this process) and holds the model once in memory
 plus one layer's source weights.
 """
 
 from __future__ import annotations
 
-import os
+import gatortron_common.environment.cpu  # noqa: F401  hides the GPUs before torch is imported
 
-# Conversion runs on the CPU whatever the node has (set before torch is imported).
-os.environ["CUDA_VISIBLE_DEVICES"] = ""
+import hydra
+from omegaconf import DictConfig
 
-import warnings  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-warnings.filterwarnings("ignore", message=r".*(Apex|Transformer Engine).*not installed")
-# Deprecation notices from torch's checkpoint writer and megatron-core's config: not the user's concern.
-warnings.filterwarnings("ignore", category=FutureWarning)
-warnings.filterwarnings("ignore", message=r"full scope is deprecated")
-
-import hydra  # noqa: E402
-from omegaconf import DictConfig  # noqa: E402
-
-from gatortron_common.cli import run_stage  # noqa: E402
-from pretrain.from_hf import import_hf  # noqa: E402
-
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "hf"
+from gatortron_common.cli import run_stage
+from gatortron_common.settings import HYDRA_VERSION, config_dir
+from pretrain.from_hf import import_hf
 
 
-@hydra.main(config_path=str(CONFIG_DIR), config_name="import_hf", version_base="1.3")
+@hydra.main(config_path=config_dir("pretrain/hf"), config_name="import_hf", version_base=HYDRA_VERSION)
 def main(cfg: DictConfig) -> None:
     run_stage(cfg, import_hf, "pretrain.import_hf")
 

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 from safetensors.torch import save_file
 from torch.distributed.checkpoint import FileSystemReader
@@ -26,6 +25,7 @@ from transformers import MegatronBertConfig
 from gatortron_common.atomic import atomic_directory, atomic_write_text, default_file_mode
 from gatortron_common.logging import InputError, get_logger
 from gatortron_common.outputs import check_output_path
+from gatortron_common.settings import register_schema
 from pretrain import checkpoint
 from pretrain.config import ModelConfig
 from pretrain.hf_layout import Shapes, megatron_keys, to_hf
@@ -45,7 +45,7 @@ VERIFY_TOLERANCE = 1e-4  # fp32 logits, megatron-core vs HF
 
 @dataclass
 class ExportConfig:
-    """Settings of `python -m pretrain.export` (configs/hf/export.yaml).
+    """Settings of `python -m pretrain.export` (configs/pretrain/hf/export.yaml).
 
     Attributes:
         checkpoint: a pretraining checkpoint directory (holds iter_*/ and the tracker file).
@@ -73,7 +73,7 @@ class ExportConfig:
     log_level: str = "INFO"
 
 
-ConfigStore.instance().store(name="export_schema", node=ExportConfig)
+register_schema("export_schema", ExportConfig)
 
 
 def resolve_iteration(root: Path, iteration: str | int) -> int:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-from gatortron_common.synthetic.notes import generate_notes, write_notes_delimited, write_notes_jsonl
+# pytest puts this folder on sys.path before importing conftest: the test helper modules import from it.
+from pretrain_runs import make_pretrain_data
 
-sys.path.insert(0, str(Path(__file__).parent))  # test helper modules (pretrain_runs, ...)
-from pretrain_runs import make_pretrain_data  # noqa: E402
+from synthetic.corpora.notes import generate_notes, write_notes_delimited, write_notes_jsonl
 
 
 @pytest.fixture(scope="session")

@@ -8,8 +8,8 @@ import torch
 from transformers import AutoTokenizer, MegatronBertConfig, MegatronBertForMaskedLM
 
 from finetune.config import DatasetConfig, FinetuneConfig, HeadConfig, OptimConfig, TaskConfig, TrainerConfig
-from finetune.synthetic import AnnotatedCorporaConfig, write_annotated_corpora
-from gatortron_common.synthetic.notes import generate_notes, write_notes_jsonl
+from synthetic.annotated import AnnotatedCorporaConfig, write_annotated_corpora
+from synthetic.corpora.notes import generate_notes, write_notes_jsonl
 from tokenizer.build import build_vocabulary
 from tokenizer.config import TokenizerConfig
 

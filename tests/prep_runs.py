@@ -7,13 +7,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from data_prep import build
+from data_prep import pool
 
 
 @contextlib.contextmanager
 def killed_after_parts(monkeypatch: pytest.MonkeyPatch, parts: int) -> Iterator[None]:
     """Within the block, `data_prep` is "killed" (KeyboardInterrupt) while making part `parts + 1`."""
-    real, made = build._prepare_part, []
+    real, made = pool._prepare_part, []
 
     def interrupted(task):
         if len(made) == parts:
@@ -21,9 +21,9 @@ def killed_after_parts(monkeypatch: pytest.MonkeyPatch, parts: int) -> Iterator[
         made.append(task)
         return real(task)
 
-    monkeypatch.setattr(build, "_prepare_part", interrupted)
+    monkeypatch.setattr(pool, "_prepare_part", interrupted)
     try:
         with pytest.raises(KeyboardInterrupt):
             yield
     finally:
-        monkeypatch.setattr(build, "_prepare_part", real)
+        monkeypatch.setattr(pool, "_prepare_part", real)

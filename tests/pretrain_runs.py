@@ -10,7 +10,7 @@ from pathlib import Path
 
 from data_prep.build import build_dataset
 from data_prep.config import DataPrepConfig
-from gatortron_common.synthetic.notes import generate_notes, write_notes_jsonl
+from synthetic.corpora.notes import generate_notes, write_notes_jsonl
 from tokenizer.build import build_vocabulary
 from tokenizer.config import TokenizerConfig
 

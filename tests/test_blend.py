@@ -15,7 +15,7 @@ from data_prep.blend import load_blend
 from data_prep.build import build_dataset
 from data_prep.config import DataPrepConfig
 from gatortron_common.logging import InputError
-from gatortron_common.synthetic.notes import generate_notes, write_notes_jsonl
+from synthetic.corpora.notes import generate_notes, write_notes_jsonl
 from tokenizer.build import build_vocabulary
 from tokenizer.config import TokenizerConfig
 from tokenizer.megatron_adapter import MegatronWordPieceTokenizer

@@ -18,7 +18,7 @@ from data_prep.clean import clean_document
 from data_prep.config import DataPrepConfig
 from data_prep.sentences import ClinicalSentenceSplitter
 from gatortron_common.logging import InputError
-from gatortron_common.synthetic.notes import generate_notes, write_notes_jsonl
+from synthetic.corpora.notes import generate_notes, write_notes_jsonl
 from tokenizer.build import build_vocabulary
 from tokenizer.config import TokenizerConfig
 from tokenizer.megatron_adapter import MegatronWordPieceTokenizer
@@ -85,8 +85,8 @@ def test_failed_run_leaves_no_dataset(tmp_path: Path, vocab_dir: Path) -> None:
 
 
 def test_pubmed_and_wikipedia_sources(tmp_path: Path, vocab_dir: Path) -> None:
-    from gatortron_common.synthetic.pubmed import write_pubmed_baseline
-    from gatortron_common.synthetic.wikipedia import write_wikipedia_dump
+    from synthetic.corpora.pubmed import write_pubmed_baseline
+    from synthetic.corpora.wikipedia import write_wikipedia_dump
     pubmed = tmp_path / "pubmed26n0001.xml.gz"
     wiki = tmp_path / "enwiki-20260101-pages-articles1.xml.bz2"
     write_pubmed_baseline(pubmed, seed=1, n_articles=40)

@@ -20,10 +20,11 @@ from data_prep.sentences import ClinicalSentenceSplitter
 from data_prep.units import plan_units
 from gatortron_common.logging import InputError, SkipReport
 from gatortron_common.readers import read_documents
-from gatortron_common.synthetic.notes import generate_notes, write_notes_delimited, write_notes_jsonl
+from synthetic.corpora.notes import generate_notes, write_notes_delimited, write_notes_jsonl
 from tokenizer.build import build_vocabulary
 from tokenizer.config import TokenizerConfig
-from tokenizer.export import VOCAB_FILE, bert_tokenizer_from_vocab
+from tokenizer.export import bert_tokenizer_from_vocab
+from tokenizer.vocab import VOCAB_FILE
 
 TRICKY_DOCUMENTS = [
     "HISTORY OF PRESENT ILLNESS: Pt seen by Dr. Lee. BP 120/80. Temp 98.6°F. Plan: f/u in 2 wk.",

@@ -24,7 +24,7 @@ from data_prep.config import DataPrepConfig
 from data_prep.encode import TextEncoder
 from data_prep.merge import MergeConfig, merge_datasets
 from gatortron_common.logging import InputError
-from gatortron_common.synthetic.notes import generate_notes, write_notes_jsonl
+from synthetic.corpora.notes import generate_notes, write_notes_jsonl
 from tokenizer.build import build_vocabulary
 from tokenizer.config import TokenizerConfig
 from tokenizer.megatron_adapter import MegatronWordPieceTokenizer

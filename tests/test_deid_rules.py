@@ -8,8 +8,8 @@ from collections import Counter
 import pytest
 
 from finetune.deid.rules import RULE_NAMES, PhiSpan, build_rules, find_rule_spans, merge_spans
-from finetune.synthetic import generate_corpus
 from gatortron_common.logging import InputError
+from synthetic.annotated import generate_corpus
 
 SHAPED = {"PHONE", "FAX", "EMAIL", "URL", "IPADDR", "SSN", "MEDICALRECORD", "ACCOUNT"}
 

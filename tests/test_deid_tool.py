@@ -26,8 +26,8 @@ from finetune.formats import read_corpus
 from finetune.formats.i2b2_2014 import CATEGORY_OF
 from finetune.labels import label_vocabulary
 from finetune.model import NerInfo, build_model, save_ner_model
-from finetune.synthetic import generate_corpus
 from gatortron_common.logging import InputError
+from synthetic.annotated import generate_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
 SHAPED = ("PHONE", "FAX", "EMAIL", "URL", "IPADDR", "SSN", "MEDICALRECORD", "ACCOUNT")

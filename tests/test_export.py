@@ -23,8 +23,8 @@ from transformers import AutoModelForMaskedLM, AutoTokenizer, MegatronBertConfig
 from gatortron_common.logging import InputError
 from pretrain.from_hf import ImportConfig, import_hf
 from pretrain.to_hf import ExportConfig, export_checkpoint
-from tokenizer.export import bert_tokenizer_from_vocab, export_tokenizer, read_vocab_txt
-from tokenizer.vocab import bert_header
+from tokenizer.export import bert_tokenizer_from_vocab, export_tokenizer
+from tokenizer.vocab import bert_header, load_vocabulary
 
 LOGIT_TOLERANCE = 1e-4
 LAYOUTS = {"tp1": (1, {}), "tp2": (2, {"parallel.tensor": 2}), "pp2": (2, {"parallel.pipeline": 2})}
@@ -150,7 +150,7 @@ def test_sharded_export_loads_like_the_single_file(tmp_path: Path, trained: dict
 
 def random_hf_model(directory: Path, vocab: Path, heads: bool = True) -> dict[str, torch.Tensor]:
     """A MegatronBert with every weight random (LayerNorms too, so swapped names cannot hide)."""
-    tokens = read_vocab_txt(vocab / "vocab.txt")
+    tokens = list(load_vocabulary(vocab).tokens)
     config = MegatronBertConfig(vocab_size=len(tokens), hidden_size=64, num_hidden_layers=2,
                                 num_attention_heads=4, intermediate_size=256, max_position_embeddings=128,
                                 layer_norm_eps=1e-12)

@@ -19,7 +19,7 @@ from finetune.evaluate import EvaluateConfig, evaluate, evaluate_documents
 from finetune.scoring.bio_files import read_conll_pairs, read_nemo_pairs
 from finetune.scoring.conlleval import conlleval, format_report
 from finetune.scoring.entities import score_entities
-from finetune.scoring.i2b2_2014 import is_hipaa, score_i2b2_2014, token_spans
+from finetune.scoring.i2b2_2014 import is_hipaa, official_token_spans, score_i2b2_2014
 from finetune.scoring.metrics import Counts, macro, micro
 from finetune.scoring.pairing import pair_documents
 from gatortron_common.logging import InputError
@@ -246,10 +246,10 @@ def test_official_relaxed_uses_the_scripts_set_semantics():
 
 
 def test_token_spans_follow_the_official_tokenizer():
-    assert token_spans(TEXT, 3, 12) == ((3, 7), (8, 11))  # "Jane Roe," : the comma is no token
-    assert token_spans(TEXT, 47, 57) == ((47, 49), (50, 52), (53, 57))
-    assert token_spans(TEXT_B, 16, 18) == ((18, 18),)  # "--": one empty token at the end
-    assert token_spans("Dr Müller", 3, 9) == ((3, 4), (5, 9))  # only ASCII letters and digits
+    assert official_token_spans(TEXT, 3, 12) == ((3, 7), (8, 11))  # "Jane Roe," : the comma is no token
+    assert official_token_spans(TEXT, 47, 57) == ((47, 49), (50, 52), (53, 57))
+    assert official_token_spans(TEXT_B, 16, 18) == ((18, 18),)  # "--": one empty token at the end
+    assert official_token_spans("Dr Müller", 3, 9) == ((3, 4), (5, 9))  # only ASCII letters and digits
 
 
 def test_hipaa_subset_is_the_scripts_prefix_patterns():

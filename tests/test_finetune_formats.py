@@ -20,6 +20,7 @@ from finetune.document import Document, Entity
 from finetune.formats import FORMATS, FormatReport, read_corpus, write_corpus
 from finetune.formats.i2b2_2014 import CATEGORIES
 from finetune.formats.report import ADJUST, MISMATCH, REPAIR, SKIP
+from finetune.labels import label_document
 from gatortron_common.logging import InputError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -416,6 +417,14 @@ def test_bio_writers_snap_and_leave_out_overlaps_with_a_report(tmp_path):
         "skip: entity overlaps another, left out of the BIO labels": ["document s (entity #2)"]}
 
 
+def test_bio_writers_settle_overlaps_as_fine_tuning_does(tmp_path):
+    # "left arm" starts first, "arm pain today" is longer: one placement rule for both, the longest.
+    document = Document("o", "left arm pain today", [Entity(0, 8, "A"), Entity(5, 19, "B")])
+    write_corpus([document], tmp_path / "out", "nemo", split="test")
+    labels = (tmp_path / "out" / "labels_test.txt").read_text()
+    assert labels == " ".join(label_document(document).labels[0]) + "\n" == "O B-B I-B I-B\n"
+
+
 # ---------------------------------------------------------------- registry, convert, PHI
 
 def test_registry_rejects_unknown_formats_options_and_foreign_output(tmp_path):
@@ -438,7 +447,7 @@ def test_logged_reports_and_convert_errors_carry_no_phi(tmp_path, caplog):
     with caplog.at_level(logging.INFO):
         read_corpus(tmp_path / "c", "brat")
     assert f"{tmp_path / 'c' / '1.ann'}:1 (T1)" in caplog.text and SURROGATE not in caplog.text
-    settings = ConvertConfig(input=str(tmp_path / "c"), from_format="brat", to_format="i2b2_2010",
+    settings = ConvertConfig(input=str(tmp_path / "c"), format="brat", output_format="i2b2_2010",
                              output=str(tmp_path / "c"))
     assert "is also an input" in error_of(convert, settings)
 
@@ -446,8 +455,8 @@ def test_logged_reports_and_convert_errors_carry_no_phi(tmp_path, caplog):
 def test_convert_command_line(tmp_path):
     corpus_2014(tmp_path / "c")
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    command = [sys.executable, "-m", "finetune.convert", f"input={tmp_path / 'c'}", "from=i2b2_2014",
-               "to=brat", f"output={tmp_path / 'brat'}"]
+    command = [sys.executable, "-m", "finetune.convert", f"input={tmp_path / 'c'}", "format=i2b2_2014",
+               "output_format=brat", f"output={tmp_path / 'brat'}"]
     result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "converted 1 document(s) with 31 entities from i2b2_2014" in result.stdout

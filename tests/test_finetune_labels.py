@@ -12,8 +12,8 @@ from finetune.labels import (
     entities_from_labels,
     label_document,
     label_vocabulary,
-    split_words,
     tokenize_and_align,
+    word_spans,
 )
 from gatortron_common.logging import InputError
 
@@ -36,7 +36,7 @@ def triples(entities: list[Entity]) -> list[tuple[int, int, str]]:
 
 def test_words_split_punctuation_off_clinical_tokens():
     text = "BP:140/90, b.i.d. O'Brien"
-    spans, cut = split_words(text)
+    spans, cut = word_spans(text)
     assert words_of(text, spans) == ["BP", ":", "140", "/", "90", ",", "b", ".", "i", ".", "d", ".",
                                      "O", "'", "Brien"]
     assert cut == 0
@@ -50,7 +50,7 @@ def test_entity_boundary_inside_a_word_splits_it_and_is_counted():
     assert labelled.labels == [["B-Drug", "B-Strength", "O"]]
     assert labelled.stats.split_words == 1
     # Two cuts in one word still count one word.
-    assert split_words("abcdef", [2, 4]) == ([(0, 2), (2, 4), (4, 6)], 1)
+    assert word_spans("abcdef", [2, 4]) == ([(0, 2), (2, 4), (4, 6)], 1)
 
 
 def test_bio_labels_exact():

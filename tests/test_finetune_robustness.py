@@ -25,10 +25,10 @@ from finetune.formats import FormatReport, read_corpus, write_corpus, xml_stando
 from finetune.formats.common import read_text
 from finetune.predict import PredictConfig
 from finetune.predict import validate as validate_predict
-from finetune.synthetic.config import AnnotatedCorporaConfig
-from finetune.synthetic.corpus import write_annotated_corpora
 from finetune.train import FinetuneConfig, check_output_dir
 from gatortron_common.logging import InputError
+from synthetic.annotated.config import AnnotatedCorporaConfig
+from synthetic.annotated.corpus import write_annotated_corpora
 
 REPO = Path(__file__).resolve().parents[1]
 PHI = "Zebediah Quux"
@@ -80,7 +80,7 @@ def _evaluate_pred(tmp: Path) -> tuple[object, Path]:
 
 def _convert_parent(tmp: Path) -> tuple[object, Path]:
     source = jsonl_corpus(tmp / "corpus" / "train.jsonl")
-    return (lambda: convert(ConvertConfig(input=str(source), from_format="jsonl", to_format="brat",
+    return (lambda: convert(ConvertConfig(input=str(source), format="jsonl", output_format="brat",
                                           output=str(tmp / "corpus")))), source
 
 
@@ -236,11 +236,11 @@ def test_headerless_or_broken_csv_errors_never_carry_values(tmp_path):
 def test_convert_non_utf8_jsonl_and_unknown_key_are_one_line_exit_2(tmp_path):
     good = json.dumps({"id": "d1", "text": "ok", "entities": []}).encode()
     source = put(tmp_path / "in.jsonl", good + b"\n" + good.replace(b"ok", b"o\xff") + b"\n")
-    done = module("finetune.convert", f"input={source}", "from=jsonl", "to=brat", f"output={tmp_path / 'o'}",
-                  cwd=tmp_path)
+    done = module("finetune.convert", f"input={source}", "format=jsonl", "output_format=brat",
+                  f"output={tmp_path / 'o'}", cwd=tmp_path)
     assert one_error_line(done).endswith(f"{source}:2: not UTF-8 (bad byte at column 24)")
-    done = module("finetune.convert", f"input={source}", "from=jsonl", "to=brat", f"output={tmp_path / 'o'}",
-                  "+typo=1", cwd=tmp_path)
+    done = module("finetune.convert", f"input={source}", "format=jsonl", "output_format=brat",
+                  f"output={tmp_path / 'o'}", "+typo=1", cwd=tmp_path)
     assert "unknown setting typo" in one_error_line(done)
     assert not (tmp_path / "o").exists()
 

@@ -16,7 +16,8 @@ from finetune.formats import read_corpus
 from finetune.formats.i2b2_2012 import EVENT_TYPES, TIMEX_TYPES
 from finetune.formats.i2b2_2014 import CATEGORIES
 from finetune.labels import LabelSettings, label_document
-from finetune.synthetic import (
+from gatortron_common.logging import InputError
+from synthetic.annotated import (
     CORPORA,
     CORPUS_NAMES,
     AnnotatedCorporaConfig,
@@ -24,9 +25,8 @@ from finetune.synthetic import (
     split_sizes,
     write_annotated_corpora,
 )
-from finetune.synthetic import corpus as corpus_module
-from finetune.synthetic.medications import ENTITY_TYPES, RELATION_TYPES
-from gatortron_common.logging import InputError
+from synthetic.annotated import corpus as corpus_module
+from synthetic.annotated.medications import ENTITY_TYPES, RELATION_TYPES
 
 REPO = Path(__file__).resolve().parents[1]
 DOCUMENTS = 8
@@ -230,7 +230,7 @@ def test_interrupted_run_leaves_nothing(tmp_path, monkeypatch):
 
 def test_command_line(tmp_path):
     target = tmp_path / "cli"
-    command = [sys.executable, "-m", "finetune.synthetic", f"output_dir={target}", "seed=3", "documents=2",
+    command = [sys.executable, "-m", "synthetic.annotated", f"output_dir={target}", "seed=3", "documents=2",
                "corpora=[i2b2_2014,n2c2_2018]"]
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr

@@ -20,11 +20,9 @@ from finetune.inference import Predictor, predicted_document
 from finetune.labels import (
     OUTSIDE,
     LabelSettings,
-    LabelStats,
     label_vocabulary,
-    labels_for_entities,
-    resolve_overlaps,
-    split_words,
+    place_entities,
+    word_spans,
 )
 from finetune.model import NerInfo, NerModel
 from finetune.windows import plan_windows
@@ -152,9 +150,10 @@ def oracle_predictions(documents: list[Document],
     categories = category_map(documents)
     predictions, expressible = [], []
     for document in documents:
-        words, _ = split_words(document.text)
-        kept, _ = resolve_overlaps(document.entities, settings)
-        word_labels = labels_for_entities(words, kept, settings, LabelStats())
+        words, _ = word_spans(document.text)
+        placement = place_entities(words, document.entities, settings)
+        kept = [document.entities[index] for index in placement.labelled]
+        word_labels = placement.labels
         scores = np.full((len(words), len(labels)), -30.0, dtype=np.float32)
         scores[np.arange(len(words)), [labels.index(label) for label in word_labels]] = 0.0
         entities = decoder.entities(words, scores)

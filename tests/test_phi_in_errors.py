@@ -167,14 +167,14 @@ def evaluate_brat_spaces(inputs: Path, work: Path, models: dict[str, Path]) -> l
 
 def convert_unknown_type(inputs: Path, work: Path, models: dict[str, Path]) -> list[str]:
     _write(inputs / "corpus" / "100-01.xml", _i2b2_2014(PHI))
-    return [f"input={inputs / 'corpus'}", "from=i2b2_2014", "to=jsonl", "strict=true",
+    return [f"input={inputs / 'corpus'}", "format=i2b2_2014", "output_format=jsonl", "strict=true",
             f"output={work / 'corpus.jsonl'}"]
 
 
 def convert_unknown_setting(inputs: Path, work: Path, models: dict[str, Path]) -> list[str]:
     _write(inputs / "corpus" / "100-01.xml", _i2b2_2014("PATIENT"))
-    return [f"input={inputs / 'corpus'}", "from=i2b2_2014", "to=jsonl", f"output={work / 'corpus.jsonl'}",
-            f"+note='{PHI}'"]
+    return [f"input={inputs / 'corpus'}", "format=i2b2_2014", "output_format=jsonl",
+            f"output={work / 'corpus.jsonl'}", f"+note='{PHI}'"]
 
 
 def annotated_synthetic_unknown_setting(inputs: Path, work: Path, models: dict[str, Path]) -> list[str]:
@@ -189,7 +189,7 @@ def deid_headerless_csv(inputs: Path, work: Path, models: dict[str, Path]) -> li
 
 
 CASES = [
-    Case("gatortron_common.synthetic", "setting_of_wrong_type", synthetic_bad_type),
+    Case("synthetic.corpora", "setting_of_wrong_type", synthetic_bad_type),
     Case("tokenizer", "headerless_csv", tokenizer_headerless_csv),
     Case("data_prep", "vocab_duplicate_line", data_prep_vocab_duplicate),
     Case("data_prep.blend", "yaml_syntax_error", blend_yaml_syntax),
@@ -205,7 +205,7 @@ CASES = [
     Case("finetune.evaluate", "brat_spaces_for_tabs", evaluate_brat_spaces),
     Case("finetune.convert", "i2b2_2014_unknown_type", convert_unknown_type),
     Case("finetune.convert", "unknown_setting", convert_unknown_setting),
-    Case("finetune.synthetic", "unknown_setting", annotated_synthetic_unknown_setting),
+    Case("synthetic.annotated", "unknown_setting", annotated_synthetic_unknown_setting),
     Case("finetune.deid", "headerless_csv", deid_headerless_csv),
 ]
 

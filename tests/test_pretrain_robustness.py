@@ -175,7 +175,7 @@ def test_vocabularies_are_compared_by_identity_not_size(tmp_path: Path, pretrain
 
     resumed = tmp_path / "resumed"
     shutil.copytree(step0["run"], resumed)
-    # The dataset (its stats now without a vocabulary) is not what refuses it: the checkpoint is.
+    # The dataset records no vocabulary now (above), so the checkpoint's record is what refuses.
     other_case = run_module("pretrain", *overrides({**data, "vocab": str(step0["recased"])}, resumed,
                                                    **{"train.train_iters": 2}))
     assert other_case.returncode == 2, other_case.stderr[-3000:]

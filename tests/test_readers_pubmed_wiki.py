@@ -11,15 +11,15 @@ from pathlib import Path
 import pytest
 
 from gatortron_common.logging import InputError, SkipReport
-from gatortron_common.readers import TEXT_FORMATS, Document, detect_format, read_documents
-from gatortron_common.synthetic.pubmed import write_pubmed_baseline
-from gatortron_common.synthetic.wikipedia import write_wikipedia_dump
+from gatortron_common.readers import TEXT_FORMATS, TextRecord, detect_format, read_documents
+from synthetic.corpora.pubmed import write_pubmed_baseline
+from synthetic.corpora.wikipedia import write_wikipedia_dump
 
 SECRET = "Jane Secretname MRN 4417"  # stands for PHI: must never appear in an error or a skip report
 MW = "{http://www.mediawiki.org/xml/export-0.11/}"
 
 
-def read(path: Path, skips: SkipReport | None = None, **kwargs) -> list[Document]:
+def read(path: Path, skips: SkipReport | None = None, **kwargs) -> list[TextRecord]:
     return list(read_documents(path, skips=SkipReport() if skips is None else skips, **kwargs))
 
 

@@ -5,8 +5,11 @@ import random
 from pathlib import Path
 
 import pytest
+from reference_sentences import ClinicalSentenceSplitter as ReferenceSplitter
 
+from data_prep.clean import clean_document
 from data_prep.sentences import ClinicalSentenceSplitter
+from synthetic.corpora.notes import generate_notes
 
 GOLD = Path(__file__).parent / "data" / "sentence_gold.jsonl"
 CASES = [json.loads(line) for line in GOLD.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -54,10 +57,6 @@ def test_long_wrapped_line_joins_capitalized_continuation_but_not_a_list() -> No
 
 
 # -- the vectorized splitter against the per-match reference implementation ------------------
-from reference_sentences import ClinicalSentenceSplitter as ReferenceSplitter  # noqa: E402
-
-from data_prep.clean import clean_document  # noqa: E402
-from gatortron_common.synthetic.notes import generate_notes  # noqa: E402
 
 # Pieces that exercise every rule and its edges: abbreviations (also quoted, bracketed, upper
 # case), initials, list numbers after spaces/tabs/vertical tabs, headers of 2-61 letters, long

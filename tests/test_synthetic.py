@@ -17,10 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gatortron_common.synthetic.config import SyntheticCorporaConfig
-from gatortron_common.synthetic.corpora import PUBMED_FILE, WIKI_FILE, write_synthetic_corpora
-from gatortron_common.synthetic.lexicon import ZipfTerms, pseudo_terms
-from gatortron_common.synthetic.notes import (
+from synthetic.corpora.config import SyntheticCorporaConfig
+from synthetic.corpora.notes import (
     NOTE_COLUMNS,
     NOTE_TYPES,
     SyntheticNote,
@@ -28,8 +26,10 @@ from gatortron_common.synthetic.notes import (
     write_notes_delimited,
     write_notes_jsonl,
 )
-from gatortron_common.synthetic.pubmed import write_pubmed_baseline
-from gatortron_common.synthetic.wikipedia import write_wikipedia_dump
+from synthetic.corpora.pubmed import write_pubmed_baseline
+from synthetic.corpora.wikipedia import write_wikipedia_dump
+from synthetic.corpora.write import PUBMED_FILE, WIKI_FILE, write_synthetic_corpora
+from synthetic.lexicon import ZipfTerms, pseudo_terms
 
 REPO = Path(__file__).resolve().parents[1]
 MW = "{http://www.mediawiki.org/xml/export-0.11/}"
@@ -324,7 +324,7 @@ def test_wikipedia_dump_parses_and_has_all_page_kinds(tmp_path):
 
 def test_cli_writes_everything_and_hydra_writes_nothing_else(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    cmd = [sys.executable, "-m", "gatortron_common.synthetic", "output_dir=out", "seed=3", "notes_mb=0.03",
+    cmd = [sys.executable, "-m", "synthetic.corpora", "output_dir=out", "seed=3", "notes_mb=0.03",
            "pubmed_articles=5", "wiki_pages=6"]
     done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr

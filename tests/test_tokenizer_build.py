@@ -14,9 +14,8 @@ from transformers import AutoTokenizer, BertTokenizer
 from gatortron_common.logging import InputError
 from tokenizer.build import build_vocabulary
 from tokenizer.config import TokenizerConfig
-from tokenizer.export import read_vocab_txt
 from tokenizer.megatron_adapter import MegatronWordPieceTokenizer
-from tokenizer.vocab import bert_header
+from tokenizer.vocab import bert_header, load_vocabulary
 
 VOCAB_SIZE = 3000
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,7 +44,7 @@ def vocabularies(tmp_path_factory: pytest.TempPathFactory, notes_corpus: dict[st
 def test_vocab_header_and_hf_ids_match_plain_bert_tokenizer(vocabularies: dict[str, Path], name: str,
                                                             heldout_notes: list[str]) -> None:
     directory = vocabularies[name]
-    tokens = read_vocab_txt(directory / "vocab.txt")
+    tokens = list(load_vocabulary(directory).tokens)
     assert tokens[:104] == bert_header()
     assert len(tokens) == len(set(tokens)) == VOCAB_SIZE
     lowercase = name.endswith("uncased")
@@ -70,9 +69,9 @@ def test_vocab_header_and_hf_ids_match_plain_bert_tokenizer(vocabularies: dict[s
 def test_cased_and_uncased_behaviour(vocabularies: dict[str, Path], algorithm: str) -> None:
     cased = AutoTokenizer.from_pretrained(str(vocabularies[f"{algorithm}_cased"]))
     uncased = AutoTokenizer.from_pretrained(str(vocabularies[f"{algorithm}_uncased"]))
-    uncased_tokens = read_vocab_txt(vocabularies[f"{algorithm}_uncased"] / "vocab.txt")[104:]
+    uncased_tokens = load_vocabulary(vocabularies[f"{algorithm}_uncased"]).tokens[104:]
     assert not any(t != t.lower() for t in uncased_tokens)
-    assert any(t != t.lower() for t in read_vocab_txt(vocabularies[f"{algorithm}_cased"] / "vocab.txt")[104:])
+    assert any(t != t.lower() for t in load_vocabulary(vocabularies[f"{algorithm}_cased"]).tokens[104:])
     text = "HISTORY OF PRESENT ILLNESS: Patient denies chest pain."
     assert uncased(text)["input_ids"] == uncased(text.lower())["input_ids"]
     assert cased(text)["input_ids"] != cased(text.lower())["input_ids"]

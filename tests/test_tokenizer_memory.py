@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gatortron_common.synthetic.notes import generate_notes, write_notes_jsonl
+from synthetic.corpora.notes import generate_notes, write_notes_jsonl
 
 MEASURE = """
 import json, resource, sys

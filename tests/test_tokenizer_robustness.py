@@ -20,9 +20,9 @@ from transformers import AutoTokenizer
 from gatortron_common.logging import InputError
 from tokenizer.build import SAMPLE_FILE, build_vocabulary, validate
 from tokenizer.config import TokenizerConfig
-from tokenizer.export import bert_tokenizer_from_vocab, export_tokenizer, read_vocab_txt
+from tokenizer.export import bert_tokenizer_from_vocab, export_tokenizer
 from tokenizer.train_sentencepiece import MAX_SENTENCE_BYTES, write_training_text
-from tokenizer.vocab import bert_header
+from tokenizer.vocab import bert_header, load_vocabulary
 
 ROOT = Path(__file__).resolve().parents[1]
 NAME = "Zqvorthanex"  # a surname in one patient's notes only
@@ -89,7 +89,7 @@ def test_earlier_vocabulary_is_replaced_and_overwrite_replaces_other_directories
     out = tmp_path / "vocab"
     build_vocabulary(settings(corpus, out))
     build_vocabulary(settings(corpus, out, vocab_size=500))  # its own earlier output: no overwrite needed
-    assert len(read_vocab_txt(out / "vocab.txt")) <= 500
+    assert load_vocabulary(out).size <= 500
     other = tmp_path / "other"
     other.mkdir()
     (other / "old.txt").write_text("x", encoding="utf-8")
@@ -222,13 +222,13 @@ def test_long_lines_are_cut_to_fit_sentencepiece(tmp_path: Path) -> None:
 def test_name_from_one_note_never_becomes_a_token(tmp_path: Path, corpus: Path, algorithm: str) -> None:
     control = tmp_path / "control"
     build_vocabulary(settings(corpus, control, algorithm=algorithm, min_document_frequency=1))
-    assert NAME in read_vocab_txt(control / "vocab.txt")  # what happens without the document rule
+    assert NAME in load_vocabulary(control).tokens  # what happens without the document rule
 
     out = tmp_path / "vocab"
     report = build_vocabulary(settings(corpus, out, algorithm=algorithm))
-    whole = [t for t in read_vocab_txt(out / "vocab.txt")[len(bert_header()):] if not t.startswith("##")]
+    whole = [t for t in load_vocabulary(out).tokens[len(bert_header()):] if not t.startswith("##")]
     assert not [t for t in whole if len(t) > 2 and NAME.startswith(t)]
-    assert not [t for t in read_vocab_txt(out / "vocab.txt") if re.fullmatch(r"(##)?\d{5,}", t)]
+    assert not [t for t in load_vocabulary(out).tokens if re.fullmatch(r"(##)?\d{5,}", t)]
     held = report["held_back"]
     assert held["min_document_frequency"] == 5 and held["tokens_held_back"] + held[
         "rare_words_not_trained_on"] > 0
@@ -249,3 +249,6 @@ def test_long_words_become_pieces_not_unk_also_after_reload(tmp_path: Path) -> N
         assert tokenizer.tokenize(word) == ["a", *["##b", "##a"] * 74, "##b"]
         assert tokenizer.tokenize(too_long) == ["[UNK]"]  # Megatron's limit: 200 characters
     assert json.loads((tmp_path / "tokenizer_config.json").read_text())["do_lower_case"] is False
+    # The reloaded tokenizer gives what a BERT model takes, segment ids included.
+    assert set(reloaded("ab", "ba")) == {"input_ids", "token_type_ids", "attention_mask"}
+    assert reloaded("ab", "ba")["token_type_ids"] == [0, 0, 0, 0, 1, 1, 1]  # [CLS] a ##b [SEP] | b ##a [SEP]

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
+
+from gatortron_common.settings import register_schema
 
 ALGORITHMS = ("wordpiece", "sentencepiece_bpe")
 
@@ -16,7 +17,8 @@ class TokenizerConfig:
     """Build a clinical WordPiece vocabulary.
 
     Attributes:
-        input: file, glob, or list of them (plain text, JSONL, notes CSV/TSV; .gz/.bz2/.xz ok).
+        input: file, glob, or list of them: plain text, JSONL, notes CSV/TSV, PubMed baseline XML
+            (`pubmed*.xml`), MediaWiki dumps (`*pages-articles*.xml*`); .gz/.bz2/.xz ok.
         output_dir: where vocab.txt, the HF tokenizer files and report.json go. An existing
             non-empty directory is replaced only if it is an earlier output of this stage (its
             report.json and vocab.txt mark it) or with overwrite=true; never if it holds an input.
@@ -25,7 +27,7 @@ class TokenizerConfig:
         lowercase: uncased vocabulary (lowercase + strip accents, BERT uncased).
         algorithm: "wordpiece" (HF WordPiece trainer on parallel word counts, default) or
             "sentencepiece_bpe" (GatorTron's recipe, converted to WordPiece).
-        format: "auto" (from file names) or text / jsonl / csv / tsv for every input.
+        format: "auto" (from file names) or text / jsonl / csv / tsv / pubmed / wikipedia for every input.
         text_key: JSONL key with the text.
         text_column: CSV/TSV column with the text.
         sample_bytes: training-text budget; larger corpora are sampled uniformly down to it,
@@ -69,4 +71,4 @@ class TokenizerConfig:
     log_level: str = "INFO"
 
 
-ConfigStore.instance().store(name="tokenizer_schema", node=TokenizerConfig)
+register_schema("tokenizer_schema", TokenizerConfig)

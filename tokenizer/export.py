@@ -20,7 +20,6 @@ from transformers import BertTokenizer
 
 from tokenizer.vocab import CLS, MASK, PAD, SEP, TOKENIZER_CONFIG_FILE, UNK, VOCAB_FILE
 
-__all__ = ["VOCAB_FILE", "bert_tokenizer_from_vocab", "export_tokenizer", "read_vocab_txt", "write_vocab_txt"]
 MODEL_MAX_LENGTH = 512
 # Megatron-LM's legacy BERT tokenizer (bert_tokenization.WordpieceTokenizer) splits words up to 200.
 MAX_INPUT_CHARS_PER_WORD = 200
@@ -30,10 +29,6 @@ SAVED_TOKENIZER_CLASS = "PreTrainedTokenizerFast"
 
 def write_vocab_txt(tokens: list[str], path: Path) -> None:
     path.write_text("".join(f"{token}\n" for token in tokens), encoding="utf-8")
-
-
-def read_vocab_txt(path: Path) -> list[str]:
-    return path.read_text(encoding="utf-8").rstrip("\n").split("\n")
 
 
 def bert_tokenizer_from_vocab(vocab_path: Path, lowercase: bool) -> BertTokenizer:
@@ -55,6 +50,8 @@ def export_tokenizer(tokens: list[str], directory: Path, lowercase: bool) -> Ber
     config_path = directory / TOKENIZER_CONFIG_FILE
     config = json.loads(config_path.read_text(encoding="utf-8"))
     config["tokenizer_class"] = SAVED_TOKENIZER_CLASS
+    # The generic class would otherwise drop BERT's token_type_ids from its outputs.
+    config["model_input_names"] = list(tokenizer.model_input_names)
     config_path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
     return tokenizer
 

@@ -154,19 +154,24 @@ def load_vocabulary(vocab: str | Path, lowercase: bool | None = None) -> Vocabul
     missing = [t for t in (PAD, UNK, CLS, SEP, MASK) if t not in seen]
     if missing:
         raise InputError(f"{path}: no {', '.join(missing)}; a BERT vocabulary needs all five special tokens")
-    directory = path.parent
-    normalization = ""
-    report = directory / REPORT_FILE
-    settings = _json_object(report)
-    if "lowercase" in settings:
-        found_lowercase = bool(settings["lowercase"])
-        normalization = str(settings.get("unicode_normalization", ""))
-    else:
-        config = _json_object(directory / TOKENIZER_CONFIG_FILE)
-        found_lowercase = bool(config.get("do_lower_case", False))
+    found_lowercase, normalization = recorded_casing(path.parent)
     return Vocabulary(path=path, tokens=tuple(tokens),
                       lowercase=found_lowercase if lowercase is None else lowercase,
                       normalization=normalization, sha256=hashlib.sha256(data).hexdigest())
+
+
+def recorded_casing(directory: Path) -> tuple[bool, str]:
+    """(lowercase, Unicode normalization) a tokenizer directory records: report.json from
+    `python -m tokenizer`, else HF's tokenizer_config.json do_lower_case, else (cased, unknown).
+
+    Raises:
+        InputError: one of those files is not valid JSON.
+    """
+    settings = _json_object(directory / REPORT_FILE)
+    if "lowercase" in settings:
+        return bool(settings["lowercase"]), str(settings.get("unicode_normalization", ""))
+    config = _json_object(directory / TOKENIZER_CONFIG_FILE)
+    return bool(config.get("do_lower_case", False)), ""
 
 
 def _json_object(path: Path) -> dict:

@@ -14,17 +14,19 @@ the text unless include_text=true. Settings: configs/finetune/deid.yaml (finetun
 
 from __future__ import annotations
 
+import gatortron_common.environment  # noqa: F401  before torch and transformers are imported
+
 import json
 
 import hydra
 from omegaconf import DictConfig
 
-from finetune.config import CONFIG_DIR
 from finetune.deid.tool import deidentify
 from gatortron_common.cli import run_stage
+from gatortron_common.settings import HYDRA_VERSION, config_dir
 
 
-@hydra.main(config_path=str(CONFIG_DIR), config_name="deid", version_base="1.3")
+@hydra.main(config_path=config_dir("finetune"), config_name="deid", version_base=HYDRA_VERSION)
 def main(cfg: DictConfig) -> None:
     run_stage(cfg, lambda settings: print(json.dumps(deidentify(settings), indent=2)), "finetune.deid")
 

@@ -25,7 +25,7 @@ import random
 import re
 from collections.abc import Callable
 
-from gatortron_common.synthetic import lexicon as lx
+from synthetic import lexicon as lx
 
 _WORD = re.compile(r"[A-Za-z]+|[^A-Za-z]+")
 _MONTHS = tuple(calendar.month_name)[1:]

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 from tqdm import tqdm
 
@@ -36,6 +35,7 @@ from finetune.model import load_ner_model
 from gatortron_common.atomic import atomic_open
 from gatortron_common.logging import InputError, get_logger
 from gatortron_common.outputs import refuse_output_that_is_input
+from gatortron_common.settings import register_schema
 from gatortron_common.shards import resolve_shard
 
 logger = get_logger("finetune.deid")
@@ -129,7 +129,7 @@ class DeidConfig:
     log_level: str = "INFO"
 
 
-ConfigStore.instance().store(name="finetune_deid_schema", node=DeidConfig)
+register_schema("finetune_deid_schema", DeidConfig)
 
 
 def replace_spans(text: str, spans: Sequence[PhiSpan],

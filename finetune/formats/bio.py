@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from finetune.document import Document, Entity
-from finetune.formats.common import entity_where, snap_to_tokens, token_spans
+from finetune.formats.common import entity_where, whitespace_token_spans
 from finetune.formats.report import ADJUST, REPAIR, SKIP, FormatReport
-from finetune.labels import entities_from_labels
+from finetune.labels import OUTSIDE, LabelSettings, entities_from_labels, place_entities
 from gatortron_common.logging import InputError
 
-OUTSIDE = "O"
+# How the writers label: BIO, the default overlap policy, a discontinuous entity as one span.
+WRITTEN = LabelSettings(scheme="BIO", discontinuous="span")
 
 
 def sentence(words: Sequence[str], labels: Sequence[str], where: str,
@@ -54,36 +55,26 @@ def sentence(words: Sequence[str], labels: Sequence[str], where: str,
 
 
 def labels(document: Document, report: FormatReport) -> tuple[list[str], list[str]]:
-    """The document's whitespace words and their BIO labels.
+    """The document's whitespace words and their BIO labels, placed as fine-tuning places them
+    (`finetune.labels.place_entities`, its default `longest` overlap policy).
 
-    Entities are placed in order of start (longest first on ties); one that overlaps a word
-    already labelled is left out (BIO holds one label per word), one over whitespace only too,
-    and spans not on word boundaries widen to whole words; all of these are reported.
+    BIO holds one label per word: of entities sharing a word the longest (then the leftmost) is
+    kept and the others left out; one over whitespace only is left out too; spans not on word
+    boundaries widen to whole words and discontinuous ones are written as one span. All of these
+    are reported.
     """
-    spans = token_spans(document.text)
-    starts = [start for start, _ in spans]
-    words = [document.text[start:end] for start, end in spans]
-    tags = [OUTSIDE] * len(spans)
-    order = sorted(range(len(document.entities)),
-                   key=lambda i: (document.entities[i].start, -document.entities[i].end))
-    for index in order:
-        entity = document.entities[index]
+    spans = whitespace_token_spans(document.text)
+    for index, entity in enumerate(document.entities):
         where = entity_where(document, entity, index)
         if any(char.isspace() for char in entity.type):
             raise InputError(f"{where}: a label type cannot contain whitespace")
         if entity.fragments and len(entity.fragments) > 1:
             report.note(ADJUST, "discontinuous span written as one span", where)
-        covered = snap_to_tokens(spans, starts, entity.start, entity.end)
-        if covered is None:
-            report.note(SKIP, "span covers no word, left out", where)
-            continue
-        first, last, widened = covered
-        if any(tag != OUTSIDE for tag in tags[first:last + 1]):
-            report.note(SKIP, "entity overlaps another, left out of the BIO labels", where)
-            continue
-        if widened:
-            report.note(ADJUST, "span widened to whole tokens", where)
-        tags[first] = f"B-{entity.type}"
-        for position in range(first + 1, last + 1):
-            tags[position] = f"I-{entity.type}"
-    return words, tags
+    placement = place_entities(spans, document.entities, WRITTEN)
+    for indices, kind, message in ((placement.without_words, SKIP, "span covers no word, left out"),
+                                   (placement.overlapping, SKIP, "entity overlaps another, left out of the "
+                                                                 "BIO labels"),
+                                   (placement.widened, ADJUST, "span widened to whole tokens")):
+        for index in indices:
+            report.note(kind, message, entity_where(document, document.entities[index], index))
+    return [document.text[start:end] for start, end in spans], placement.labels

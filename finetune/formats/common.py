@@ -3,7 +3,6 @@ directories, ids for written entities and the order of mixed annotation lines.""
 
 from __future__ import annotations
 
-import bisect
 import contextlib
 import re
 from collections import Counter
@@ -89,31 +88,9 @@ def compare_span_text(expected: str, actual: str, where: str, report: FormatRepo
         report.note(MISMATCH, "span text differs from the text slice", where)
 
 
-def token_spans(text: str) -> list[tuple[int, int]]:
+def whitespace_token_spans(text: str) -> list[tuple[int, int]]:
     """Character spans of the whitespace-separated tokens of `text`."""
     return [(m.start(), m.end()) for m in _TOKEN.finditer(text)]
-
-
-def snap_to_tokens(tokens: Sequence[tuple[int, int]], starts: Sequence[int], start: int,
-                   end: int) -> tuple[int, int, bool] | None:
-    """The tokens a character span touches, snapping outward to whole tokens.
-
-    Args:
-        tokens: sorted token spans of the text.
-        starts: their start offsets (for bisect).
-        start, end: the character span (end exclusive).
-
-    Returns:
-        (first, last, widened): token indices and whether the span had to grow to reach token
-        boundaries (the caller reports it); None if the span covers whitespace only.
-    """
-    first = bisect.bisect_right(starts, start) - 1
-    if first < 0 or tokens[first][1] <= start:
-        first += 1  # `start` lies in whitespace before token `first + 1`
-    last = bisect.bisect_left(starts, end) - 1
-    if first >= len(tokens) or last < first:
-        return None
-    return first, last, tokens[first][0] != start or tokens[last][1] != end
 
 
 def entity_where(document: Document, entity: Entity, index: int) -> str:

@@ -27,16 +27,16 @@ from finetune.formats.common import (
     read_text,
     require_directory,
     safe_file_stem,
-    snap_to_tokens,
+    whitespace_token_spans,
     write_text,
 )
 from finetune.formats.report import ADJUST, SKIP, FormatReport
+from finetune.labels import snap_to_words
 from gatortron_common.logging import InputError, location
 
 TYPES = ("problem", "test", "treatment")
 # Greedy c="..." so quotes inside the concept text stay in it.
 _CONCEPT = re.compile(r'c="(.*)" (\d+):(\d+) (\d+):(\d+)\|\|t="([^"]*)"')
-_TOKEN = re.compile(r"\S+")
 
 
 class _Grid:
@@ -46,7 +46,7 @@ class _Grid:
         self.lines: list[list[tuple[int, int]]] = []
         offset = 0
         for line in text.split("\n"):
-            self.lines.append([(offset + m.start(), offset + m.end()) for m in _TOKEN.finditer(line)])
+            self.lines.append([(offset + start, offset + end) for start, end in whitespace_token_spans(line)])
             offset += len(line) + 1
         self.flat = [span for line in self.lines for span in line]
         self.starts = [start for start, _ in self.flat]
@@ -154,7 +154,7 @@ def render_concepts(document: Document, report: FormatReport) -> str:
             raise InputError(f"{where}: a concept type cannot contain quotes or line breaks")
         if entity.fragments and len(entity.fragments) > 1:
             report.note(ADJUST, "discontinuous span written as one span", where)
-        covered = snap_to_tokens(grid.flat, grid.starts, entity.start, entity.end)
+        covered = snap_to_words(grid.flat, grid.starts, entity.start, entity.end)
         if covered is None:
             report.note(SKIP, "span covers no token, left out", where)
             continue

@@ -181,10 +181,6 @@ def _percent(numerator: int, denominator: int) -> float:
     return 100 * numerator / denominator if denominator else 0.0
 
 
-def _fb1(precision: float, recall: float) -> float:
-    return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-
-
 def format_report(result: ConllevalResult) -> str:
     """The report conlleval.pl prints for these counts (percentages, two decimals)."""
     lines = [f"processed {result.tokens} tokens with {result.found_correct} phrases; "
@@ -194,11 +190,11 @@ def format_report(result: ConllevalResult) -> str:
         recall = _percent(result.correct_chunks, result.found_correct)
         lines.append(f"accuracy: {_percent(result.correct_tags, result.tokens):6.2f}%; "
                      f"precision: {precision:6.2f}%; recall: {recall:6.2f}%; "
-                     f"FB1: {_fb1(precision, recall):6.2f}")
+                     f"FB1: {f1(precision, recall):6.2f}")
     for kind in result.types():
         correct, found = result.correct_by_type[kind], result.found_guessed_by_type[kind]
         precision = _percent(correct, found)
         recall = _percent(correct, result.found_correct_by_type[kind])
         lines.append(f"{kind:>17}: precision: {precision:6.2f}%; recall: {recall:6.2f}%; "
-                     f"FB1: {_fb1(precision, recall):6.2f}  {found}")
+                     f"FB1: {f1(precision, recall):6.2f}  {found}")
     return "\n".join(lines) + "\n"

@@ -97,7 +97,7 @@ class PhiTag:
     tokens: tuple[tuple[int, int], ...]
 
 
-def token_spans(text: str, start: int, end: int) -> tuple[tuple[int, int], ...]:
+def official_token_spans(text: str, start: int, end: int) -> tuple[tuple[int, int], ...]:
     """The official Token view's tokens of `text[start:end]`, as absolute (start, end) offsets."""
     piece = text[start:end]
     found = tuple((start + match.start(), start + match.end()) for match in _TOKEN.finditer(piece))
@@ -126,7 +126,7 @@ def phi_tags(document: Document, side: str, skips: SkipReport | None = None) -> 
                            by_design=True)
             continue
         tags.append(PhiTag(entity.category, entity.type, entity.start, entity.end,
-                           token_spans(document.text, entity.start, entity.end)))
+                           official_token_spans(document.text, entity.start, entity.end)))
     return tags
 
 

@@ -6,8 +6,8 @@
 - `corpus` / `__main__`: generate, split train/test, write through `finetune.formats` (Hydra CLI).
 """
 
-from finetune.synthetic.config import CORPUS_NAMES, AnnotatedCorporaConfig
-from finetune.synthetic.corpus import CORPORA, generate_corpus, split_sizes, write_annotated_corpora
+from synthetic.annotated.config import CORPUS_NAMES, AnnotatedCorporaConfig
+from synthetic.annotated.corpus import CORPORA, generate_corpus, split_sizes, write_annotated_corpora
 
 __all__ = [
     "CORPORA",

@@ -16,9 +16,9 @@ from __future__ import annotations
 from typing import Any
 
 from finetune.document import Document, Entity
-from finetune.synthetic.builder import AnnotatedText, Mention
-from gatortron_common.synthetic import lexicon as lx
-from gatortron_common.synthetic.text import Dice
+from synthetic import lexicon as lx
+from synthetic.annotated.builder import AnnotatedText, Mention
+from synthetic.text import Dice
 
 ENTITY_TYPES: tuple[str, ...] = ("Drug", "Strength", "Dosage", "Duration", "Frequency", "Form", "Route",
                                  "Reason", "ADE")

@@ -1,16 +1,15 @@
-"""Structured (typed) Hydra config for `python -m finetune.synthetic`."""
+"""Structured (typed) Hydra config for `python -m synthetic.annotated`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
-# configs/finetune at the repository root, found from this file so any working directory works.
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "finetune"
-SCHEMA_NAME = "finetune_synthetic_schema"
+from gatortron_common.settings import config_dir, register_schema
+
+CONFIG_DIR = config_dir("synthetic")  # configs/synthetic/annotated.yaml
+SCHEMA_NAME = "synthetic_annotated_schema"
 CORPUS_NAMES: tuple[str, ...] = ("i2b2_2010", "i2b2_2012", "i2b2_2014", "n2c2_2018")
 
 
@@ -38,6 +37,4 @@ class AnnotatedCorporaConfig:
     log_level: str = "INFO"
 
 
-def register_configs() -> None:
-    """Register the schema so `configs/finetune/synthetic.yaml` can extend and validate against it."""
-    ConfigStore.instance().store(name=SCHEMA_NAME, node=AnnotatedCorporaConfig)
+register_schema(SCHEMA_NAME, AnnotatedCorporaConfig)

@@ -12,7 +12,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from gatortron_common.synthetic.lexicon import COMMON_WORDS, ZipfTerms
+from synthetic.lexicon import COMMON_WORDS, ZipfTerms
 
 T = TypeVar("T")
 
@@ -178,6 +178,13 @@ class Prose:
             lines.append(line)
             size += len(line) + 1
         return "\n".join(lines)
+
+
+def fictional_phone(dice: Dice, area_codes: Sequence[str]) -> str:
+    """A phone number in the range reserved for fiction (555-0100..0199), in one of three styles."""
+    area = dice.choice(tuple(area_codes))
+    number = f"555-{dice.between(100, 199):04d}"
+    return dice.choice((f"({area}) {number}", f"{area}-{number}", f"{area}.{number.replace('-', '.')}"))
 
 
 def hard_wrap(tokens: Sequence[str], width: int) -> str:

@@ -1,16 +1,14 @@
-"""Structured (typed) Hydra config for `python -m gatortron_common.synthetic`."""
+"""Structured (typed) Hydra config for `python -m synthetic.corpora`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
-from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
-# configs/synthetic at the repository root, found from this file so any working directory works.
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "synthetic"
-SCHEMA_NAME = "synthetic_schema"
+from gatortron_common.settings import register_schema
+
+SCHEMA_NAME = "synthetic_corpora_schema"
 
 
 @dataclass
@@ -40,6 +38,4 @@ class SyntheticCorporaConfig:
     log_level: str = "INFO"
 
 
-def register_configs() -> None:
-    """Register the schema so `configs/synthetic/default.yaml` can extend and validate against it."""
-    ConfigStore.instance().store(name=SCHEMA_NAME, node=SyntheticCorporaConfig)
+register_schema(SCHEMA_NAME, SyntheticCorporaConfig)

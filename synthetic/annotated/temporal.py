@@ -15,9 +15,9 @@ import datetime as dt
 from typing import Any
 
 from finetune.document import Document, Entity
-from finetune.synthetic.builder import AnnotatedText, Mention
-from gatortron_common.synthetic import lexicon as lx
-from gatortron_common.synthetic.text import Dice
+from synthetic import lexicon as lx
+from synthetic.annotated.builder import AnnotatedText, Mention
+from synthetic.text import Dice
 
 METADATA_KEY = "i2b2_2012"  # where finetune.formats.i2b2_2012 keeps tags that are not entities
 _PROBLEMS = tuple(c for c in lx.CONDITIONS + lx.SYMPTOMS if c.islower() and "(" not in c) + (
@@ -28,8 +28,6 @@ _PROCEDURES = ("cardiac catheterization", "hemodialysis", "IV fluids", "blood tr
 _DRUGS = tuple(d.name.lower() for d in lx.DRUGS)
 _DEPARTMENTS = ("emergency department", "ICU", "cardiology service", "general surgery", "neurology service",
                 "rehabilitation unit")
-_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
-           "October", "November", "December")
 _NUMBERS = ("one", "two", "three", "four", "five", "six", "seven")
 # (unit word, ISO 8601 designator)
 _UNITS = (("days", "D"), ("weeks", "W"), ("months", "M"), ("hours", "H"))
@@ -71,7 +69,7 @@ class _Note:
     def date(self, day: dt.date | None = None) -> Mention:
         day = day or self.admitted - dt.timedelta(days=self.d.between(1, 30))
         text = self.d.choice((day.isoformat(), f"{day.month:02d}/{day.day:02d}/{day.year}",
-                              f"{_MONTHS[day.month - 1]} {day.day}"))
+                              f"{lx.MONTHS[day.month - 1]} {day.day}"))
         return _timex(text, "DATE", day.isoformat())
 
     def time(self) -> Mention:

@@ -15,9 +15,9 @@ from collections.abc import Callable
 
 from finetune.document import Document
 from finetune.formats.i2b2_2014 import CATEGORY_OF
-from finetune.synthetic.builder import AnnotatedText, Mention
-from gatortron_common.synthetic import lexicon as lx
-from gatortron_common.synthetic.text import Dice
+from synthetic import lexicon as lx
+from synthetic.annotated.builder import AnnotatedText, Mention
+from synthetic.text import Dice, fictional_phone
 
 # Small lists the shared lexicon has no equivalent for.
 _PROFESSIONS = ("retired electrician", "nurse", "school teacher", "truck driver", "accountant", "farmer",
@@ -27,8 +27,6 @@ _DEPARTMENTS = ("Cardiology Clinic", "Internal Medicine", "Endocrine Associates"
 _COUNTRIES = ("Canada", "Mexico", "Ireland", "India", "Brazil", "Jamaica", "Vietnam", "Germany", "Kenya")
 _OTHER = ("Rotary Club", "Elks Lodge", "Red Hat Society", "Knights of Columbus", "Gator Booster Club")
 _DEVICES = ("pacemaker", "insulin pump", "implantable defibrillator", "cochlear implant")
-_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
-           "October", "November", "December")
 _CONDITIONS = tuple(c for c in lx.CONDITIONS if c.islower())
 _NEUTRAL = (
     "Blood pressure is well controlled on the current regimen.",
@@ -73,8 +71,8 @@ class _Surrogates:
     def date(self, day: dt.date | None = None) -> Mention:
         day = day or self.visit - dt.timedelta(days=self.d.between(1, 900))
         text = self.d.choice((day.isoformat(), f"{day.month:02d}/{day.day:02d}/{day.year}",
-                              f"{_MONTHS[day.month - 1]} {day.day}, {day.year}", f"{day.month}/{day.day}",
-                              f"{_MONTHS[day.month - 1][:3]} {day.year}"))
+                              f"{lx.MONTHS[day.month - 1]} {day.day}, {day.year}", f"{day.month}/{day.day}",
+                              f"{lx.MONTHS[day.month - 1][:3]} {day.year}"))
         return _phi(text, "DATE")
 
     def number(self, digits: int) -> str:
@@ -84,10 +82,7 @@ class _Surrogates:
         return "".join(chr(ord("A") + self.d.below(26)) for _ in range(count))
 
     def phone(self, subtype: str = "PHONE") -> Mention:
-        area = self.d.choice(("352", "904", "386", "813", "407"))
-        number = f"555-{self.d.between(100, 199):04d}"  # 555-0100..0199 is reserved for fiction
-        dotted = f"{area}.{number.replace('-', '.')}"
-        return _phi(self.d.choice((f"({area}) {number}", f"{area}-{number}", dotted)), subtype)
+        return _phi(fictional_phone(self.d, lx.PHONE_AREA_CODES[:5]), subtype)
 
     def street(self) -> Mention:
         return _phi(f"{self.d.between(1, 9899)} {self.d.choice(lx.STREET_NAMES)} "

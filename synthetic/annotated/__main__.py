@@ -1,7 +1,7 @@
 """Command line: write the synthetic annotated benchmark corpora.
 
-    python -m finetune.synthetic output_dir=DIR seed=0 documents=20
-    python -m finetune.synthetic output_dir=DIR 'corpora=[i2b2_2014]' documents=200 overwrite=true
+    python -m synthetic.annotated output_dir=DIR seed=0 documents=20
+    python -m synthetic.annotated output_dir=DIR 'corpora=[i2b2_2014]' documents=200 overwrite=true
 
 Prints the summary (documents, entities per type, relations; counts only) as JSON.
 """
@@ -13,17 +13,15 @@ import json
 import hydra
 from omegaconf import DictConfig
 
-from finetune.synthetic.config import CONFIG_DIR, register_configs
-from finetune.synthetic.corpus import write_annotated_corpora
 from gatortron_common.cli import run_stage
+from gatortron_common.settings import HYDRA_VERSION, config_dir
+from synthetic.annotated.corpus import write_annotated_corpora
 
-register_configs()
 
-
-@hydra.main(config_path=str(CONFIG_DIR), config_name="synthetic", version_base="1.3")
+@hydra.main(config_path=config_dir("synthetic"), config_name="annotated", version_base=HYDRA_VERSION)
 def main(cfg: DictConfig) -> None:
     run_stage(cfg, lambda settings: print(json.dumps(write_annotated_corpora(settings), indent=2)),
-              "finetune.synthetic")
+              "synthetic.annotated")
 
 
 if __name__ == "__main__":

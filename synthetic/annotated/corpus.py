@@ -26,21 +26,21 @@ import numpy as np
 
 from finetune.document import Document, write_jsonl
 from finetune.formats import FormatReport, write_corpus
-from finetune.synthetic.concepts import concept_note
-from finetune.synthetic.config import CONFIG_DIR, CORPUS_NAMES, AnnotatedCorporaConfig
-from finetune.synthetic.deid import deid_note
-from finetune.synthetic.medications import medication_note
-from finetune.synthetic.temporal import temporal_note
 from gatortron_common.atomic import atomic_directory, atomic_write_text
 from gatortron_common.logging import InputError, get_logger
 from gatortron_common.outputs import check_output_path
-from gatortron_common.synthetic.notes import SyntheticNote, write_notes_delimited
-from gatortron_common.synthetic.text import Dice
+from synthetic.annotated.concepts import concept_note
+from synthetic.annotated.config import CONFIG_DIR, CORPUS_NAMES, AnnotatedCorporaConfig
+from synthetic.annotated.deid import deid_note
+from synthetic.annotated.medications import medication_note
+from synthetic.annotated.temporal import temporal_note
+from synthetic.corpora.notes import SyntheticNote, write_notes_delimited
+from synthetic.text import Dice
 
 log = get_logger(__name__)
 SPLITS = ("train", "test")
 _STREAM = 2018  # SeedSequence stream id of this generator (other synthetic data use others)
-RUNS_FROM = (CONFIG_DIR, Path(__file__).resolve().parent)  # this stage's settings and code
+RUNS_FROM = (Path(CONFIG_DIR), Path(__file__).resolve().parent)  # this stage's settings and code
 
 
 @dataclass(frozen=True)

@@ -95,6 +95,11 @@ FREQUENCIES: tuple[str, ...] = (
     "q.8h.", "q.12h.", "every other day", "weekly", "BID", "TID", "once daily",
 )
 
+MONTHS: tuple[str, ...] = ("January", "February", "March", "April", "May", "June", "July", "August",
+                           "September", "October", "November", "December")
+# Area codes of the invented phone numbers (Florida and neighbours); the numbers are 555-01xx.
+PHONE_AREA_CODES: tuple[str, ...] = ("352", "904", "386", "813", "407", "850", "912", "217")
+
 ROUTES: tuple[str, ...] = ("p.o.", "PO", "by mouth", "IV", "subcutaneously", "SL", "inhaled",
                            "topically", "PR", "IM")
 

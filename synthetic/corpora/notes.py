@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from gatortron_common.logging import get_logger
-from gatortron_common.synthetic import lexicon as lx
-from gatortron_common.synthetic.output import open_text_output
-from gatortron_common.synthetic.text import Dice, Prose, WordStream, hard_wrap
+from synthetic import lexicon as lx
+from synthetic.output import open_text_output
+from synthetic.text import Dice, Prose, WordStream, fictional_phone, hard_wrap
 
 log = get_logger(__name__)
 
@@ -47,8 +47,6 @@ _FINDING_OPENERS = (
     "There is", "There is no", "No evidence of", "Redemonstrated", "Unchanged", "Interval",
     "Stable appearance of", "The visualized", "Mild", "Small", "Again seen", "Partially imaged",
 )
-_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
-           "October", "November", "December")
 _EXAM = {
     "GENERAL": ("Alert and oriented x3, in no acute distress.", "Elderly, frail, resting comfortably.",
                 "NAD.", "Well-appearing, conversant."),
@@ -156,10 +154,7 @@ class _NoteFactory:
         return patient
 
     def _phone(self) -> str:
-        d = self.dice
-        area = d.choice(("352", "904", "386", "813", "407", "850", "912", "217"))
-        number = f"555-{d.between(100, 199):04d}"  # 555-0100..0199 is reserved for fiction
-        return d.choice((f"({area}) {number}", f"{area}-{number}", f"{area}.{number.replace('-', '.')}"))
+        return fictional_phone(self.dice, lx.PHONE_AREA_CODES)
 
     def name(self, p: _Patient, formal: bool = False) -> str:
         if self._placeholder():
@@ -189,11 +184,11 @@ class _NoteFactory:
         if style == 1:
             return day.isoformat()
         if style == 2:
-            return f"{_MONTHS[day.month - 1]} {day.day}, {day.year}"
+            return f"{lx.MONTHS[day.month - 1]} {day.day}, {day.year}"
         if style == 3:
             return f"{day.month}/{day.day}/{day.year % 100:02d}"
         if style == 4:
-            return f"{day.day} {_MONTHS[day.month - 1][:3]} {day.year}"
+            return f"{day.day} {lx.MONTHS[day.month - 1][:3]} {day.year}"
         return f"{day.month:02d}-{day.day:02d}-{day.year}"
 
     def phone(self, p: _Patient) -> str:

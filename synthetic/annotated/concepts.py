@@ -11,9 +11,9 @@ in double quotes.
 from __future__ import annotations
 
 from finetune.document import Document
-from finetune.synthetic.builder import AnnotatedText, Mention
-from gatortron_common.synthetic import lexicon as lx
-from gatortron_common.synthetic.text import Dice
+from synthetic import lexicon as lx
+from synthetic.annotated.builder import AnnotatedText, Mention
+from synthetic.text import Dice
 
 _PROBLEMS = tuple(c for c in lx.CONDITIONS + lx.SYMPTOMS if "(" not in c)
 _TESTS = ("a chest x-ray", "an EKG", "blood cultures", "a CT scan of the abdomen", "a troponin level",

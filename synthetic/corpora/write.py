@@ -9,10 +9,10 @@ from typing import Any
 from tqdm import tqdm
 
 from gatortron_common.logging import get_logger
-from gatortron_common.synthetic.config import SyntheticCorporaConfig
-from gatortron_common.synthetic.notes import delimited_note_sink, generate_notes, jsonl_note_sink
-from gatortron_common.synthetic.pubmed import write_pubmed_baseline
-from gatortron_common.synthetic.wikipedia import write_wikipedia_dump
+from synthetic.corpora.config import SyntheticCorporaConfig
+from synthetic.corpora.notes import delimited_note_sink, generate_notes, jsonl_note_sink
+from synthetic.corpora.pubmed import write_pubmed_baseline
+from synthetic.corpora.wikipedia import write_wikipedia_dump
 
 log = get_logger(__name__)
 

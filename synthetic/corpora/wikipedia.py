@@ -16,9 +16,9 @@ from xml.sax.saxutils import escape
 import numpy as np
 
 from gatortron_common.logging import get_logger
-from gatortron_common.synthetic import lexicon as lx
-from gatortron_common.synthetic.output import open_text_output
-from gatortron_common.synthetic.text import Dice, Prose, WordStream
+from synthetic import lexicon as lx
+from synthetic.output import open_text_output
+from synthetic.text import Dice, Prose, WordStream
 
 log = get_logger(__name__)
 
