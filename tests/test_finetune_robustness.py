@@ -118,7 +118,7 @@ def _synthetic_repository(tmp: Path) -> tuple[object, Path]:
     # failing run of this test deletes nothing).
     return (lambda: write_annotated_corpora(AnnotatedCorporaConfig(output_dir=str(REPO / "configs"),
                                                                    documents=0, overwrite=True))), \
-        REPO / "configs" / "finetune" / "synthetic.yaml"
+        REPO / "configs" / "synthetic" / "annotated.yaml"
 
 
 @pytest.mark.parametrize("case", [_evaluate_gold, _evaluate_pred, _convert_parent, _predict_model, _deid_gold,
