@@ -93,7 +93,7 @@ def test_headerless_csv_error_shows_no_value(tmp_path: Path) -> None:
     message = str(error.value)
     assert message.startswith(f"{path}:1: no column 'NOTE_TEXT'") and "3 column(s)" in message
     for value in ("17", SECRET, "2024-01-02"):
-        assert value not in message
+        assert value not in message.replace(str(path), "")  # the temporary path may hold "17"
     named = tmp_path / "other.csv"
     named.write_text("patient_name,body\nx,y\n", encoding="utf-8")  # column names are not echoed either
     with pytest.raises(InputError) as error:
