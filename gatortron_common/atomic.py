@@ -77,5 +77,9 @@ def atomic_directory(path: str | Path) -> Iterator[Path]:
         previous = target.with_name(f".{target.name}.old-{os.getpid()}")
         os.replace(target, previous)
     os.replace(staging, target)
-    if previous is not None:
+    if previous is None:
+        return
+    if previous.is_dir() and not previous.is_symlink():
         shutil.rmtree(previous, ignore_errors=True)
+    else:  # a file or link replaced under overwrite=true: rmtree would leave it behind
+        previous.unlink(missing_ok=True)
