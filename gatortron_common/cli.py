@@ -8,6 +8,8 @@ messages often quote values (`invalid literal for int(): '<a line of the note>'`
   line naming the key, exit status 2, instead of Hydra's multi-line message that quotes the value;
 - any other exception: one line naming the stage and the exception type, exit status 1; the
   traceback (with messages, so possibly with values) only when GATORTRON_DEBUG=1.
+`{shard}` in a value (predict's and deid's per-shard outputs) reads as written: Hydra's grammar would
+take the braces for a dictionary, so such a value is quoted for it (`quote_shard_placeholders`).
 Hydra must not write `.hydra/overrides.yaml` (the overrides, on disk): every stage config sets
 `hydra.output_subdir: null` and `hydra.run.dir: .`.
 The recipe every command follows (config folders, schema registration, `main`): gatortron_common.settings.
@@ -229,4 +231,21 @@ def _install_error_reporting() -> None:
     sys.excepthook = _report_uncaught
 
 
+def quote_shard_placeholders(arguments: list[str]) -> list[str]:
+    """`output=/preds/part_{shard}.jsonl` as Hydra's quoted string `output='/preds/part_{shard}.jsonl'`.
+
+    Only a key=value argument whose value holds `{shard}` and is not quoted already (and has no quote
+    or backslash of its own, which Hydra's quoted strings would read differently) is changed."""
+    quoted = []
+    for argument in arguments:
+        key, equals, value = argument.partition("=")
+        if (equals and "{shard}" in value and _KEY.fullmatch(key)
+                and not any(character in value for character in "'\"\\")):
+            argument = f"{key}='{value}'"
+        quoted.append(argument)
+    return quoted
+
+
 _install_error_reporting()
+if _main_stage().split(".")[0] in ("tokenizer", "data_prep", "pretrain", "finetune", "synthetic"):
+    sys.argv[1:] = quote_shard_placeholders(sys.argv[1:])  # a stage's command line, not pytest's

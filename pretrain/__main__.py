@@ -33,21 +33,29 @@ from pretrain.config import PretrainConfig
 from pretrain.data import LoaderWorkerDied
 from pretrain.train import pretrain
 
-# A failure a rerun gets past (EX_TEMPFAIL): slurm/pretrain.sbatch requeues the job on it. Under
-# torchrun, whose own status is then 1, the file this variable names (if set) says so instead.
+# slurm/pretrain.sbatch requeues its job when a run ends early but can go on from its last checkpoint:
+# after a stop signal (saved, not finished) or a failure a rerun gets past (EX_TEMPFAIL). torchrun
+# reports any failed worker as its own status 1, so the file this variable names (if set) carries the
+# reason, "stopped" or "failed", to the script.
 EXIT_RESUMABLE = 75
-RESUMABLE_FAILURE_FILE = "GATORTRON_RESUMABLE_FAILURE_FILE"
+REQUEUE_FILE = "GATORTRON_REQUEUE_FILE"
+
+
+def _ask_for_requeue(reason: str) -> None:
+    if os.environ.get(REQUEUE_FILE):
+        Path(os.environ[REQUEUE_FILE]).write_text(reason + "\n")
 
 
 def train(cfg: PretrainConfig) -> None:
     try:
-        pretrain(cfg)
+        state = pretrain(cfg)
     except LoaderWorkerDied as error:
         get_logger("pretrain").error("%s: the step in progress is lost; the last checkpoint is intact, run "
                                      "again (or requeue) to resume from it (exit %d)", error, EXIT_RESUMABLE)
-        if os.environ.get(RESUMABLE_FAILURE_FILE):
-            Path(os.environ[RESUMABLE_FAILURE_FILE]).touch()
+        _ask_for_requeue("failed")
         sys.exit(EXIT_RESUMABLE)
+    if state.iteration < cfg.train.train_iters and cfg.checkpoint.enabled:
+        _ask_for_requeue("stopped")  # a stop signal: saved at this step, the rest is still to do
 
 
 @hydra.main(config_path=config_dir("pretrain"), config_name="default", version_base=HYDRA_VERSION)

@@ -18,8 +18,10 @@ from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
+from gatortron_common.cli import quote_shard_placeholders
 from gatortron_common.settings import CONFIG_ROOT, HYDRA_VERSION, config_dir
 
 REPO = Path(__file__).resolve().parents[1]
@@ -143,3 +145,16 @@ def test_tokenizer_documents_every_input_format_it_reads():
     for fmt in TEXT_FORMATS:
         assert fmt in format_doc and fmt in yaml_line, fmt
     assert "PubMed" in entry_doc and "pages-articles" in entry_doc
+
+
+def test_shard_placeholder_reaches_the_stage_as_written() -> None:
+    """`output=.../part_{shard}.jsonl` (the documented per-shard output) is quoted for Hydra, whose
+    grammar would read the braces as a dictionary; anything else is left alone."""
+    arguments = ["output=/preds/part_{shard}.jsonl", "spans=s_{shard}", "output='q_{shard}'", "model=m",
+                 "text={shard}'s", "--cfg", "{shard}"]
+    assert quote_shard_placeholders(arguments) == [
+        "output='/preds/part_{shard}.jsonl'", "spans='s_{shard}'", "output='q_{shard}'", "model=m",
+        "text={shard}'s", "--cfg", "{shard}"]
+    for argument in quote_shard_placeholders(arguments[:2]):
+        override = OverridesParser.create().parse_override(argument)
+        assert "{shard}" in override.value()

@@ -272,7 +272,7 @@ def gone(pid: int, seconds: float) -> bool:
 def test_loader_workers_die_with_the_run_and_resumes_record_each_step_once(
         tmp_path: Path, pretrain_data: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     run = tmp_path / "run"
-    monkeypatch.setenv("GATORTRON_RESUMABLE_FAILURE_FILE", str(tmp_path / "resumable"))  # for torchrun
+    monkeypatch.setenv("GATORTRON_REQUEUE_FILE", str(tmp_path / "requeue"))  # for torchrun
     long = {"train.train_iters": 100_000, "checkpoint.save_interval": 2, "data.num_workers": 1,
             "logging.tensorboard_dir": "''"}
     # A loader worker dies (as one did by a segfault): one line, the status a requeue resumes on.
@@ -283,7 +283,7 @@ def test_loader_workers_die_with_the_run_and_resumes_record_each_step_once(
     workers[0].send_signal(signal.SIGKILL)
     output, _ = process.communicate(timeout=120)
     assert process.returncode == EXIT_RESUMABLE, output[-3000:]
-    assert (tmp_path / "resumable").is_file()
+    assert (tmp_path / "requeue").read_text() == "failed\n"
     assert "Traceback" not in output
     errors = [line for line in output.splitlines() if " ERROR " in line]
     assert len(errors) == 1 and "DataLoader worker" in errors[0], output[-3000:]
