@@ -41,11 +41,13 @@ def missing_programs() -> list[str]:
 
 def slurm_available() -> str | None:
     """None when Slurm's programs are here (installed now with apt if need be), else why they are not."""
+    if os.geteuid() != 0:
+        return "starting munged, slurmctld and slurmd as a throwaway cluster needs root"
     if not missing_programs():
         return None
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        return (f"Slurm is not installed ({', '.join(missing_programs())} missing) and this is not a root "
-                "machine with apt-get to install slurm-wlm and munge")
+    if shutil.which("apt-get") is None:
+        return (f"Slurm is not installed ({', '.join(missing_programs())} missing) and there is no apt-get "
+                "to install slurm-wlm and munge")
     environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     for command in (["apt-get", "update", "-qq"],
                     ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *PACKAGES]):
