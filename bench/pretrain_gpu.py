@@ -8,13 +8,21 @@ with checks that every loss is finite and that the lm loss falls.
     python bench/pretrain_gpu.py ... runs=base_bf16,base_fp16 steps=50 out=bench_out/gpu/runs
 
 Runs (names for `runs=`; default all that fit the GPU's memory):
-  base_bf16         gatortron_base, bf16, micro-batch 32 (the headline TFLOP/s / MFU figure)
+  base_bf16_unfused gatortron_base, bf16, micro-batch 32 with megatron-core's unfused attention and
+                    unfused bias + GELU (model.attention=unfused model.fused_bias_gelu=false): before
+  base_bf16         the same with SDPA attention and the fused exact bias-GELU (the defaults): after
+  base_bf16_mb64    micro-batch 64
+  medium_bf16_unfused  gatortron_medium as medium_bf16 below, with the unfused attention and bias-GELU
   base_fp16         the same in fp16 with dynamic loss scaling (loss scale and skipped steps shown)
   base_recompute    bf16 with full activation recomputation (MFU on model FLOPs, HFU with the recompute)
   base_resume       bf16, checkpoint at the end, then a second process resumes from it for 5
                     more steps (the GPU checkpoint round trip)
   base_distopt      the same with the distributed optimizer; needs Transformer Engine or Apex
   medium_bf16       gatortron_medium (3.9B) on one GPU, bf16, full recompute; needs >= 120 GiB
+  medium_bf16_norecompute  the same without activation recomputation, micro-batch 4
+
+Each run profiles one steady step (logging.profile_step: <run>/profile.txt, profile.json) and the
+table is followed by each run's top kernels by GPU time, so the next bottleneck is named by data.
 
 Steady-state figures are medians over the steps after `warmup` (CUDA/cuBLAS set-up and TorchScript
 fusion profiling happen in the first steps). Needs a CUDA GPU; on a CPU machine it says so and
@@ -60,17 +68,26 @@ class Run:
 
 BASE = ["model=gatortron_base", "train.micro_batch_size=32", "train.global_batch_size=32", "train.lr=3e-4",
         "train.lr_warmup_fraction=0.1", "data.num_workers=4"]
+UNFUSED = ["model.attention=unfused", "model.fused_bias_gelu=false"]
+MEDIUM = ["model=gatortron_medium", "parallel.tensor=1", "train.precision=bf16", "train.lr=1e-4",
+          "train.lr_decay_iters=null", "data.num_workers=4"]
 RUNS = [
+    Run("base_bf16_unfused", BASE + ["train.precision=bf16", *UNFUSED]),
     Run("base_bf16", BASE + ["train.precision=bf16"]),
+    Run("base_bf16_mb64", [*BASE, "train.precision=bf16", "train.micro_batch_size=64",
+                           "train.global_batch_size=64"]),
     Run("base_fp16", BASE + ["train.precision=fp16", "train.initial_loss_scale=65536"]),
     Run("base_recompute", BASE + ["train.precision=bf16", "parallel.recompute=full"]),
     Run("base_resume", BASE + ["train.precision=bf16"], checkpointed=True, steps=20),
     Run("base_distopt", BASE + ["train.precision=bf16", "parallel.distributed_optimizer=true"],
         checkpointed=True, steps=20, needs_fused=True),
     # The published 3.9B recipe (configs/pretrain/model/gatortron_medium.yaml) at TP=1 on one GPU.
-    Run("medium_bf16", ["model=gatortron_medium", "parallel.tensor=1", "train.precision=bf16",
-                        "train.micro_batch_size=8", "train.global_batch_size=8", "train.lr=1e-4",
-                        "train.lr_decay_iters=null", "data.num_workers=4"], min_gib=120.0, steps=20),
+    Run("medium_bf16_unfused", [*MEDIUM, "train.micro_batch_size=8", "train.global_batch_size=8", *UNFUSED],
+        min_gib=120.0, steps=20),
+    Run("medium_bf16", [*MEDIUM, "train.micro_batch_size=8", "train.global_batch_size=8"], min_gib=120.0,
+        steps=20),
+    Run("medium_bf16_norecompute", [*MEDIUM, "parallel.recompute=null", "train.micro_batch_size=4",
+                                    "train.global_batch_size=4"], min_gib=120.0, steps=20),
 ]
 
 
@@ -88,7 +105,8 @@ def pretrain(run_dir: Path, overrides: list[str], steps: int, args: dict, log_na
     """One training process; returns (exit code, seconds). Its log goes to <run_dir>/<log_name>."""
     command = [sys.executable, "-m", "pretrain", f"data.blend={args['data.blend']}",
                f"data.vocab={args['data.vocab']}", "data.split='98,2,0'", f"checkpoint.dir={run_dir}",
-               f"train.train_iters={steps}", "logging.log_interval=5", "logging.eval_iters=2", *overrides]
+               f"train.train_iters={steps}", "logging.log_interval=5", "logging.eval_iters=2",
+               f"logging.profile_step={min(int(args['warmup']) + 2, steps)}", *overrides]
     started = time.perf_counter()
     with open(run_dir / log_name, "w", encoding="utf-8") as log:
         try:
@@ -214,6 +232,12 @@ def main() -> int:
         print(f"{run.name:<16}{r['step_s']:>8.3f}{r['tokens_per_s']:>10.0f}{r['tflops']:>9.1f}{mfu:>7}{hfu:>7}"
               f"{r['memory_gib']:>7.1f}{r['lm_loss_first']:>8.2f}->{r['lm_loss_last']:<6.2f}  "
               f"{'; '.join(notes)}")
+    for run in RUNS:
+        profile = out / run.name / "profile.json"
+        if run.results and profile.is_file():
+            top = json.loads(profile.read_text())["top"][:5]
+            print(f"{run.name} top kernels by GPU time: "
+                  + "; ".join(f"{entry['name'][:60]} {entry['share']:.0%}" for entry in top))
     print(f"results: {out / 'results.json'}; {failures} run(s) failed")
     return 1 if failures else 0
 

@@ -7,8 +7,8 @@ GatorTron sizes), `parallel`, `data`, `train` (batch, optimizer, schedule, preci
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from enum import StrEnum
+from dataclasses import asdict, dataclass, field
+from enum import Enum, StrEnum
 from typing import Any
 
 from omegaconf import MISSING
@@ -33,6 +33,14 @@ class Recompute(StrEnum):
 
 
 # megatron-core's spellings; "inverse-square-root" is no Python name, hence the functional form.
+class Attention(StrEnum):
+    """The core attention of megatron-core's local layer spec (Transformer Engine's own is used
+    wherever TE is installed)."""
+
+    sdpa = "sdpa"  # torch's scaled_dot_product_attention: FlashAttention / memory-efficient kernels
+    unfused = "unfused"  # megatron-core's DotProductAttention: [b, h, s, s] scores, masked softmax
+
+
 LrDecayStyle = StrEnum("LrDecayStyle", [(style, style) for style in
                                         ("linear", "cosine", "constant", "inverse-square-root")])
 LrDecayStyle.__doc__ = "Learning-rate decay after warm-up, as megatron-core's scheduler names it."
@@ -56,6 +64,11 @@ class ModelConfig:
         init_method_std: standard deviation of the normal initialization.
         layernorm_epsilon: LayerNorm epsilon.
         make_vocab_size_divisible_by: the vocabulary is padded to a multiple of this x TP.
+        attention: core attention of the local spec: sdpa (torch's fused kernels) or unfused
+            (megatron-core's DotProductAttention). Not part of the architecture: checkpoints move
+            between the two.
+        fused_bias_gelu: the MLP's bias add and exact GELU in one compiled kernel on a GPU (local
+            spec; the CPU computes the same expression unfused). Checkpoints move freely too.
     """
 
     name: str = MISSING
@@ -71,6 +84,13 @@ class ModelConfig:
     init_method_std: float = 0.02
     layernorm_epsilon: float = 1e-5
     make_vocab_size_divisible_by: int = 128
+    attention: Attention = Attention.sdpa
+    fused_bias_gelu: bool = True
+
+
+def model_record(model: ModelConfig) -> dict[str, Any]:
+    """The model settings as plain values, as a checkpoint stores them (its loader reads no enums)."""
+    return {key: value.value if isinstance(value, Enum) else value for key, value in asdict(model).items()}
 
 
 # Settings that shape the weights or what they compute: a checkpoint continues only under the
@@ -201,6 +221,8 @@ class LoggingConfig:
         eval_interval: steps between validation runs (0 = only at the end).
         eval_iters: validation batches per run.
         tensorboard_dir: TensorBoard event directory (default: <checkpoint.dir>/tensorboard; "" = off).
+        profile_step: run this step (1-based) under the torch profiler and write the operators and
+            kernels by their own time to <checkpoint.dir>/profile.txt and profile.json (0 = off).
 
     The log level is the top-level `log_level`, as in every stage.
     """
@@ -209,6 +231,7 @@ class LoggingConfig:
     eval_interval: int = 0
     eval_iters: int = 4
     tensorboard_dir: str | None = None
+    profile_step: int = 0
 
 
 @dataclass
@@ -290,6 +313,7 @@ def validate(cfg: PretrainConfig, on_gpu: bool, world_size: int = 1) -> None:
               _at_least("logging.log_interval", cfg.logging.log_interval, 1),
               _at_least("logging.eval_interval", cfg.logging.eval_interval, 0),
               _at_least("logging.eval_iters", cfg.logging.eval_iters, 1),
+              _at_least("logging.profile_step", cfg.logging.profile_step, 0),
               _at_least("checkpoint.save_interval", cfg.checkpoint.save_interval, 0),
               _at_least("checkpoint.keep_last", cfg.checkpoint.keep_last, 1),
               (str(cfg.log_level).upper() in LOG_LEVELS,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -24,7 +24,7 @@ from gatortron_common.logging import InputError, get_logger
 from gatortron_common.outputs import check_output_path
 from gatortron_common.settings import register_schema
 from pretrain import checkpoint
-from pretrain.config import ARCHITECTURE_FIELDS, ModelConfig
+from pretrain.config import ARCHITECTURE_FIELDS, ModelConfig, model_record
 from pretrain.hf_layout import (
     BINARY_HEAD_WEIGHTS,
     HF_TIED,
@@ -265,10 +265,10 @@ def import_hf(cfg: ImportConfig) -> dict:
         position = {"consumed_samples": 0, "padded_vocab_size": padded, "vocab_size": len(tokens),
                     "vocab": str((output / "vocab").resolve()), "model": model.name,
                     "vocabulary": load_vocabulary(output / "vocab", lowercase).identity(),
-                    "model_config": asdict(model), "imported_from": str(source.resolve())}
+                    "model_config": model_record(model), "imported_from": str(source.resolve())}
         checkpoint.save_checkpoint(output, 0, [bert], None, None, position, keep_last=1, with_rng=False)
     summary = {"source": str(source), "output": str(output), "weights": filled, "fresh": fresh,
-               "padded_vocab_size": padded, "vocab_size": len(tokens), "model_config": asdict(model)}
+               "padded_vocab_size": padded, "vocab_size": len(tokens), "model_config": model_record(model)}
     overrides = " ".join(f"model.{name}={str(getattr(model, name)).lower()}" for name in ARCHITECTURE_FIELDS)
     logger.info("imported %s (%d weights, vocab %d padded to %d, %s) into %s in %.1f s; continue it with "
                 "python -m pretrain checkpoint.dir=%s data.vocab=%s %s ...", model.name, filled, len(tokens),

@@ -5,7 +5,9 @@ loss of one micro-batch."""
 
 from __future__ import annotations
 
+import copy
 import importlib.util
+import logging
 from functools import partial
 
 import torch
@@ -18,16 +20,48 @@ from megatron.core.transformer.module import Float16Module
 from megatron.core.transformer.spec_utils import ModuleSpec
 from megatron.core.transformer.transformer_config import TransformerConfig
 
-from pretrain.config import ModelConfig, ParallelConfig, PretrainConfig, Recompute, TrainConfig
+from pretrain.attention import SdpaAttention
+from pretrain.config import Attention, ModelConfig, ParallelConfig, PretrainConfig, Recompute, TrainConfig
+from pretrain.mlp import ExactGeluMLP
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-def layer_spec() -> tuple[ModuleSpec, str]:
-    """(layer spec, its name): TE when transformer_engine is importable, else the local spec."""
+class _ExactGeluMlpIsKnown(logging.Filter):
+    """megatron-core warns "Unknown MLP type" for any MLP subclass, then builds it with the default
+    tensor-parallel group: the group it passes to its own MLP, so nothing is wrong for ExactGeluMLP."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Unknown MLP type")
+
+
+logging.getLogger("megatron.core.transformer.transformer_layer").addFilter(_ExactGeluMlpIsKnown())
+
+
+def layer_spec(model: ModelConfig | None = None) -> tuple[ModuleSpec, str]:
+    """(layer spec, its name): TE when transformer_engine is importable, else megatron-core's local
+    spec with `model.attention` as its core attention and, with `model.fused_bias_gelu`, the fused
+    bias + exact GELU MLP (model None: megatron-core's local spec as it is)."""
     if bert_layer_specs.HAVE_TE:
         return bert_layer_specs.get_bert_layer_with_transformer_engine_spec(), "transformer_engine"
-    return bert_layer_specs.bert_layer_local_spec, "local"
+    return local_layer_spec(model), "local" if model is None else f"local ({describe_local_spec(model)})"
+
+
+def describe_local_spec(model: ModelConfig) -> str:
+    return f"{model.attention} attention, {'fused' if model.fused_bias_gelu else 'unfused'} bias-GELU"
+
+
+def local_layer_spec(model: ModelConfig | None) -> ModuleSpec:
+    """megatron-core's local BERT layer spec with this project's faster modules swapped in. Both
+    are subclasses of the modules they replace, with the same weights: the checkpoint is the same."""
+    spec = copy.deepcopy(bert_layer_specs.bert_layer_local_spec)
+    if model is None:
+        return spec
+    if model.attention == Attention.sdpa:
+        spec.submodules.self_attention.submodules.core_attention = SdpaAttention
+    if model.fused_bias_gelu:
+        spec.submodules.mlp.module = ExactGeluMLP
+    return spec
 
 
 def fused_kernels() -> dict[str, bool]:
@@ -71,6 +105,17 @@ def transformer_config(model: ModelConfig, parallel: ParallelConfig, train: Trai
     )
 
 
+class GatorTronBert(BertModel):
+    """megatron-core's BertModel, told that SdpaAttention takes the keys' padding mask, [b, 1, 1, s]
+    (it recognizes only its own DotProductAttention as a local core attention)."""
+
+    def _sanity_check_attention_and_get_attn_mask_dimension(self) -> str:
+        core = self.transformer_layer_spec.submodules.self_attention.submodules.core_attention
+        if core is SdpaAttention:
+            return "b11s"
+        return super()._sanity_check_attention_and_get_attn_mask_dimension()
+
+
 def build_model(config: TransformerConfig, model: ModelConfig, vocab_size: int, pre_process: bool,
                 post_process: bool, vp_stage: int | None = None, local_spec: bool = False) -> BertModel:
     """One model chunk (a pipeline stage, or a virtual stage of it).
@@ -79,8 +124,8 @@ def build_model(config: TransformerConfig, model: ModelConfig, vocab_size: int, 
         local_spec: use megatron-core's local layer spec even where TE is installed (checkpoint
             conversion on the CPU; both specs save the same weight names).
     """
-    spec = bert_layer_specs.bert_layer_local_spec if local_spec else layer_spec()[0]
-    return BertModel(config=config, num_tokentypes=model.num_tokentypes, transformer_layer_spec=spec,
+    spec = bert_layer_specs.bert_layer_local_spec if local_spec else layer_spec(model)[0]
+    return GatorTronBert(config=config, num_tokentypes=model.num_tokentypes, transformer_layer_spec=spec,
                      vocab_size=vocab_size, max_sequence_length=model.seq_length, pre_process=pre_process,
                      post_process=post_process, add_binary_head=model.binary_head,
                      share_embeddings_and_output_weights=True, parallel_output=True, vp_stage=vp_stage)

@@ -13,7 +13,7 @@ import math
 import os
 import signal
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -28,8 +28,8 @@ from megatron.core.transformer.transformer_config import TransformerConfig
 
 from gatortron_common.atomic import atomic_write_text
 from gatortron_common.logging import get_logger
-from pretrain import checkpoint, cpu_backend, lifetime, throughput
-from pretrain.config import Precision, PretrainConfig, micro_batches_per_step, validate
+from pretrain import checkpoint, cpu_backend, lifetime, profiling, throughput
+from pretrain.config import Precision, PretrainConfig, micro_batches_per_step, model_record, validate
 from pretrain.data import (
     LoaderWorkerDied,
     build_datasets,
@@ -106,7 +106,9 @@ def train(run: Run) -> TrainState:
     for chunk in run.model:
         chunk.train()
     while state.iteration < cfg.train.train_iters:
-        record = train_step(run)
+        profiling_this_step = run.rank == 0 and state.iteration + 1 == cfg.logging.profile_step
+        with profiling.profiled(profiling_this_step, Path(cfg.checkpoint.dir)):
+            record = train_step(run)
         steps_run += 1
         log_step(run, record)
         if stop.requested():
@@ -211,7 +213,7 @@ def save(run: Run) -> None:
     position = {"consumed_samples": run.state.consumed_samples, "padded_vocab_size": run.padded_vocab_size,
                 "vocab_size": run.vocab.size, "vocab": str(Path(cfg.data.vocab).resolve()),
                 "vocabulary": run.vocab.identity(), "model": cfg.model.name,
-                "model_config": asdict(cfg.model)}
+                "model_config": model_record(cfg.model)}
     checkpoint.save_checkpoint(cfg.checkpoint.dir, run.state.iteration, run.model, run.optimizer,
                                run.scheduler, position, cfg.checkpoint.keep_last)
 
@@ -386,7 +388,7 @@ def _log_run(run: Run, resumed: bool, redirected: int) -> None:
     logger.info("model %s: %d layers, hidden %d, vocab %d (padded %d), %s spec, %d parameters on rank 0; "
                 "TP %d PP %d DP %d, %d micro-batch(es) of %d per step%s%s",
                 cfg.model.name, cfg.model.num_layers, cfg.model.hidden_size, run.vocab.size,
-                run.padded_vocab_size, layer_spec()[1], parameters, cfg.parallel.tensor,
+                run.padded_vocab_size, layer_spec(cfg.model)[1], parameters, cfg.parallel.tensor,
                 cfg.parallel.pipeline, parallel_state.get_data_parallel_world_size(), run.micro_batches,
                 cfg.train.micro_batch_size, f"; resumed at step {run.state.iteration}" if resumed else "",
                 f"; CPU backend: {redirected} redirections" if redirected else "")
