@@ -243,10 +243,10 @@ def test_predict_and_deid_arrays_equal_local_runs(chain: Chain, tmp_path: Path) 
     model, test = chain.work / "finetune" / "model", chain.inputs / "annotated" / "i2b2_2014"
     predict = run_local("finetune.predict", f"model={model}", f"input={test / 'test'}", "format=i2b2_2014",
                         f"output={tmp_path / 'predict'}")
-    finish(predict)
     deid = run_local("finetune.deid", f"model={model}", f"input={test / 'test_notes.tsv'}",
                      f"output={tmp_path / 'deid.tsv'}", "mode=surrogate", "patient_key=MRN",
                      environment={"GATORTRON_DEID_SECRET": DEID_SECRET})
+    finish(predict)
     finish(deid)
     chain.wait("predict")
     chain.wait("deid")
