@@ -20,12 +20,24 @@ from megatron.core import tensor_parallel
 from megatron.core.transformer.dot_product_attention import DotProductAttention
 from torch import Tensor
 
+# Every layer of a forward pass gets the same mask tensor: derive SDPA's mask once per forward, not
+# once per layer (deciding "no padding" reads a value back from the GPU, a sync).
+_last_mask: tuple[Tensor, Tensor | None] | None = None
+
 
 def key_padding_mask(attention_mask: Tensor | None) -> Tensor | None:
     """SDPA's boolean mask (True = attend), [b, 1, 1, s], from megatron-core's (True = masked); None
     when nothing is masked, which lets SDPA take FlashAttention."""
+    global _last_mask
     if attention_mask is None:
         return None
+    if _last_mask is not None and _last_mask[0] is attention_mask:
+        return _last_mask[1]
+    _last_mask = (attention_mask, _derive_key_mask(attention_mask))
+    return _last_mask[1]
+
+
+def _derive_key_mask(attention_mask: Tensor) -> Tensor | None:
     masked_keys = attention_mask.all(dim=-2, keepdim=True)  # masked for every query: a padding key
     masked_keys = masked_keys & ~masked_keys.all(dim=-1, keepdim=True)  # an all-padding row: no NaN
     if not bool(masked_keys.any()):

@@ -62,6 +62,7 @@ def test_key_padding_mask_from_megatron_cores_masks() -> None:
     expected = torch.tensor([[1, 1, 1, 0], [1, 1, 1, 1], [1, 1, 1, 1]], dtype=torch.bool)[:, None, None, :]
     for mask in (b1ss, b11s):
         assert torch.equal(key_padding_mask(mask), expected)  # an all-padding row attends everywhere: no NaN
+        assert key_padding_mask(mask) is key_padding_mask(mask)  # derived once for all the layers
     assert key_padding_mask(torch.zeros(2, 1, 1, 4, dtype=torch.bool)) is None  # no padding: flash kernels
     assert key_padding_mask(None) is None
 
