@@ -67,7 +67,7 @@ demo: setup
 		output=$(DEMO_DIR)/deid_audit gold=$(DEMO_DIR)/annotated/i2b2_2014/test overwrite=true > /dev/null
 	$(BIN)/python -m finetune.deid model=$(DEMO_DIR)/deid/model input=$(DEMO_DIR)/annotated/i2b2_2014/test_notes.tsv \
 		output=$(DEMO_DIR)/notes_tagged.tsv overwrite=true > /dev/null
-	GATORTRON_DEID_SECRET=demo-only-secret $(BIN)/python -m finetune.deid model=$(DEMO_DIR)/deid/model \
+	GATORTRON_DEID_SECRET=demo-only-secret-not-for-real-notes $(BIN)/python -m finetune.deid model=$(DEMO_DIR)/deid/model \
 		input=$(DEMO_DIR)/annotated/i2b2_2014/test_notes.tsv output=$(DEMO_DIR)/notes_surrogate.tsv \
 		mode=surrogate patient_key=MRN overwrite=true > /dev/null
 	@# The one place note text is shown: the start of the first synthetic note, before and after.
@@ -87,6 +87,8 @@ bench: setup
 	$(BIN)/python bench/pretrain_step.py
 	$(BIN)/python bench/convert_memory.py
 	$(BIN)/python bench/ner_infer.py
+	$(BIN)/python bench/deid_privacy.py
+	$(BIN)/python bench/deid_memory.py
 
 clean:
 	rm -rf $(DEMO_DIR) bench_out .pytest_cache .ruff_cache

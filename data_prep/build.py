@@ -29,6 +29,7 @@ from data_prep.pipeline import PART_SETTINGS, UnitJob, VocabularyRef, fill_unit
 from data_prep.pool import prepare_parts, resolve_workers
 from data_prep.shards import resolve_shard
 from data_prep.units import plan_units
+from gatortron_common.atomic import restrict_outputs_to
 from gatortron_common.logging import InputError, SkipReport, get_logger
 from gatortron_common.readers import expand_inputs
 from tokenizer.vocab import Vocabulary, load_vocabulary
@@ -91,6 +92,7 @@ def build_dataset(cfg: DataPrepConfig) -> dict:
     shard = resolve_shard(cfg)
     index, count, prefix = shard
     files = shard.files(expand_inputs(cfg.input))
+    restrict_outputs_to(files)  # token ids of notes are the notes
     job = output_job_key(cfg, vocabulary, files, (index, count))
     if is_complete(prefix) and not cfg.overwrite:
         earlier = read_stats(prefix)

@@ -80,6 +80,10 @@ def _run_in_workers(tasks: list[tuple[UnitJob, str]], todo: list[int], workers: 
             for process in processes.values():
                 if process.is_alive():
                     process.terminate()
+            for process in processes.values():
+                # A killed worker's exit code is known only once it is reaped: wait for that (briefly),
+                # or the message could not say which worker died and how.
+                process.join(timeout=5)
             if isinstance(error, BrokenProcessPool):
                 raise InputError(_dead_worker_message(processes, tasks[finished][1])) from None
             raise

@@ -147,8 +147,12 @@ class FinetuneConfig:
         output_dir: receives `model/` (the best model), `checkpoints/`, `tensorboard/`,
             `test_scores.json` / `.txt`, `test_predictions/` and `train_summary.json`.
         seed: seeds weights of the head, dev carving and data order.
-        resume: continue from the last checkpoint in `output_dir/checkpoints`.
-        overwrite: replace an `output_dir` that holds something else.
+        resume: continue from the last checkpoint in `output_dir/checkpoints`. Refused (naming every
+            key) when a setting that shapes the optimisation or the data (`finetune.train.RESUME_KEYS`:
+            model, data_dir, seed, processes, task.name, task.dataset.*, task.head.*, task.optim.*,
+            epochs, batch_size, grad_accumulation, precision) differs from the earlier run's.
+        overwrite: replace an `output_dir` that holds something else (or an earlier run, without
+            resume). Never one that is, holds or lies inside `model` or `data_dir`.
         device: `auto`, `cpu` or `cuda` for single-process runs (torchrun sets it per rank).
         log_level: logging level.
     """

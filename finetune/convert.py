@@ -9,11 +9,18 @@ Formats: see `finetune.formats`. Prints a summary (documents, entities per type,
 repaired, mismatched, adjusted or left out, by file and tag id, never text) and writes the
 output atomically. Settings: configs/finetune/convert.yaml. The formats are `format` (input) and
 `output_format`, as in `python -m finetune.predict`.
+
+An existing `output` is never replaced without `overwrite=true` (nothing counts as convert's own
+earlier output: a folder of XML or a .jsonl file may as well be the user's annotated corpus; the
+one exception is a NeMo split added to a folder of other NeMo splits, which is left as it is), and
+never, even with it, when it is, holds or lies inside the input.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,10 +29,15 @@ import hydra
 from omegaconf import MISSING, DictConfig
 
 from finetune.document import Document
-from finetune.formats import FormatReport, read_corpus, write_corpus
+from finetune.formats import FORMATS, FormatReport, read_corpus, write_corpus
+from gatortron_common.atomic import restrict_outputs_to
 from gatortron_common.cli import run_stage
-from gatortron_common.outputs import refuse_output_that_is_input
+from gatortron_common.logging import InputError
+from gatortron_common.outputs import check_output_path, replacing
 from gatortron_common.settings import HYDRA_VERSION, config_dir, register_schema
+
+FILE_FORMATS = ("jsonl", "conll")  # written as one file; the other formats as a directory
+NEMO_FILE = re.compile(r"(text|labels)_[^/]+\.txt")
 
 
 @dataclass
@@ -36,10 +48,13 @@ class ConvertConfig:
         input: the corpus to read: a file (jsonl, conll) or a directory (the other formats).
         format: its format.
         output_format: the output format.
-        output: where to write; replaced atomically, and never the input itself.
+        output: where to write (a file for jsonl/conll, else a directory); written atomically; never
+            the input, a path holding it or one inside it.
         strict: span-text mismatches and entities the reader leaves out are errors.
         read_options: reader options, e.g. `{split: dev}` for nemo, `{tags: [EVENT]}` for i2b2_2012.
         write_options: writer options, e.g. `{split: dev}` for nemo.
+        overwrite: replace an existing output (file or directory, whichever is there); without it
+            an existing output is refused (an empty directory is used when a directory is written).
         log_level: logging level.
     """
 
@@ -50,6 +65,7 @@ class ConvertConfig:
     strict: bool = False
     read_options: dict[str, Any] = field(default_factory=dict)
     write_options: dict[str, Any] = field(default_factory=dict)
+    overwrite: bool = False
     log_level: str = "INFO"
 
 
@@ -78,18 +94,59 @@ def format_summary(summary: dict, settings: ConvertConfig) -> str:
     return "\n".join(lines)
 
 
+def output_kind(fmt: str) -> str:
+    """What a format's writer writes: "file" (jsonl, conll) or "directory"."""
+    return "file" if fmt in FILE_FORMATS else "directory"
+
+
+def is_nemo_directory(path: Path) -> bool:
+    """A directory holding nothing but NeMo split files (`text_<split>.txt`, `labels_<split>.txt`)."""
+    return path.is_dir() and all(entry.is_file() and NEMO_FILE.fullmatch(entry.name)
+                                 for entry in path.iterdir())
+
+
+def check_output(output: Path, output_format: str, overwrite: bool, inputs: list[str | Path],
+                 write_options: dict[str, Any] | None = None) -> None:
+    """The one output rule for a corpus written in `output_format` (before any work): never an input,
+    a path holding one or inside one; an existing output only with overwrite=true (nothing is this
+    stage's own earlier output); a file where a directory is written, or the reverse, likewise.
+    NeMo adds a split to a directory of NeMo files: refused only if that split is there already."""
+    if output_format == "nemo" and is_nemo_directory(output) and not overwrite:
+        split = (write_options or {}).get("split", "train")
+        if any((output / f"{part}_{split}.txt").exists() for part in ("text", "labels")):
+            raise InputError(f"output={output} already holds the nemo {split} split; pass overwrite=true to "
+                             f"replace that split (the other splits are kept)")
+    own = is_nemo_directory if output_format == "nemo" else (lambda _: False)
+    check_output_path(output, "output", overwrite, own, inputs=inputs, what=f"{output_format} output",
+                      kind=output_kind(output_format), within_inputs=True)
+
+
+def write_output(documents: Iterable[Document], output: Path, output_format: str,
+                 report: FormatReport | None = None, **options: Any) -> None:
+    """Write a corpus `check_output` allowed: in place of whatever is at `output`, except a NeMo split
+    added to a NeMo directory (the writer replaces that split's two files only)."""
+    if output_format == "nemo" and is_nemo_directory(output):
+        write_corpus(documents, output, output_format, report=report, **options)
+        return
+    with replacing(output) as staging:
+        write_corpus(documents, staging, output_format, report=report, **options)
+
+
 def convert(settings: ConvertConfig) -> dict:
     """Read `settings.input`, write it in the output format, print and return the summary.
 
     Raises:
-        InputError: bad input, unknown format or option, or an output that is the input.
+        InputError: bad input, unknown format or option, or an output the output rule refuses.
     """
     source, target = Path(settings.input), Path(settings.output)
-    # Directory formats replace `output` as a whole: it may neither be nor hold the input.
-    refuse_output_that_is_input(target, [source], "output", replaces_directory=True)
+    for key, value in (("format", settings.format), ("output_format", settings.output_format)):
+        if value not in FORMATS:
+            raise InputError(f"{key}={value}: expected one of {', '.join(FORMATS)}")
+    check_output(target, settings.output_format, settings.overwrite, [source], settings.write_options)
+    restrict_outputs_to([source])
     read_report, write_report = FormatReport(strict=settings.strict), FormatReport()
     documents = read_corpus(source, settings.format, report=read_report, **settings.read_options)
-    write_corpus(documents, target, settings.output_format, report=write_report, **settings.write_options)
+    write_output(documents, target, settings.output_format, report=write_report, **settings.write_options)
     summary = summarize(documents, read_report, write_report)
     print(format_summary(summary, settings), flush=True)
     return summary

@@ -6,7 +6,8 @@ Its canonical file form is JSONL, one document per line:
     {"id": "101", "text": "...", "entities": [{"start": 16, "end": 26, "type": "DATE"}]}
 
 Offsets, never tokens, are the ground truth: tokenization (ours or the challenge's) can then
-never change a span or a score.
+never change a span or a score. A record's other keys (`patient`, `note_date`, ...) and its id's
+JSON type are kept in `Document.metadata["jsonl"]` and written back in their place.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from gatortron_common.logging import InputError, location
 
 # Ids are input text; only ones of this shape (T12, P3, E0, 7) are shown in messages.
 ID_PATTERN = re.compile(r"[A-Za-z]*\d+")
+METADATA_KEY = "jsonl"  # a JSONL record's own layout: {"record": {key: value}} (see `record_layout`)
+CANONICAL_KEYS = ("id", "text", "entities", "relations", "metadata")
 
 
 def safe_id(identifier: object, fallback: str = "?") -> str:
@@ -122,19 +125,53 @@ class Document:
                                      f"(length {len(self.text)}) or an empty span")
 
     def to_json(self) -> dict[str, Any]:
+        """The canonical record; a JSONL source's other keys and id type come back in their place."""
+        metadata = {key: value for key, value in self.metadata.items() if key != METADATA_KEY}
         record: dict[str, Any] = {"id": self.id, "text": self.text,
                                   "entities": [entity.to_json() for entity in self.entities]}
         if self.relations:
             record["relations"] = self.relations
-        if self.metadata:
-            record["metadata"] = self.metadata
-        return record
+        if metadata:
+            record["metadata"] = metadata
+        layout = (self.metadata.get(METADATA_KEY) or {}).get("record")
+        return merge_record(layout, record) if isinstance(layout, dict) else record
 
     @classmethod
     def from_json(cls, record: dict[str, Any]) -> Document:
-        return cls(id=str(record["id"]), text=record["text"],
-                   entities=[Entity.from_json(e) for e in record.get("entities") or []],
-                   relations=list(record.get("relations") or []), metadata=dict(record.get("metadata") or {}))
+        document = cls(id=str(record["id"]), text=record["text"],
+                       entities=[Entity.from_json(e) for e in record.get("entities") or []],
+                       relations=list(record.get("relations") or []),
+                       metadata=dict(record.get("metadata") or {}))
+        layout = record_layout(record)
+        if layout is not None:
+            document.metadata[METADATA_KEY] = {"record": layout}
+        return document
+
+
+def record_layout(record: dict[str, Any]) -> dict[str, Any] | None:
+    """What a JSONL record holds beyond the canonical form: every key in order, the other keys with
+    their values, `id` with its JSON value (an int stays an int) and the other canonical keys with
+    None (their place). None when the record is canonical already (a string id, no other key)."""
+    if isinstance(record["id"], str) and set(record) <= set(CANONICAL_KEYS):
+        return None
+    return {key: record[key] if key not in CANONICAL_KEYS[1:] else None for key in record}
+
+
+def merge_record(layout: dict[str, Any], canonical: dict[str, Any]) -> dict[str, Any]:
+    """`canonical` written in the source record's key order with its other keys; the id keeps its
+    JSON value when the document's id is still that value's text."""
+    merged: dict[str, Any] = {}
+    for key, value in layout.items():
+        if key == "id":
+            merged[key] = value if str(value) == canonical["id"] else canonical["id"]
+        elif key in CANONICAL_KEYS:
+            if key in canonical:
+                merged[key] = canonical[key]
+        else:
+            merged[key] = value
+    for key, value in canonical.items():
+        merged.setdefault(key, value)  # canonical keys the source did not have, at the end
+    return merged
 
 
 def json_lines(path: str | Path) -> Iterator[tuple[int, str, Any]]:

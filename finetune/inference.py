@@ -2,9 +2,17 @@
 
 Used by `python -m finetune.predict`, by the test-set predictions at the end of training and by
 the dev-set metric during training (which gets its logits from the HF Trainer and shares
-`decode_document`). Each document is tokenized once (a whole chunk of documents per tokenizer
-call), cut into windows (`finetune.windows`), and all windows of the chunk are sorted by length
-and batched, so padding is small and no token is computed twice beyond the stride.
+`decode_document`). Each document is tokenized once (a group of documents per tokenizer call),
+cut into windows (`finetune.windows`), and all windows of the group are sorted by length and
+batched, so padding is small and no token is computed twice beyond the stride.
+
+Memory is bounded per note. Notes up to `long_document_chars` characters are grouped up to
+`chunk_chars` characters at a time (their words, subwords, window scores and per-word scores cost
+~0.7 KB per character together). A longer note is streamed: its subwords are counted, then read a
+block of words at a time; its windows (the very windows of the whole-note plan) are scored a group
+at a time, each group's scores go straight into an `EntityStream` (Viterbi settled as it goes), and
+only the note's text and entities grow with its length. The entities, offsets and scores are those
+of the whole-note path; `on_windows` reports a streamed note's progress.
 """
 
 from __future__ import annotations
@@ -12,34 +20,58 @@ from __future__ import annotations
 import contextlib
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
-from finetune.decoding import LabelDecoder
+from finetune.decoding import EntityStream, LabelDecoder
 from finetune.document import Document, Entity
 from finetune.formats import without_annotations
 from finetune.labels import word_spans
 from finetune.model import NerInfo, NerModel
-from finetune.windows import TokenizedDocument, Window, gather_word_scores, plan_windows, tokenize_words
+from finetune.windows import (
+    TokenizedDocument,
+    TokenStream,
+    Window,
+    count_tokens,
+    gather_word_scores,
+    iter_windows,
+    plan_windows,
+    tokenize_words,
+    unreached_scores,
+    window_count,
+    word_scores,
+)
 from gatortron_common.logging import InputError
 
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16")
 CPU_BATCH_TOKENS = 512
+LONG_DOCUMENT_CHARS = 50_000  # longer notes are streamed
+CHUNK_CHARS = 200_000  # characters of shorter notes windowed and scored together
+STREAM_BLOCK_WORDS = 2_048  # words per tokenizer call in a streamed note
+STREAM_GROUP_TOKENS = 16_384  # subwords of a streamed note's windows scored together
 
 
 @dataclass
 class PredictionStats:
-    """Counts of a prediction run (never text)."""
+    """Counts of a prediction run (never text).
+
+    `streamed`: documents predicted a window group at a time. `max_windows_held` / `max_tokens_held`:
+    the most windows whose scores, and the most subwords, that were held at once (what bounds memory).
+    """
 
     documents: int = 0
     tokens: int = 0
     windows: int = 0
     entities: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
+    streamed: int = 0
+    max_windows_held: int = 0
+    max_tokens_held: int = 0
 
     @property
     def tokens_per_second(self) -> float:
@@ -49,7 +81,9 @@ class PredictionStats:
         return {"documents": self.documents, "tokens": self.tokens, "windows": self.windows,
                 "entities": sum(self.entities.values()),
                 "entities_per_type": dict(sorted(self.entities.items())),
-                "seconds": round(self.seconds, 3), "tokens_per_second": round(self.tokens_per_second, 1)}
+                "seconds": round(self.seconds, 3), "tokens_per_second": round(self.tokens_per_second, 1),
+                "streamed": self.streamed, "max_windows_held": self.max_windows_held,
+                "max_tokens_held": self.max_tokens_held}
 
 
 def resolve_device(device: str) -> torch.device:
@@ -95,25 +129,51 @@ def predicted_document(source: Document, entities: list[Entity]) -> Document:
                     metadata=without_annotations(source.metadata))
 
 
+class LongNoteProgress:
+    """`Predictor.on_windows` as a second progress bar, one per streamed (long) note, in windows:
+    a 2 MB note takes minutes on a CPU and would otherwise show no progress at all."""
+
+    def __init__(self) -> None:
+        self._bar: tqdm | None = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if done == 0 or self._bar is None:
+            self._bar = tqdm(total=total, desc="long note", unit=" windows", leave=False, position=1,
+                             mininterval=2.0)
+        self._bar.update(done - self._bar.n)
+        if done >= total:
+            self._bar.close()
+            self._bar = None
+
+
 class Predictor:
-    """Batched, windowed inference with a fine-tuned model.
+    """Batched, windowed inference with a fine-tuned model, in bounded memory per note.
 
     Args:
         ner: the loaded model, tokenizer and `NerInfo`.
         batch_size: the most windows per forward pass.
-        batch_tokens: the most tokens (windows x padded length) per forward pass; 0 = no limit;
-            None = 512 on a CPU (one full window per pass was fastest on 2 cores: bigger batches
-            spill the attention scores out of cache; short windows still share a pass), no limit
-            on a GPU.
         precision: `fp32`, `bf16` (autocast; CPUs without bf16 units run it slower) or `fp16` (CUDA).
         device: `auto`, `cpu`, `cuda` or `cuda:N`.
         stride: subwords shared by neighbouring windows; None keeps the model's.
         decoding: `viterbi` or `argmax`; None keeps the model's.
+        batch_tokens: the most tokens (windows x padded length) per forward pass; 0 = no limit;
+            None = 512 on a CPU (one full window per pass was fastest on 2 cores: bigger batches
+            spill the attention scores out of cache; short windows still share a pass), no limit
+            on a GPU.
+        long_document_chars: notes longer than this many characters are streamed (see the module
+            docstring); None = `LONG_DOCUMENT_CHARS`. The predictions are the same either way.
+        on_windows: called as `on_windows(done, total)` while a streamed note is predicted: first
+            `(0, total)`, then after each group of windows, `done == total` at its end (windows of
+            that note; e.g. to drive a progress bar within a long note).
+
+    Attributes `chunk_chars`, `stream_block_words` and `stream_group_tokens` (module defaults) set
+    the sizes of the bounded steps; tests and benchmarks change them.
     """
 
     def __init__(self, ner: NerModel, batch_size: int = 16, precision: str = "fp32", device: str = "auto",
                  stride: int | None = None, decoding: str | None = None,
-                 batch_tokens: int | None = None) -> None:
+                 batch_tokens: int | None = None, long_document_chars: int | None = None,
+                 on_windows: Callable[[int, int], None] | None = None) -> None:
         if batch_size < 1:
             raise InputError(f"batch_size={batch_size} must be at least 1")
         if batch_tokens is not None and batch_tokens < 0:
@@ -132,6 +192,11 @@ class Predictor:
         self.batch_size = batch_size
         self.batch_tokens = batch_tokens
         self.precision = precision
+        self.long_document_chars = LONG_DOCUMENT_CHARS if long_document_chars is None else long_document_chars
+        self.on_windows = on_windows
+        self.chunk_chars = CHUNK_CHARS
+        self.stream_block_words = STREAM_BLOCK_WORDS
+        self.stream_group_tokens = STREAM_GROUP_TOKENS
         self.stats = PredictionStats()
 
     def _autocast(self) -> contextlib.AbstractContextManager:
@@ -155,21 +220,19 @@ class Predictor:
         if batch:
             yield batch
 
-    def window_scores(self, documents: Sequence[TokenizedDocument],
-                      windows: Sequence[Sequence[Window]]) -> list[list[np.ndarray]]:
-        """Label log-probabilities of every window, `[len + 2, labels]` each, in document order."""
-        flat = [window for document_windows in windows for window in document_windows]
-        results: list[np.ndarray | None] = [None] * len(flat)
+    def score_tokens(self, windows: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Label log-probabilities `[len + 2, labels]` ([CLS] row first) of windows given as subword
+        ids, batched by `batches`; in the order given."""
+        results: list[np.ndarray | None] = [None] * len(windows)
         cls_id, sep_id, pad_id = (self.tokenizer.cls_token_id, self.tokenizer.sep_token_id,
                                   self.tokenizer.pad_token_id or 0)
         with torch.inference_mode(), self._autocast():
-            for batch in self.batches([len(window) for window in flat]):
-                width = len(flat[batch[0]]) + 2
+            for batch in self.batches([len(tokens) for tokens in windows]):
+                width = len(windows[batch[0]]) + 2
                 ids = np.full((len(batch), width), pad_id, dtype=np.int64)
                 mask = np.zeros((len(batch), width), dtype=np.int64)
                 for row, index in enumerate(batch):
-                    window = flat[index]
-                    tokens = documents[window.document].input_ids[window.start:window.end]
+                    tokens = windows[index]
                     ids[row, 0], ids[row, len(tokens) + 1] = cls_id, sep_id
                     ids[row, 1:len(tokens) + 1] = tokens
                     mask[row, :len(tokens) + 2] = 1
@@ -177,19 +240,59 @@ class Predictor:
                                     attention_mask=torch.from_numpy(mask).to(self.device)).logits
                 scores = torch.log_softmax(logits.float(), dim=-1).cpu().numpy()
                 for row, index in enumerate(batch):
-                    results[index] = scores[row, :len(flat[index]) + 2]
+                    results[index] = scores[row, :len(windows[index]) + 2]
+        return results  # type: ignore[return-value]
+
+    def window_scores(self, documents: Sequence[TokenizedDocument],
+                      windows: Sequence[Sequence[Window]]) -> list[list[np.ndarray]]:
+        """Label log-probabilities of every window, `[len + 2, labels]` each, in document order."""
+        flat = [window for document_windows in windows for window in document_windows]
+        results = self.score_tokens([documents[window.document].input_ids[window.start:window.end]
+                                     for window in flat])
         grouped: list[list[np.ndarray]] = []
         position = 0
         for document_windows in windows:
-            grouped.append(results[position:position + len(document_windows)])  # type: ignore[arg-type]
+            grouped.append(results[position:position + len(document_windows)])
             position += len(document_windows)
         return grouped
 
     def predict_chunk(self, documents: Sequence[Document]) -> list[Document]:
-        """Predictions for a list of documents (one tokenizer call, one sorted set of batches)."""
+        """Predictions for a list of documents: notes up to `long_document_chars` characters windowed
+        and batched together (up to `chunk_chars` characters at a time), longer ones streamed."""
         started = time.perf_counter()
+        predictions: list[Document | None] = [None] * len(documents)
+        short = [index for index, document in enumerate(documents)
+                 if len(document.text) <= self.long_document_chars]
+        for group in self._groups(documents, short):
+            for index, prediction in zip(group, self._predict_together([documents[i] for i in group]),
+                                         strict=True):
+                predictions[index] = prediction
+        for index, document in enumerate(documents):
+            if predictions[index] is None:
+                predictions[index] = predicted_document(document, self._stream_entities(document.text))
+        self.stats.documents += len(documents)
+        self.stats.seconds += time.perf_counter() - started
+        return predictions  # type: ignore[return-value]
+
+    def _groups(self, documents: Sequence[Document], indices: Sequence[int]) -> Iterator[list[int]]:
+        """`indices` in order, cut where a group would pass `chunk_chars` characters."""
+        group: list[int] = []
+        characters = 0
+        for index in indices:
+            size = len(documents[index].text)
+            if group and characters + size > self.chunk_chars:
+                yield group
+                group, characters = [], 0
+            group.append(index)
+            characters += size
+        if group:
+            yield group
+
+    def _predict_together(self, documents: Sequence[Document]) -> list[Document]:
+        """Predictions for notes windowed and batched together (one tokenizer call)."""
         word_lists = [word_spans(document.text)[0] for document in documents]
         tokenized = tokenize_words(self.tokenizer, word_lists, [document.text for document in documents])
+        del word_lists  # each TokenizedDocument holds its own copy
         windows = document_windows(tokenized, self.info)
         scores = self.window_scores(tokenized, windows)
         predictions = []
@@ -198,11 +301,67 @@ class Predictor:
             entities = decode_document(self.decoder, document, its_windows, its_scores, self.info.categories)
             self.stats.entities.update(entity.type for entity in entities)
             predictions.append(predicted_document(source, entities))
-        self.stats.documents += len(documents)
-        self.stats.tokens += sum(len(document) for document in tokenized)
-        self.stats.windows += sum(len(its_windows) for its_windows in windows)
-        self.stats.seconds += time.perf_counter() - started
+        self._count(sum(map(len, tokenized)), sum(map(len, windows)))
+        self.stats.max_windows_held = max(self.stats.max_windows_held, sum(map(len, windows)))
+        self.stats.max_tokens_held = max(self.stats.max_tokens_held, sum(map(len, tokenized)))
         return predictions
+
+    def _stream_entities(self, text: str) -> list[Entity]:
+        """One note's entities, its windows scored a group at a time (the module docstring)."""
+        size = self.info.max_seq_length - 2
+        length = count_tokens(self.tokenizer, text, self.stream_block_words)
+        total = window_count(length, size, self.info.stride)
+        tokens = TokenStream(self.tokenizer, text, self.stream_block_words)
+        stream = EntityStream(self.decoder)
+        group_windows = self._group_windows(size)
+        group: list[Window] = []
+        done = 0
+        self._report(0, total)
+        for window in iter_windows(length, size, self.info.stride):
+            group.append(window)
+            if len(group) == group_windows:
+                done += self._stream_group(group, tokens, stream)
+                self._report(done, total)
+                group = []
+        if group:
+            done += self._stream_group(group, tokens, stream)
+            self._report(done, total)
+        for words, _ in tokens.rest():  # words without subwords, after the last one with
+            stream.push(words, unreached_scores(len(words), len(self.decoder.labels)))
+        entities = stream.finish()
+        for entity in entities:
+            entity.category = self.info.categories.get(entity.type)
+        self.stats.entities.update(entity.type for entity in entities)
+        self.stats.streamed += 1
+        self._count(length, total)
+        self.stats.max_tokens_held = max(self.stats.max_tokens_held, tokens.max_held)
+        return entities
+
+    def _stream_group(self, group: list[Window], tokens: TokenStream, stream: EntityStream) -> int:
+        """Score a group of a streamed note's windows and pass their words on; returns the group's size."""
+        start = group[0].start
+        ids = tokens.tokens(start, group[-1].end)
+        scores = self.score_tokens([ids[window.start - start:window.end - start] for window in group])
+        self.stats.max_windows_held = max(self.stats.max_windows_held, len(group))
+        for window, window_scores in zip(group, scores, strict=True):
+            words, first = tokens.take_words(window.own_end)
+            stream.push(words, word_scores(first, window, window_scores))
+        return len(group)
+
+    def _group_windows(self, size: int) -> int:
+        """Windows scored together in a streamed note: about `stream_group_tokens` subwords, a whole
+        number of full batches (so the batches are those the whole note would get)."""
+        per_batch = len(next(self.batches([size] * self.batch_size)))
+        wanted = max(1, self.stream_group_tokens // size)
+        return -(-wanted // per_batch) * per_batch
+
+    def _report(self, done: int, total: int) -> None:
+        if self.on_windows is not None:
+            self.on_windows(done, total)
+
+    def _count(self, tokens: int, windows: int) -> None:
+        self.stats.tokens += tokens
+        self.stats.windows += windows
 
     def predict(self, documents: Iterable[Document], chunk_documents: int = 64) -> Iterator[Document]:
         """Predictions, streamed: documents are read and processed `chunk_documents` at a time."""

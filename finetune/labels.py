@@ -41,9 +41,10 @@ end. Either way the number of discontinuous entities is counted.
 from __future__ import annotations
 
 import bisect
+import itertools
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -193,6 +194,23 @@ def word_spans(text: str, boundaries: Iterable[int] = ()) -> tuple[list[Span], i
             edge = cut
         spans.append((edge, end))
     return spans, cut_words
+
+
+def word_span_blocks(text: str, size: int) -> Iterator[list[Span]]:
+    """The words `word_spans(text)` finds (no boundaries), `size` at a time, found lazily.
+
+    A long note's word list costs far more than its text (a tuple of two ints per word), so the
+    prediction path for long notes reads its words in blocks and never holds them all.
+
+    Args:
+        text: the document text.
+        size: the most words per block (at least 1).
+    """
+    if size < 1:
+        raise InputError(f"block size {size} must be at least 1")
+    matches = (match.span() for match in WORD_PATTERN.finditer(text))
+    while block := list(itertools.islice(matches, size)):
+        yield block
 
 
 # --- entities -> labels ---------------------------------------------------------------------------

@@ -9,7 +9,10 @@ Inputs: any format of `finetune.formats` (its gold entities, if any, are replace
 (`format=txt`: a `.txt` file or a directory of them, one document per file, id = file stem) and
 canonical JSONL. Output: the same format (txt input -> JSONL unless `output_format=brat`), exact
 character offsets, each entity with `attributes.score` (mean probability of its words' labels;
-written where the format has room for attributes: JSONL, i2b2 XML).
+written where the format has room for attributes: JSONL, i2b2 XML). A JSONL input's records come
+back whole: their other keys in place and in order, the id's JSON type kept, the entities replaced.
+An existing output is replaced only with `overwrite=true`, and never when it is, holds or lies inside
+the input or the model (`gatortron_common.outputs`).
 
 Fast path (`finetune.inference`): documents are read and processed `chunk_documents` at a time,
 each tokenized once, cut into windows overlapping by the model's stride, windows sorted by
@@ -23,7 +26,6 @@ type, tokens/s. Settings: configs/finetune/predict.yaml.
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,13 +35,15 @@ import hydra
 from omegaconf import MISSING, DictConfig
 from tqdm import tqdm
 
+from finetune.convert import check_output, write_output
 from finetune.decoding import DECODINGS
 from finetune.document import Document, read_jsonl, write_jsonl
-from finetune.inference import Predictor
+from finetune.inference import LongNoteProgress, Predictor
 from finetune.model import describe, load_ner_model
+from gatortron_common.atomic import restrict_outputs_to
 from gatortron_common.cli import run_stage
 from gatortron_common.logging import InputError, get_logger
-from gatortron_common.outputs import refuse_output_that_is_input
+from gatortron_common.outputs import replacing
 from gatortron_common.settings import HYDRA_VERSION, config_dir, register_schema
 from gatortron_common.shards import resolve_shard
 
@@ -56,7 +60,8 @@ class PredictConfig:
         input: the documents: a file or directory, as `format` wants.
         format: `txt` or one of `finetune.formats.FORMATS`.
         output: where predictions go (a file for jsonl/conll, else a directory); `{shard}` is
-            replaced by the shard index.
+            replaced by the shard index. Never the input or the model, a path holding them or one
+            inside them.
         output_format: the output's format; None = `format` (jsonl for txt input).
         batch_size: the most windows per forward pass.
         batch_tokens: the most tokens per forward pass (0 = no limit; None = 512 on a CPU, no
@@ -70,7 +75,7 @@ class PredictConfig:
         shard_count: number of shards (None: SLURM_ARRAY_TASK_COUNT, else 1).
         read_options: reader options (e.g. `allow_unknown` for i2b2_2014).
         write_options: writer options.
-        overwrite: replace an existing output.
+        overwrite: replace an existing output (a file or a directory, whichever is there).
         log_level: logging level.
     """
 
@@ -97,34 +102,39 @@ class PredictConfig:
 register_schema("finetune_predict_schema", PredictConfig)
 
 
-def read_text_documents(path: Path) -> Iterator[Document]:
-    """Plain-text documents: one `.txt` file, or every `.txt` file of a directory (sorted by name)."""
-    from finetune.formats.common import read_text
+def read_text_documents(path: Path) -> tuple[Iterator[Document], int]:
+    """Plain-text documents (streamed) and how many: one file, or every `.txt` file under a directory,
+    subfolders included (`finetune.formats.common.text_files`); id = the relative path without its
+    suffix (`sub/a`)."""
+    from finetune.formats.common import read_text, text_files
 
-    if path.is_file():
-        files = [path]
-    elif path.is_dir():
-        files = sorted(path.glob("*.txt"))
-        if not files:
-            raise InputError(f"{path}: no .txt files")
-    else:
+    if not path.exists():
         raise InputError(f"input={path}: no such file or directory")
-    for file in files:
-        yield Document(id=file.stem, text=read_text(file))
+    files = text_files(path)
+    return (Document(id=Path(name).with_suffix("").as_posix(), text=read_text(file))
+            for file, name in files), len(files)
 
 
-def read_documents(settings: PredictConfig) -> Iterable[Document]:
-    """The input documents, streamed where the format allows (txt, jsonl)."""
+def _count_lines(path: Path) -> int:
+    """Non-blank lines of a JSONL file, counted in binary blocks (a fraction of the reading time)."""
+    with open(path, "rb") as handle:
+        return sum(1 for line in handle if line.strip())
+
+
+def read_documents(settings: PredictConfig) -> tuple[Iterable[Document], int]:
+    """The input documents, streamed where the format allows (txt, jsonl), and how many (for the
+    progress bar's total and ETA)."""
     source = Path(settings.input)
     if settings.format == TEXT_FORMAT:
         return read_text_documents(source)
     if settings.format == "jsonl" and not settings.read_options:
         if not source.is_file():
             raise InputError(f"input={source}: jsonl input must be a file")
-        return read_jsonl(source)
+        return read_jsonl(source), _count_lines(source)
     from finetune.formats import read_corpus
 
-    return read_corpus(source, settings.format, **settings.read_options)
+    documents = list(read_corpus(source, settings.format, **settings.read_options))
+    return documents, len(documents)
 
 
 def validate(settings: PredictConfig) -> tuple[str, Path, int, int]:
@@ -147,26 +157,27 @@ def validate(settings: PredictConfig) -> tuple[str, Path, int, int]:
     source = Path(settings.input)
     if not source.exists():
         raise InputError(f"input={source}: no such file or directory")
-    # The output is replaced as a whole: it may not be or hold the input documents or the model.
-    refuse_output_that_is_input(output, [source, settings.model], "output", replaces_directory=True)
-    if output.exists() and (output.is_file() or any(output.iterdir())) and not settings.overwrite:
-        raise InputError(f"output={output}: exists; choose a new path or set overwrite=true to replace it")
+    # One output rule: never the documents or the model (nor holding or inside them); an existing
+    # output, or a directory where a file is written (and the reverse), only with overwrite=true.
+    check_output(output, output_format, settings.overwrite, [source, settings.model], settings.write_options)
     return output_format, output, index, count
 
 
 def predict(settings: PredictConfig) -> dict[str, Any]:
     """Predict entities for every input document and write them; return the summary (counts only)."""
     output_format, output, index, count = validate(settings)
+    restrict_outputs_to([settings.input])
     ner = load_ner_model(settings.model)
     predictor = Predictor(ner, batch_size=settings.batch_size, precision=settings.precision,
                           device=settings.device, stride=settings.stride, decoding=settings.decoding,
-                          batch_tokens=settings.batch_tokens)
+                          batch_tokens=settings.batch_tokens, on_windows=LongNoteProgress())
     logger.info("model %s: %s on %s (%s)", settings.model, describe(predictor.info), predictor.device,
                 settings.precision)
-    documents: Iterable[Document] = read_documents(settings)
+    documents, total = read_documents(settings)
     if count > 1:
         documents = (document for position, document in enumerate(documents) if position % count == index)
-    progress = tqdm(desc="predict", unit=" docs", mininterval=2.0)
+        total = len(range(index, total, count))
+    progress = tqdm(desc="predict", total=total, unit=" docs", mininterval=2.0)
 
     def predictions() -> Iterator[Document]:
         for document in predictor.predict(documents, settings.chunk_documents):
@@ -174,13 +185,10 @@ def predict(settings: PredictConfig) -> dict[str, Any]:
             yield document
 
     if output_format == "jsonl" and not settings.write_options:
-        if output.is_dir():
-            shutil.rmtree(output)  # overwrite=true was given (validate refuses otherwise)
-        write_jsonl(predictions(), output)
+        with replacing(output) as staging:  # takes the place of what validate allowed to be replaced
+            write_jsonl(predictions(), staging)  # streamed
     else:
-        from finetune.formats import write_corpus
-
-        write_corpus(predictions(), output, output_format, **settings.write_options)
+        write_output(predictions(), output, output_format, **settings.write_options)
     progress.close()
     if not predictor.stats.documents:
         logger.warning("the input holds no documents%s; wrote an empty output",

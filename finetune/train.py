@@ -50,12 +50,18 @@ from finetune.inference import PRECISIONS, Predictor, decode_document, predicted
 from finetune.labels import LabelSettings, label_vocabulary
 from finetune.model import HEADS, NerInfo, NerModel, build_model, encoder_config, ner_info_of, save_ner_model
 from finetune.scoring.report import format_tables
-from gatortron_common.atomic import atomic_write_text
+from gatortron_common.atomic import atomic_write_text, restrict_outputs_to
 from gatortron_common.logging import InputError, get_logger
-from gatortron_common.outputs import refuse_output_that_is_input
+from gatortron_common.outputs import check_output_path
 
 logger = get_logger("finetune")
-RUN_MARKER = "finetune_run.json"  # marks an output_dir as this stage's own
+RUN_MARKER = "finetune_run.json"  # marks an output_dir as this stage's own; records its resume settings
+# What a resumed run must share with the run it continues: what shapes the optimisation or the data.
+# Not here (free to change on resume): eval batch size, early stopping, logging, checkpoints kept,
+# loader workers, decoding (dev scoring only), device.
+RESUME_KEYS = ("model", "data_dir", "seed", "world_size", "task.name", "task.dataset", "task.head",
+               "task.optim", "task.trainer.epochs", "task.trainer.batch_size",
+               "task.trainer.grad_accumulation", "task.trainer.precision")
 SCHEDULES = ("linear", "cosine", "constant_with_warmup")
 BEST_METRIC = "strict_micro_f1"
 FILE_FORMATS = {"jsonl": "test_predictions.jsonl", "conll": "test_predictions.conll"}
@@ -67,22 +73,62 @@ def label_settings(settings: FinetuneConfig) -> LabelSettings:
                          type_priority=list(dataset.type_priority), discontinuous=dataset.discontinuous)
 
 
+def is_run_dir(path: Path) -> bool:
+    """Whether `path` is an output_dir of this stage (its marker file)."""
+    return path.is_dir() and (path / RUN_MARKER).is_file()
+
+
 def check_output_dir(settings: FinetuneConfig) -> None:
-    """Refuse an output_dir that is (or holds) an input, or holds something not ours without overwrite."""
-    output = Path(settings.output_dir).resolve()
-    # overwrite=true replaces output_dir as a whole: it may never be or hold the model or the corpus.
-    refuse_output_that_is_input(output, [settings.model, settings.data_dir], "output_dir",
-                                replaces_directory=True)
-    if output.exists() and not output.is_dir():
-        raise InputError(f"output_dir={settings.output_dir}: is a file")
-    if not output.is_dir() or not any(output.iterdir()) or settings.overwrite:
+    """The one output rule: output_dir is never, holds or lies inside the model or the corpus; one
+    that holds something else is replaced only with overwrite=true; an earlier run is continued
+    (resume=true, with the same settings) or replaced (overwrite=true)."""
+    check_output_path(settings.output_dir, "output_dir", settings.overwrite, is_run_dir,
+                      inputs=[settings.model, settings.data_dir], what="fine-tuning output",
+                      kind="directory", within_inputs=True)
+    output = Path(settings.output_dir)
+    if not is_run_dir(output):
         return
-    if not (output / RUN_MARKER).is_file():
-        raise InputError(f"output_dir={settings.output_dir}: exists, is not empty and is not a fine-tuning "
-                         f"output; choose a new directory or set overwrite=true to replace it")
-    if not settings.resume:
+    if settings.resume:
+        check_resume(settings, output)
+    elif not settings.overwrite:
         raise InputError(f"output_dir={settings.output_dir}: holds an earlier fine-tuning run; resume=true "
                          f"continues it, overwrite=true replaces it")
+
+
+def resume_settings(settings: FinetuneConfig) -> dict[str, Any]:
+    """The `RESUME_KEYS` settings, flattened to `task.optim.lr`-style keys, as JSON values."""
+    values = OmegaConf.to_container(OmegaConf.structured(settings))
+    values.update(model=str(Path(settings.model).resolve()), data_dir=str(Path(settings.data_dir).resolve()),
+                  world_size=int(os.environ.get("WORLD_SIZE", "1")))
+    flat: dict[str, Any] = {}
+    for key in RESUME_KEYS:
+        value: Any = values
+        for part in key.split("."):
+            value = value[part]
+        if isinstance(value, dict):
+            flat.update({f"{key}.{name}": item for name, item in value.items()})
+        else:
+            flat[key] = value
+    return json.loads(json.dumps(flat))
+
+
+def check_resume(settings: FinetuneConfig, output: Path) -> None:
+    """Refuse resume=true with settings that differ from those the earlier run recorded, naming all."""
+    marker = output / RUN_MARKER
+    try:
+        recorded = json.loads(marker.read_text(encoding="utf-8")).get("settings")
+    except (OSError, ValueError, AttributeError):
+        raise InputError(f"{marker}: not a readable run record; resume=false overwrite=true replaces "
+                         f"the run") from None
+    if not isinstance(recorded, dict):
+        logger.warning("resume: %s records no settings (an older run); they cannot be compared", marker)
+        return
+    current = resume_settings(settings)
+    differ = [key for key in sorted(set(recorded) | set(current)) if recorded.get(key) != current.get(key)]
+    if differ:
+        changes = ", ".join(f"{key} (was {recorded.get(key)}, now {current.get(key)})" for key in differ)
+        raise InputError(f"resume=true: settings differ from the run in output_dir={settings.output_dir}: "
+                         f"{changes}; resume with the same settings, or use a new output_dir")
 
 
 def validate(settings: FinetuneConfig) -> Any:
@@ -299,13 +345,19 @@ def prepare(settings: FinetuneConfig, config: Any) -> Prepared:
 
 
 def start_output(settings: FinetuneConfig) -> Path:
-    """Create output_dir (replacing it under overwrite=true) and mark it as this stage's (rank 0)."""
+    """Create output_dir (replacing it under overwrite=true, unless resume=true continues our own run)
+    and mark it as this stage's, with the settings a resume must keep (rank 0)."""
     output = Path(settings.output_dir)
     if is_main_process():
-        if settings.overwrite and not settings.resume and output.is_dir() and any(output.iterdir()):
-            shutil.rmtree(output)
+        continued = settings.resume and is_run_dir(output)
+        if settings.overwrite and not continued:
+            if output.is_dir() and not output.is_symlink():
+                shutil.rmtree(output)
+            elif output.exists() or output.is_symlink():
+                output.unlink()  # a file where the directory goes (check_output_dir allowed it)
         output.mkdir(parents=True, exist_ok=True)
-        marker = {"stage": "finetune", "task": settings.task.name, "model": str(settings.model)}
+        marker = {"stage": "finetune", "task": settings.task.name, "model": str(settings.model),
+                  "settings": resume_settings(settings)}
         atomic_write_text(output / RUN_MARKER, json.dumps(marker, indent=2) + "\n")
     return output
 
@@ -361,6 +413,7 @@ def finetune(settings: FinetuneConfig) -> dict[str, Any]:
     """
     started = time.perf_counter()
     prepared = prepare(settings, validate(settings))
+    restrict_outputs_to([settings.data_dir])  # a model can memorise its training notes
     output = start_output(settings)
     trainer = build_trainer(settings, prepared, output)
     result = trainer.train(resume_from_checkpoint=last_checkpoint(settings, trainer.args.output_dir))

@@ -180,7 +180,7 @@ def read_documents(path: Path, fmt: str = "auto", text_key: str = "text", text_c
         for document in documents:
             if not document.text or document.text.isspace():
                 skips.skip("empty_document", document.source, document.line)
-            elif not document.text.isascii() and _has_surrogates(document.text):  # isascii: C speed
+            elif not document.text.isascii() and has_surrogates(document.text):  # isascii: C speed
                 skips.skip("invalid_utf8", document.source, document.line)
             else:
                 yield document
@@ -192,7 +192,7 @@ def read_documents(path: Path, fmt: str = "auto", text_key: str = "text", text_c
         skips.skip(f"corrupt_or_truncated{path.suffix}", str(path))
 
 
-def _has_surrogates(text: str) -> bool:
+def has_surrogates(text: str) -> bool:
     """Lone surrogates: undecodable bytes (kept by surrogateescape) or broken JSON escapes."""
     try:
         text.encode("utf-8")  # C speed; a regex scan for surrogates runs at ~150 MB/s
@@ -289,66 +289,105 @@ class _LineWindow:
         return found
 
 
-def _read_delimited(path: Path, delimiter: str, text_column: str, skips: SkipReport) -> Iterator[TextRecord]:
-    """CSV/TSV notes. The csv module parses in strict mode, so a quote that is opened and never
-    closed (which would swallow the following notes into one) stops at the first quote that cannot
-    close a field, or at the end of the file; the record is then looked at again (see _recover)."""
+@dataclass(frozen=True)
+class DelimitedRow:
+    """One record of a CSV/TSV file as parsed: every cell, or why it could not be read.
+
+    Attributes:
+        line: the 1-based line where the record starts (a quoted cell can span lines).
+        cells: the record's cells; [] for a blank line and for a record that could not be read.
+        problems: (reason, line) for each problem, when the record could not be read: `unclosed_quote`
+            (then `row_inside_unclosed_quote` at each line it swallowed), `csv_parse_error`,
+            `wrong_field_count:<found>!=<header's>`. Reasons name no cell.
+    """
+
+    line: int
+    cells: list[str]
+    problems: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def blank(self) -> bool:
+        """A blank line: no record, and nothing lost."""
+        return not self.cells and not self.problems
+
+
+def read_delimited_rows(path: Path, delimiter: str) -> Iterator[DelimitedRow]:
+    """The records of a CSV/TSV file, the header first (line 1), each with all its cells.
+
+    The csv module parses in strict mode, so a quote that is opened and never closed (which would
+    swallow the following records into one) stops at the first quote that cannot close a field, or
+    at the end of the file; the record is then looked at again (see `_recover`). Undecodable bytes
+    are kept as lone surrogates (`has_surrogates`); a byte order mark at the start is dropped.
+
+    Args:
+        path: the file (optionally compressed).
+        delimiter: "," or "\t".
+
+    Raises:
+        InputError: an empty file, or a header row that is not valid CSV (named by file:1, never
+            by its cells: in a file without a header they are a note).
+    """
     csv.field_size_limit(sys.maxsize)  # single notes can be tens of MB
-    source = str(path)
     with open_text(path, newline="") as handle:
         window = _LineWindow(handle)
         reader = csv.reader(window, delimiter=delimiter, strict=True)
         try:
             header = next(reader)
         except StopIteration:
-            raise InputError(f"{source}: empty file, expected a header row with {text_column}") from None
+            raise InputError(f"{path}: empty file, expected a header row") from None
         except csv.Error:
-            raise InputError(f"{source}:1: the header row is not valid CSV (a quote is not closed)") from None
-        if text_column not in header:
-            # Never the header's cells: in a file without a header they are the first note.
-            raise InputError(f"{source}:1: no column {text_column!r} in the first row, which has "
-                             f"{len(header)} column(s); the first row must be a header naming the text "
-                             f"column (set text_column= to its name)")
-        column, width, record_start = header.index(text_column), len(header), reader.line_num + 1
+            raise InputError(f"{path}:1: the header row is not valid CSV (a quote is not closed)") from None
+        yield DelimitedRow(1, header)
+        width, record_start = len(header), reader.line_num + 1
         while True:
             window.keep_from = record_start
             try:
-                row = next(reader)
+                cells = next(reader)
             except StopIteration:
                 break
             except csv.Error:
-                lines = window.lines(record_start, reader.line_num)
-                recovered = _recover(lines, delimiter, width, skips, source, record_start)
-                if recovered is not None:
-                    yield TextRecord(recovered[column], source, record_start)
-                record_start = reader.line_num + 1
-                continue
-            if len(row) != width:
-                if row:  # a blank line is no record
-                    skips.skip(f"wrong_field_count:{len(row)}!={width}", source, record_start)
+                yield _recover(window.lines(record_start, reader.line_num), delimiter, width, record_start)
             else:
-                yield TextRecord(row[column], source, record_start)
+                if len(cells) in (0, width):  # 0: a blank line, which is no record
+                    yield DelimitedRow(record_start, cells)
+                else:
+                    reason = f"wrong_field_count:{len(cells)}!={width}"
+                    yield DelimitedRow(record_start, [], ((reason, record_start),))
             record_start = reader.line_num + 1
 
 
-def _recover(lines: list[str], delimiter: str, width: int, skips: SkipReport, source: str,
-             first_line: int) -> list[str] | None:
+def _read_delimited(path: Path, delimiter: str, text_column: str, skips: SkipReport) -> Iterator[TextRecord]:
+    """CSV/TSV notes: the text column of each record; records that cannot be read are skipped."""
+    source = str(path)
+    rows = read_delimited_rows(path, delimiter)
+    header = next(rows).cells
+    if text_column not in header:
+        # Never the header's cells: in a file without a header they are the first note.
+        raise InputError(f"{source}:1: no column {text_column!r} in the first row, which has "
+                         f"{len(header)} column(s); the first row must be a header naming the text "
+                         f"column (set text_column= to its name)")
+    column = header.index(text_column)
+    for row in rows:
+        for reason, line in row.problems:
+            skips.skip(reason, source, line)
+        if row.cells:
+            yield TextRecord(row.cells[column], source, row.line)
+
+
+def _recover(lines: list[str], delimiter: str, width: int, first_line: int) -> DelimitedRow:
     """A record the strict parser refused (lines `first_line`.. of it): the row the lenient parser
-    makes of it when it is one stray quote in one record, as before; else nothing, with skips.
+    makes of it when it is one stray quote in one record; else the problems.
 
     When later lines of the record read as rows of their own, a quote was opened and never closed
-    and swallowed them: the record counts as `unclosed_quote` and each row it swallowed as
+    and swallowed them: the record's problem is `unclosed_quote`, and each row it swallowed is a
     `row_inside_unclosed_quote`, at its own line.
     """
     swallowed = [first_line + offset for offset, line in enumerate(lines[1:], start=1)
                  if len(next(csv.reader([line], delimiter=delimiter), [])) == width]
     if swallowed:
-        skips.skip("unclosed_quote", source, first_line)
-        for line in swallowed:
-            skips.skip("row_inside_unclosed_quote", source, line)
-        return None
+        return DelimitedRow(first_line, [], (("unclosed_quote", first_line),
+                                             *(("row_inside_unclosed_quote", line) for line in swallowed)))
     rows = list(csv.reader(lines, delimiter=delimiter))
     if len(rows) == 1 and len(rows[0]) == width:
-        return rows[0]
-    skips.skip("csv_parse_error", source, first_line)
-    return None
+        return DelimitedRow(first_line, rows[0])
+    return DelimitedRow(first_line, [], (("csv_parse_error", first_line),))

@@ -9,7 +9,6 @@ memory at a time. HF tensors go out in safetensors shards as they are made.
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,7 @@ from torch.distributed.checkpoint import load as dcp_load
 from torch.distributed.checkpoint.metadata import TensorStorageMetadata
 from transformers import MegatronBertConfig
 
-from gatortron_common.atomic import atomic_directory, atomic_write_text, default_file_mode
+from gatortron_common.atomic import atomic_directory, atomic_write_text, restrict_outputs_to
 from gatortron_common.logging import InputError, get_logger
 from gatortron_common.outputs import check_output_path
 from gatortron_common.settings import register_schema
@@ -172,7 +171,6 @@ class ShardWriter:
     def _flush(self) -> None:
         path = self.directory / f".shard-{len(self.files) + 1:05d}.safetensors"
         save_file(self.pending, str(path), metadata={"format": "pt"})
-        os.chmod(path, default_file_mode())
         self.files.append((path, list(self.pending)))
         self.pending, self.pending_bytes = {}, 0
 
@@ -230,6 +228,7 @@ def export_checkpoint(cfg: ExportConfig) -> dict:
     vocab_dir = vocab.path.parent
     check_output_path(cfg.output, "output", cfg.overwrite, is_export, inputs=[root, vocab.path, vocab_dir],
                       what="HF model directory written by pretrain.export")
+    restrict_outputs_to([directory])  # weights can hold training text: no more readable than the checkpoint
     shapes = Shapes(num_layers=model.num_layers, num_attention_heads=model.num_attention_heads,
                     vocab_size=len(tokens), padded_vocab_size=position["padded_vocab_size"],
                     binary_head=model.binary_head)

@@ -26,7 +26,7 @@ from megatron.core.optimizer_param_scheduler import OptimizerParamScheduler
 from megatron.core.pipeline_parallel import get_forward_backward_func
 from megatron.core.transformer.transformer_config import TransformerConfig
 
-from gatortron_common.atomic import atomic_write_text
+from gatortron_common.atomic import atomic_write_text, restrict_outputs_to
 from gatortron_common.logging import get_logger
 from pretrain import checkpoint, cpu_backend, lifetime, profiling, throughput
 from pretrain.config import Precision, PretrainConfig, micro_batches_per_step, model_record, validate
@@ -278,7 +278,10 @@ def setup(cfg: PretrainConfig) -> Run:
     device = choose_device()
     validate(cfg, on_gpu=device.type == "cuda", world_size=world_size())
     vocab = load_vocabulary(cfg.data.vocab)
-    check_dataset_vocabularies(resolve_blend(cfg.data.blend)[0], vocab, f"data.vocab={cfg.data.vocab}")
+    prefixes = resolve_blend(cfg.data.blend)[0]
+    check_dataset_vocabularies(prefixes, vocab, f"data.vocab={cfg.data.vocab}")
+    # Checkpoints can memorise the notes: no more readable than the datasets they were trained on.
+    restrict_outputs_to(Path(f"{prefix}.bin") for prefix in prefixes)
     lifetime.forked_children_end_with_this_process()
     initialize_distributed(device)
     _quiet_megatron(cfg.log_level)

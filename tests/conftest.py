@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,16 @@ import pytest
 from pretrain_runs import make_pretrain_data
 
 from synthetic.corpora.notes import generate_notes, write_notes_delimited, write_notes_jsonl
+
+
+@pytest.fixture(autouse=True)
+def _restore_umask() -> Iterator[None]:
+    """Stages run in-process narrow the umask to their inputs' permissions (outputs no more readable
+    than inputs); each test starts from the umask the session had."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    yield
+    os.umask(mask)
 
 
 @pytest.fixture(scope="session")

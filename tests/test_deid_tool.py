@@ -176,7 +176,8 @@ def test_bad_settings_are_refused_before_any_work(weak_model: Path, notes: list,
     refused("unknown rule", rules=RuleConfig(enabled=["zip"]))
     assert not (tmp_path / "o.tsv").exists() and not (tmp_path / "o.tsv.spans.jsonl").exists()
     (tmp_path / "o.tsv").write_text("precious\n")
-    refused("exists; choose a new path or set overwrite=true")
+    refused("is an existing file that is not a de-identification output; choose a new path, or pass "
+            "overwrite=true")
     assert (tmp_path / "o.tsv").read_text() == "precious\n"
 
 
@@ -210,7 +211,7 @@ def test_surrogate_mode_shifts_a_patients_dates_by_one_offset_across_notes(
         with open(tmp_path / name, encoding="utf-8", newline="") as handle:
             return [row["NOTE_TEXT"] for row in csv.DictReader(handle)]
 
-    first, again, other = run("one", "a.csv"), run("one", "b.csv"), run("two", "c.csv")
+    first, again, other = run("one" * 6, "a.csv"), run("one" * 6, "b.csv"), run("two" * 6, "c.csv")
     assert first == again and first != other  # the secret decides, and only the secret
     dates = [re.findall(r"\d{4}-\d{2}-\d{2}", text) for text in first]
     shifted = [dt.date.fromisoformat(d[0]) for d in dates]
@@ -243,7 +244,7 @@ def test_i2b2_xml_in_xml_out_with_an_audit(weak_model: Path, tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     corpus = make_corpora(tmp_path / "corpora", 8, ["i2b2_2014"])
     xml = corpus / "i2b2_2014" / "train"
-    monkeypatch.setenv("GATORTRON_DEID_SECRET", "k")
+    monkeypatch.setenv("GATORTRON_DEID_SECRET", "k" * 16)
     summary = deidentify(DeidConfig(model=str(weak_model), input=str(xml), output=str(tmp_path / "deid_xml"),
                                     mode="surrogate", gold=str(xml), device="cpu"))
     written = read_corpus(tmp_path / "deid_xml", "i2b2_2014")
@@ -278,7 +279,7 @@ def test_shards_split_the_notes_and_a_rerun_skips_finished_shards(weak_model: Pa
                                   shard_index=0, shard_count=2))
     assert again["skipped"] and (tmp_path / "out_0.tsv").stat().st_mtime_ns == before
     (tmp_path / "out_1.tsv.spans.done.json").unlink()  # as if killed before the run finished
-    with pytest.raises(InputError, match="exists"):
+    with pytest.raises(InputError, match="is an existing file that is not a de-identification output"):
         deidentify(DeidConfig(model=str(weak_model), input=str(source), output=output, device="cpu",
                               shard_index=1, shard_count=2))
     with pytest.raises(InputError, match=r"output must contain \{shard\}"):
@@ -307,3 +308,148 @@ def test_brat_span_files_name_each_note_and_hold_offsets_not_text(weak_model: Pa
             for kind, start, end in [kind_span.split()]] == expected
     assert all(text == "" for _, _, text in entities)
     assert all("sources=" in line for line in lines if line.startswith("#"))
+
+
+SECRET = "test-secret-0123456789abcdef"
+
+
+def write_rows(path: Path, texts: list[str], delimiter: str = "\t") -> Path:
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, delimiter=delimiter, lineterminator="\n")
+        writer.writerow(["NOTE_ID", "NOTE_TEXT"])
+        writer.writerows([f"N{index}", text] for index, text in enumerate(texts))
+    return path
+
+
+def test_settings_that_weaken_privacy_are_refused_before_the_model_loads(tmp_path: Path) -> None:
+    source = write_rows(tmp_path / "notes.tsv", ["Seen 2067-05-03, call 352-555-0101."] * 3)
+    not_a_model = tmp_path / "empty_model"
+    not_a_model.mkdir()  # loading it would fail: every refusal below must come first
+
+    def refused(match: str, **settings) -> None:
+        values = {"model": str(not_a_model), "input": str(source), "output": str(tmp_path / "o.tsv"),
+                  "secret": SECRET, **settings}
+        with pytest.raises(InputError, match=match):
+            deidentify(DeidConfig(**values))
+
+    refused(r"threshold.NAME=7.*\[0, 1\]", threshold={"NAME": 7})
+    refused(r"threshold.DATE=-0.5", threshold={"DATE": -0.5})
+    refused(r"default_threshold=1.5", default_threshold=1.5)
+    refused("secret: shorter than 128 bits", mode="surrogate", secret="a")
+    refused("secret: shorter than 128 bits", mode="surrogate", secret="fifteen-bytes!!")
+    refused("chunk_documents=0: must be at least 1", chunk_documents=0)
+    refused("chunk_documents=-3: must be at least 1", chunk_documents=-3)
+    refused("no column patient_key=PATIENT", patient_key="PATIENT")
+    refused("patient_key: txt notes have no fields", input=str(tmp_path), output=str(tmp_path.parent / "x"),
+            patient_key="MRN")
+    header_only = tmp_path / "header_only.tsv"
+    header_only.write_text("NOTE_ID\tNOTE_TEXT\n", encoding="utf-8")
+    refused("holds no notes", input=str(header_only))
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("", encoding="utf-8")
+    refused("holds no notes", input=str(empty), output=str(tmp_path / "o.jsonl"))
+    assert not list(tmp_path.glob("o.*"))
+
+
+def test_a_bad_setting_on_the_command_line_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    source = write_rows(tmp_path / "notes.tsv", ["Seen 2067-05-03."])
+    result = subprocess.run([sys.executable, "-m", "finetune.deid", "model=null", f"input={source}",
+                             f"output={tmp_path / 'o.tsv'}", "+threshold.NAME=7"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].endswith(
+        "ERROR finetune.deid: threshold.NAME=7.0: a model score threshold must lie in [0, 1]"), lines
+
+
+def test_outputs_that_would_overwrite_notes_or_die_late_are_refused_first(weak_model: Path,
+                                                                            tmp_path: Path) -> None:
+    source = write_rows(tmp_path / "notes.tsv", ["Seen 2067-05-03."] * 2)
+    folder = tmp_path / "results"
+    folder.mkdir()
+    (folder / "keep.txt").write_text("precious\n")
+    gold = tmp_path / "gold"
+    gold.mkdir()
+    (gold / "1.xml").write_text("<x/>")
+
+    def refused(match: str, **settings) -> None:
+        values = {"model": None, "input": str(source), "output": str(tmp_path / "o.tsv"), **settings}
+        with pytest.raises(InputError, match=match):
+            deidentify(DeidConfig(**values))
+
+    refused("spans=.* is the output itself", spans=str(tmp_path / "o.tsv"))
+    # A file output onto an existing folder: refused before the work, even with overwrite=true.
+    refused("is a folder, but a file is written there", output=str(folder), overwrite=True)
+    refused("is a folder, but a file is written there", spans=str(folder), overwrite=True)
+    assert (folder / "keep.txt").read_text() == "precious\n"
+    inside = "lies inside the input directory"
+    refused(inside, model=str(weak_model), output=str(weak_model / "sub" / "o.tsv"))
+    refused(inside, input=str(tmp_path), output=str(tmp_path / "deid" / "o"), input_format="txt")
+    refused(inside, output=str(gold / "o.tsv"), gold=str(gold), input=str(tmp_path), input_format="txt")
+
+
+def test_a_rerun_skips_only_an_identical_finished_run_and_clears_stale_partials(tmp_path: Path) -> None:
+    source = write_rows(tmp_path / "notes.tsv", ["Seen 2067-05-03, call 352-555-0101."] * 3)
+    output = tmp_path / "o.tsv"
+    stale = tmp_path / ".o.tsv.x1y2z3.partial"
+    stale.write_bytes(b"\0" * 4096)  # what a killed run leaves
+    settings = {"model": None, "input": str(source), "output": str(output)}
+    first = deidentify(DeidConfig(**settings))
+    assert first["notes"] == 3 and not stale.exists()
+    assert deidentify(DeidConfig(**settings))["skipped"]
+
+    def refused(match: str, **changed) -> None:
+        with pytest.raises(InputError, match=match):
+            deidentify(DeidConfig(**{**settings, **changed}))
+
+    refused("another mode", mode="surrogate", secret=SECRET)
+    refused("another template", template="[**{subtype}**]")
+    refused("another rules", rules=RuleConfig(enabled=["date"]))
+    write_rows(source, ["Seen 2067-05-03, call 352-555-0101."] * 4)  # another input at the same path
+    refused("another input input")
+    write_rows(source, ["Seen 2067-05-03, call 352-555-0101."] * 3)
+    os.utime(source, ns=(0, 0))
+    refused("another input input")
+    deidentify(DeidConfig(**settings, overwrite=True))
+    output.unlink()
+    refused("output .* is missing")
+    assert deidentify(DeidConfig(**settings, overwrite=True))["notes"] == 3 and output.is_file()
+
+
+def test_span_records_are_positions_in_the_input_across_shards(tmp_path: Path) -> None:
+    source = write_rows(tmp_path / "notes.tsv", [f"Seen 2067-05-0{day}." for day in range(1, 7)])
+    for index in (0, 1):
+        deidentify(DeidConfig(model=None, input=str(source), output=str(tmp_path / "o_{shard}.tsv"),
+                              shard_index=index, shard_count=2))
+        records = spans_by_record(tmp_path / f"o_{index}.tsv.spans.jsonl")
+        assert sorted(records) == [index, index + 2, index + 4]
+        assert all(span["document"] == f"notes.tsv:{record + 2}"
+                   for record, spans in records.items() for span in spans)
+
+
+def test_a_note_that_cannot_be_deidentified_is_left_out_and_counted(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """No single note aborts the run, and none is ever written out as it was (see README)."""
+    from finetune.deid import surrogates
+
+    texts = ["Seen 2067-05-03.", "Seen 2067-05-04, SSN 987-65-4321.", "Seen 9999-12-31 and 0001-01-01."]
+    source = write_rows(tmp_path / "notes.tsv", texts)
+    real = surrogates.Surrogates.note_replacements
+
+    def failing_on_the_ssn_note(self, text: str, spans, scope: str) -> list[str]:
+        if "987-65-4321" in text:
+            raise RuntimeError("a fault injected for this test")
+        return real(self, text, spans, scope)
+
+    monkeypatch.setattr(surrogates.Surrogates, "note_replacements", failing_on_the_ssn_note)
+    summary = deidentify(DeidConfig(model=None, input=str(source), output=str(tmp_path / "o.tsv"),
+                                    mode="surrogate", secret=SECRET))
+    assert summary["notes"] == 2 and summary["notes_left_out"] == 1 and summary["left_out"] == ["notes.tsv:3"]
+    rows = read_tsv(tmp_path / "o.tsv")
+    assert [row[0] for row in rows[1:]] == ["N0", "N2"]
+    assert not any("987-65-4321" in cell for row in rows for cell in row)
+    # Shifted either way, one of the dates at the ends of the calendar cannot move: it became the tag,
+    # not an OverflowError, and the other is a valid date.
+    tagged_or_valid = re.fullmatch(r"Seen (\S+) and (\S+)\.", rows[2][1]).groups()
+    assert "[**DATE**]" in tagged_or_valid and "9999-12-31" not in rows[2][1]
+    assert all(d == "[**DATE**]" or dt.date.fromisoformat(d) for d in tagged_or_valid)

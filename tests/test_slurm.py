@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SLURM = ROOT / "slurm"
 PYTHON = sys.executable
 JOB_TIMEOUT = 600  # seconds for any one job; the whole module takes a few minutes
-DEID_SECRET = "slurm-test-secret"
+DEID_SECRET = "slurm-test-secret-0123456789abcdef"
 PRETRAIN_ITERS = 12
 FINETUNE_ARGS = ("task.dataset.max_seq_length=128 task.dataset.stride=32 task.head.kind=linear "
                  "task.optim.lr=3e-3 task.trainer.epochs=1 task.trainer.batch_size=8 "

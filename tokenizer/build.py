@@ -10,7 +10,7 @@ from functools import partial
 from pathlib import Path
 from typing import NamedTuple
 
-from gatortron_common.atomic import atomic_directory
+from gatortron_common.atomic import atomic_directory, restrict_outputs_to
 from gatortron_common.logging import InputError, SkipReport, get_logger
 from gatortron_common.outputs import check_output_path
 from gatortron_common.readers import TEXT_FORMATS, expand_inputs
@@ -76,6 +76,7 @@ def build_vocabulary(cfg: TokenizerConfig) -> dict:
     """
     started = time.perf_counter()
     files = validate(cfg)
+    restrict_outputs_to(files)  # the vocabulary and its held-out sample come from the notes
     output_dir = Path(cfg.output_dir)
     remove_stale_staging(output_dir, files)
     # Everything, the temporary copy of the sample included, lives in the staging folder: a killed

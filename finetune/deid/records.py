@@ -7,26 +7,37 @@ corpus: each file's TEXT replaced and its TAGS the PHI found, at their offsets i
 Outputs are written to a temporary path and renamed into place when whole. A record whose text
 cannot be found (a missing column or key, a value that is not a string) is an error naming file and
 line: a de-identification tool must never pass a note through untouched.
+
+Nothing is dropped without a word. A CSV/TSV row that cannot be read (a quote never closed, a wrong
+number of fields, broken quoting, bad bytes), a header naming a column twice, a JSONL line that is
+not one JSON object or holds a key twice: each stops the run with an `InputError` naming file and
+line (the outputs, written atomically, do not appear). A blank line holds no note: it is counted
+(`blank_line`) and reported, and not written back. A folder of .txt notes is read with its
+subfolders (`finetune.formats.common.text_files`); the output folder mirrors them.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
-import sys
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from finetune.document import Document, Entity, json_lines
-from finetune.formats.common import read_text, write_text
+from finetune.document import Document, Entity
+from finetune.formats.common import read_text, text_files, write_text
 from gatortron_common.atomic import atomic_directory, atomic_open
-from gatortron_common.logging import InputError, location
+from gatortron_common.logging import InputError, SkipReport, get_logger, location
+from gatortron_common.readers import has_surrogates, read_delimited_rows
 
+logger = get_logger(__name__)
 FORMATS: tuple[str, ...] = ("txt", "jsonl", "csv", "tsv", "i2b2_2014")
 _DELIMITERS = {"csv": ",", "tsv": "\t"}
+_JSON_TYPES = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "true or false",
+               type(None): "null"}
 
 
 @dataclass
@@ -34,12 +45,12 @@ class NoteRecord:
     """One note and what is needed to write it back.
 
     Args:
-        id: a stable name for span files (`file` for txt, `file:line` for rows and lines; a row's
-            first line).
+        id: a stable name for span files (txt: the file's path relative to the input folder, POSIX
+            separators; rows and lines: `file:line`, a row's first line).
         text: the note text.
         patient: the value under the patient key, when one is set (surrogates consistent per patient).
         fields: the whole row / object (csv, tsv, jsonl); the text is replaced in it on output.
-        name: the file name (txt).
+        name: the file's relative path (txt), which the output folder mirrors.
     """
 
     id: str
@@ -62,29 +73,28 @@ def detect_format(path: Path) -> str:
                      f"{'|'.join(FORMATS)}")
 
 
-def _text_files(path: Path) -> list[Path]:
-    files = [path] if path.is_file() else sorted(path.glob("*.txt"))
-    if not files:
-        raise InputError(f"input={path}: no .txt files")
-    return files
-
-
 def read_records(path: Path, fmt: str, text_key: str = "text", text_column: str = "NOTE_TEXT",
-                 patient_key: str | None = None) -> Iterator[NoteRecord]:
+                 patient_key: str | None = None, skips: SkipReport | None = None) -> Iterator[NoteRecord]:
     """The notes of `path`, streamed.
 
     Args:
-        path: a .txt file or a folder of them, or a .jsonl / .csv / .tsv file.
+        path: a .txt file or a folder of them (subfolders included), or a .jsonl / .csv / .tsv file.
         fmt: one of `FORMATS`.
         text_key: JSONL key holding the note.
         text_column: CSV/TSV column holding the note.
         patient_key: key / column naming the patient (not for txt).
+        skips: where blank lines (no note) are counted, for the caller's summary; None counts them
+            here and logs the count once the notes are read.
+
+    Raises:
+        InputError: a note that cannot be read, named by file and line.
     """
+    report = SkipReport() if skips is None else skips
     if fmt == "txt":
         if patient_key is not None:
             raise InputError("patient_key: .txt notes have no fields; use CSV/TSV or JSONL")
-        for file in _text_files(path):
-            yield NoteRecord(id=file.name, text=read_text(file), name=file.name)
+        for file, name in text_files(path):
+            yield NoteRecord(id=name, text=read_text(file), name=name)
     elif fmt == "i2b2_2014":
         if patient_key is not None:
             raise InputError("patient_key: i2b2 2014 XML has no patient field")
@@ -93,11 +103,13 @@ def read_records(path: Path, fmt: str, text_key: str = "text", text_column: str 
         for document in read_corpus(path, "i2b2_2014", allow_unknown=True):
             yield NoteRecord(id=document.id, text=document.text, fields={"document": document})
     elif fmt == "jsonl":
-        yield from _read_jsonl(path, text_key, patient_key)
+        yield from _read_jsonl(path, text_key, patient_key, report)
     elif fmt in _DELIMITERS:
-        yield from _read_delimited(path, _DELIMITERS[fmt], text_column, patient_key)
+        yield from _read_delimited(path, _DELIMITERS[fmt], text_column, patient_key, report)
     else:
         raise InputError(f"input_format={fmt}: expected one of {', '.join(FORMATS)}")
+    if skips is None:
+        report.log_summary(logger)
 
 
 def _patient(record: dict[str, Any], patient_key: str | None, where: str) -> str | None:
@@ -108,56 +120,113 @@ def _patient(record: dict[str, Any], patient_key: str | None, where: str) -> str
     return str(record[patient_key])
 
 
-def _read_jsonl(path: Path, text_key: str, patient_key: str | None) -> Iterator[NoteRecord]:
-    for number, where, record in json_lines(path):
-        if not isinstance(record, dict) or not isinstance(record.get(text_key), str):
-            raise InputError(f"{where}: no string under text_key={text_key}")
-        yield NoteRecord(id=f"{path.name}:{number}", text=record[text_key],
-                         patient=_patient(record, patient_key, where), fields=record)
+class _DuplicateKey(Exception):
+    """A JSON object with a key twice: `json` keeps the last value and drops the others silently."""
 
 
-def _read_delimited(path: Path, delimiter: str, text_column: str,
-                    patient_key: str | None) -> Iterator[NoteRecord]:
-    csv.field_size_limit(sys.maxsize)  # a note can be far longer than csv's 128 KB default
-    with open(path, encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle, delimiter=delimiter)
-        with _named_errors(path, 1):
-            header = reader.fieldnames
-        # The first line's values (in a headerless file: note text) never go into a message.
-        for setting, column in (("text_column", text_column), ("patient_key", patient_key)):
-            if column is not None and (header is None or column not in header):
-                raise InputError(f"{location(path, 1)}: the header has no column {setting}={column} (a file "
-                                 f"without a header line cannot be read)")
-        end, rows = reader.line_num, iter(reader)
-        while True:
-            with _named_errors(path, end + 1):
-                row = next(rows, None)
-            if row is None:
-                break
-            start, end = end + 1, reader.line_num  # a quoted note spans lines: name the row by its first
-            where = location(path, start)
-            if None in row or any(value is None for value in row.values()):
-                raise InputError(f"{where}: the row has a different number of fields than the header")
-            yield NoteRecord(id=f"{path.name}:{start}", text=row[text_column],
-                             patient=_patient(row, patient_key, where), fields=row)
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    record = dict(pairs)
+    if len(record) != len(pairs):
+        raise _DuplicateKey
+    return record
 
 
-@contextmanager
-def _named_errors(path: Path, line: int) -> Iterator[None]:
-    """Undecodable bytes and unreadable rows as an `InputError` naming the row's first line."""
+def _json_object(raw: bytes, where: str) -> dict[str, Any]:
+    """One JSONL line as an object whose every value can be written back as UTF-8."""
     try:
-        yield
-    except UnicodeDecodeError:
-        raise InputError(f"{location(path, line)}: not UTF-8 (a bad byte in this row or soon "
-                         f"after it)") from None
-    except csv.Error:
-        raise InputError(f"{location(path, line)}: not a readable CSV/TSV row (broken quoting or a NUL "
-                         f"byte)") from None
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InputError(f"{where}: not UTF-8 (bad byte at column {error.start + 1})") from None
+    try:
+        value = json.loads(line, object_pairs_hook=_unique_keys)
+    except json.JSONDecodeError:
+        raise InputError(f"{where}: not a JSON record (JSONDecodeError)") from None
+    except _DuplicateKey:
+        raise InputError(f"{where}: an object holds the same key twice; one of the values would be "
+                         f"lost") from None
+    if not isinstance(value, dict):
+        raise InputError(f"{where}: not a JSON object but {_JSON_TYPES.get(type(value), 'another value')}")
+    # A \u escape of half a surrogate pair reads fine but cannot be written as UTF-8.
+    if "\\ud" in line.lower() and has_surrogates(json.dumps(value, ensure_ascii=False)):
+        raise InputError(f"{where}: a \\u escape holds half of a surrogate pair, not a character")
+    return value
 
 
-def _line_ending(path: Path) -> str:
+def _read_jsonl(path: Path, text_key: str, patient_key: str | None,
+                skips: SkipReport) -> Iterator[NoteRecord]:
+    with open(path, "rb") as handle:  # bytes, so a bad byte is named by its line
+        for number, raw in enumerate(handle, start=1):
+            if raw.isspace():
+                skips.skip("blank_line", path, number, by_design=True)
+                continue
+            where = location(path, number)
+            record = _json_object(raw, where)
+            if not isinstance(record.get(text_key), str):
+                raise InputError(f"{where}: no string under text_key={text_key}")
+            yield NoteRecord(id=f"{path.name}:{number}", text=record[text_key],
+                             patient=_patient(record, patient_key, where), fields=record)
+
+
+def _read_delimited(path: Path, delimiter: str, text_column: str, patient_key: str | None,
+                    skips: SkipReport) -> Iterator[NoteRecord]:
+    """Every row of a CSV/TSV file through the project's one checked reader; a row it cannot read
+    stops the run (a de-identification run never skips a note, nor passes one through)."""
+    rows = read_delimited_rows(path, delimiter)
+    header = next(rows).cells
+    _check_header(path, header, text_column, patient_key)
+    for row in rows:
+        where = location(path, row.line)
+        if row.problems:
+            raise InputError(f"{where}: {_describe(row.problems)}; fix the file (a de-identification run "
+                             f"reads every note or none)")
+        if row.blank:
+            skips.skip("blank_line", path, row.line, by_design=True)
+            continue
+        if any(not cell.isascii() and has_surrogates(cell) for cell in row.cells):
+            raise InputError(f"{where}: not UTF-8 (a bad byte in this row)")
+        fields = dict(zip(header, row.cells, strict=True))
+        yield NoteRecord(id=f"{path.name}:{row.line}", text=fields[text_column],
+                         patient=_patient(fields, patient_key, where), fields=fields)
+
+
+def _check_header(path: Path, header: list[str], text_column: str, patient_key: str | None) -> None:
+    """The named columns are there, and no name is there twice. Never a cell in a message: in a
+    file without a header line they are a note."""
+    for setting, column in (("text_column", text_column), ("patient_key", patient_key)):
+        if column is not None and column not in header:
+            raise InputError(f"{location(path, 1)}: the header has no column {setting}={column} (a file "
+                             f"without a header line cannot be read)")
+    first: dict[str, int] = {}
+    for position, name in enumerate(header, start=1):
+        if name in first:
+            raise InputError(f"{location(path, 1)}: columns {first[name]} and {position} of the header have "
+                             f"the same name; rename one (a row would lose one of its values)")
+        first[name] = position
+
+
+def _describe(problems: tuple[tuple[str, int], ...]) -> str:
+    """Words for a row's problems (reasons from `gatortron_common.readers.DelimitedRow`)."""
+    reason = problems[0][0]
+    if reason == "unclosed_quote":
+        swallowed = [line for _, line in problems[1:]]
+        return (f"a quote opened in this row is never closed: it swallows the {len(swallowed)} row(s) "
+                f"at lines {swallowed[0]}-{swallowed[-1]}")
+    if reason.startswith("wrong_field_count:"):
+        found, expected = reason.removeprefix("wrong_field_count:").split("!=")
+        return f"the row has {found} fields, the header {expected}"
+    return "not a readable CSV/TSV row (broken quoting)"
+
+
+def _header(path: Path, delimiter: str) -> list[str]:
+    with closing(read_delimited_rows(path, delimiter)) as rows:
+        return next(rows).cells
+
+
+def _layout(path: Path) -> tuple[bool, str]:
+    """Whether the file starts with a UTF-8 byte order mark, and its line ending (from the header)."""
     with open(path, "rb") as handle:
-        return "\r\n" if b"\r\n" in handle.readline() else "\n"
+        first = handle.readline()
+    return first.startswith(codecs.BOM_UTF8), "\r\n" if first.endswith(b"\r\n") else "\n"
 
 
 class RecordWriter:
@@ -189,11 +258,12 @@ class RecordWriter:
                 self._handle = self._stack.enter_context(atomic_open(self.target, "w", encoding="utf-8",
                                                                      newline=""))
                 if self.fmt in _DELIMITERS:
-                    with open(self.source, encoding="utf-8", newline="") as handle:
-                        header = next(csv.reader(handle, delimiter=_DELIMITERS[self.fmt]))
-                    self._writer = csv.DictWriter(self._handle, fieldnames=header,
-                                                  delimiter=_DELIMITERS[self.fmt],
-                                                  lineterminator=_line_ending(self.source))
+                    bom, line_ending = _layout(self.source)
+                    if bom:
+                        self._handle.write("\ufeff")  # the reader drops it; Excel wants it back
+                    self._writer = csv.DictWriter(self._handle, delimiter=_DELIMITERS[self.fmt],
+                                                  fieldnames=_header(self.source, _DELIMITERS[self.fmt]),
+                                                  lineterminator=line_ending)
                     self._writer.writeheader()
             yield self
             if self.fmt == "i2b2_2014":
@@ -210,7 +280,9 @@ class RecordWriter:
                                             metadata=source.metadata))
         elif self._folder is not None:
             assert record.name is not None
-            write_text(self._folder / record.name, text)
+            target = self._folder / record.name  # a relative path: the output mirrors the subfolders
+            target.parent.mkdir(parents=True, exist_ok=True)
+            write_text(target, text)
         elif self.fmt == "txt":
             assert self._handle is not None
             self._handle.write(text)

@@ -11,12 +11,15 @@ text unless `include_text=true`.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
+import itertools
 import json
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,17 +33,18 @@ from finetune.deid.span_files import SPAN_FORMATS, SpanWriter
 from finetune.deid.surrogates import Surrogates
 from finetune.document import Document, Entity
 from finetune.formats.i2b2_2014 import CATEGORIES, CATEGORY_OF
-from finetune.inference import Predictor
+from finetune.inference import LongNoteProgress, Predictor
 from finetune.model import load_ner_model
-from gatortron_common.atomic import atomic_open
-from gatortron_common.logging import InputError, get_logger
-from gatortron_common.outputs import refuse_output_that_is_input
+from gatortron_common.atomic import atomic_open, remove_stale_partials, restrict_outputs_to
+from gatortron_common.logging import InputError, SkipReport, get_logger
+from gatortron_common.outputs import check_output_path, refuse_output_that_is_input
 from gatortron_common.settings import register_schema
 from gatortron_common.shards import resolve_shard
 
 logger = get_logger("finetune.deid")
 MODES: tuple[str, ...] = ("tag", "surrogate", "spans")
 SECRET_VARIABLE = "GATORTRON_DEID_SECRET"
+MIN_SECRET_BYTES = 16
 
 
 @dataclass
@@ -76,13 +80,17 @@ class DeidConfig:
         patient_key: CSV/TSV column or JSONL key naming the patient: surrogates (names, date shift)
             are then consistent across all of a patient's notes, not only within a note.
         secret: the key surrogates are derived from (else the GATORTRON_DEID_SECRET environment
-            variable); required for mode=surrogate. Prefer the variable: a command line is visible.
-        template: what a PHI span becomes (mode=tag); `{category}` and `{subtype}` are filled in.
+            variable); required for mode=surrogate, at least 16 bytes (128 bits: e.g. `openssl rand
+            -hex 16`). Prefer the variable: a command line is visible.
+        template: what a PHI span becomes (mode=tag); `{category}` and `{subtype}` are filled in. In
+            mode=surrogate, what a span becomes when no safe surrogate can be made (e.g. a date that
+            does not parse).
+        age_over_89: what an age of 90 or more becomes in mode=surrogate (HIPAA aggregates them).
         spans: the span file; null = `<output>.spans.jsonl` (`<output>.spans/` for brat).
         spans_format: `jsonl` or `brat` (`finetune.deid.span_files`).
         include_text: put each span's text in the span file (PHI: off by default).
-        threshold: per-category minimum model score (e.g. `{NAME: 0.3}`); de-id favours recall.
-        default_threshold: the minimum for categories not in `threshold`.
+        threshold: per-category minimum model score in [0, 1] (e.g. `{NAME: 0.3}`); de-id favours recall.
+        default_threshold: the minimum (in [0, 1]) for categories not in `threshold`.
         rules: the rule layer.
         gold: an annotated corpus of the same notes (i2b2 2014 XML, or `gold_format`) to audit the
             run against: residual PHI per category and the i2b2 2014 scores, written to
@@ -110,6 +118,7 @@ class DeidConfig:
     patient_key: str | None = None
     secret: str | None = None
     template: str = "[**{category}**]"
+    age_over_89: str = "90+"
     spans: str | None = None
     spans_format: str = "jsonl"
     include_text: bool = False
@@ -133,12 +142,12 @@ register_schema("finetune_deid_schema", DeidConfig)
 
 
 def replace_spans(text: str, spans: Sequence[PhiSpan],
-                  replacement: Callable[[PhiSpan, str], str]) -> tuple[str, list[Entity]]:
-    """`text` with each (non-overlapping, sorted) span replaced by `replacement(span, original)`, and
-    the replacements as entities at their offsets in the new text."""
+                  replacements: Sequence[str]) -> tuple[str, list[Entity]]:
+    """`text` with each (non-overlapping, sorted) span replaced by its replacement, and the
+    replacements as entities at their offsets in the new text."""
     pieces, entities, position, length = [], [], 0, 0
-    for span in spans:
-        kept, new = text[position:span.start], replacement(span, text[span.start:span.end])
+    for span, new in zip(spans, replacements, strict=True):
+        kept = text[position:span.start]
         start = length + len(kept)
         pieces += [kept, new]
         length = start + len(new)
@@ -150,13 +159,18 @@ def replace_spans(text: str, spans: Sequence[PhiSpan],
     return "".join(pieces), entities
 
 
-def replacer(settings: DeidConfig, surrogates: Surrogates | None,
-             record: NoteRecord) -> Callable[[PhiSpan, str], str]:
-    """What a span of `record` becomes: its tag, or its surrogate within the note's or patient's scope."""
+def note_scope(record: NoteRecord) -> str:
+    """Whose surrogates must agree: the patient's when a patient key is set, else the note's."""
+    return f"patient:{record.patient}" if record.patient is not None else f"note:{record.id}"
+
+
+def replacements_for(settings: DeidConfig, surrogates: Surrogates | None, record: NoteRecord,
+                 spans: Sequence[PhiSpan]) -> list[str]:
+    """What each span of `record` becomes: its tag, or its surrogate (which knows the whole note, so
+    that a surrogate never repeats another PHI word of it and one person's name forms agree)."""
     if surrogates is None:
-        return lambda span, _: settings.template.format(category=span.category, subtype=span.subtype)
-    scope = f"patient:{record.patient}" if record.patient is not None else f"note:{record.id}"
-    return lambda span, original: surrogates.replace(original, span.subtype, scope)
+        return [settings.template.format(category=span.category, subtype=span.subtype) for span in spans]
+    return surrogates.note_replacements(record.text, spans, note_scope(record))
 
 
 def model_spans(entities: Sequence[Entity], thresholds: dict[str, float], default: float) -> list[PhiSpan]:
@@ -172,7 +186,7 @@ def model_spans(entities: Sequence[Entity], thresholds: dict[str, float], defaul
 
 @dataclass
 class Plan:
-    """Checked settings: what to read and write."""
+    """Checked settings: what to read and write, and whether an identical run already finished."""
 
     fmt: str
     source: Path
@@ -183,6 +197,57 @@ class Plan:
     audit_file: Path | None
     done_file: Path
     shard: tuple[int, int]
+    identity: dict[str, Any]
+    finished: dict[str, Any] | None = None
+
+    @property
+    def outputs(self) -> list[Path]:
+        return [path for path in (self.target, self.span_file, self.audit_file) if path is not None]
+
+
+def _check_numbers(settings: DeidConfig) -> None:
+    unknown = sorted(set(settings.threshold) - set(CATEGORIES))
+    if unknown:
+        raise InputError(f"threshold: unknown categories {', '.join(unknown)}; "
+                         f"known: {', '.join(CATEGORIES)}")
+    # A threshold above 1 silently drops every span of its category: a privacy failure, not a tuning.
+    for name, value in [*((f"threshold.{key}", value) for key, value in settings.threshold.items()),
+                        ("default_threshold", settings.default_threshold)]:
+        if not 0.0 <= float(value) <= 1.0:
+            raise InputError(f"{name}={value}: a model score threshold must lie in [0, 1]")
+    for name in ("chunk_documents", "batch_size"):
+        if getattr(settings, name) < 1:
+            raise InputError(f"{name}={getattr(settings, name)}: must be at least 1")
+    if settings.batch_tokens is not None and settings.batch_tokens < 0:
+        raise InputError(f"batch_tokens={settings.batch_tokens}: must be 0 (no limit) or positive")
+
+
+def _surrogates(settings: DeidConfig) -> Surrogates | None:
+    if settings.mode != "surrogate":
+        return None
+    secret = settings.secret or os.environ.get(SECRET_VARIABLE)
+    if not secret:
+        raise InputError(f"mode=surrogate needs a secret: set {SECRET_VARIABLE} (or secret=...)")
+    if len(secret.encode("utf-8")) < MIN_SECRET_BYTES:
+        # A short key can be found by trying them all; with the patient key kept, that reverses surrogates.
+        raise InputError(f"secret: shorter than {MIN_SECRET_BYTES * 8} bits ({MIN_SECRET_BYTES} bytes); "
+                         f"make one with e.g. `openssl rand -hex 16`")
+    if not settings.age_over_89.strip():
+        raise InputError("age_over_89: must not be empty (e.g. '90+' or '90 or older')")
+    return Surrogates(secret, tag_template=settings.template, age_over_89=settings.age_over_89)
+
+
+def _check_output(path: Path, setting: str, writes_folder: bool, settings: DeidConfig, source: Path) -> None:
+    """The one output rule (never the notes, the model or the gold corpus, nor inside or around
+    them; an existing output only with overwrite=true), plus: a file output never replaces a folder,
+    with or without overwrite, so it can never die on one after all the work."""
+    inputs = [source, settings.model, settings.gold]
+    refuse_output_that_is_input(path, inputs, setting, replaces_directory=True, within_inputs=True)
+    if not writes_folder and path.is_dir():
+        raise InputError(f"{setting}={path} is a folder, but a file is written there; name a file")
+    check_output_path(path, setting, settings.overwrite, lambda _: False, inputs=inputs,
+                      what="de-identification output", kind="directory" if writes_folder else "file",
+                      within_inputs=True)
 
 
 def validate(settings: DeidConfig) -> Plan:
@@ -195,23 +260,19 @@ def validate(settings: DeidConfig) -> Plan:
     fmt = settings.input_format or detect_format(source)
     if fmt not in FORMATS:
         raise InputError(f"input_format={fmt}: expected one of {', '.join(FORMATS)}")
+    if settings.patient_key is not None and fmt in ("txt", "i2b2_2014"):
+        raise InputError(f"patient_key: {fmt} notes have no fields; use CSV/TSV or JSONL")
     try:
         settings.template.format(category="NAME", subtype="PATIENT")
     except (KeyError, IndexError, ValueError):
         raise InputError("template: only {category} and {subtype} can be filled in") from None
-    unknown = sorted(set(settings.threshold) - set(CATEGORIES))
-    if unknown:
-        raise InputError(f"threshold: unknown categories {', '.join(unknown)}; "
-                         f"known: {', '.join(CATEGORIES)}")
-    surrogates = None
-    if settings.mode == "surrogate":
-        secret = settings.secret or os.environ.get(SECRET_VARIABLE)
-        if not secret:
-            raise InputError(f"mode=surrogate needs a secret: set {SECRET_VARIABLE} (or secret=...)")
-        surrogates = Surrogates(secret)
+    _check_numbers(settings)
+    surrogates = _surrogates(settings)
     rules = build_rules(settings.rules.enabled, settings.rules.patterns, settings.rules.scores)
     if settings.model is None and not rules:
         raise InputError("model=null and no rules enabled: nothing would be found")
+    if settings.model is not None and not Path(settings.model).is_dir():
+        raise InputError(f"model={settings.model}: no such model directory")
     index, count = resolve_shard(settings.shard_index, settings.shard_count)
     if count > 1 and "{shard}" not in settings.output:
         raise InputError("output must contain {shard} when shard_count > 1 (one output per shard)")
@@ -222,18 +283,8 @@ def validate(settings: DeidConfig) -> Plan:
     default_spans = f"{output}.spans" + (".jsonl" if settings.spans_format == "jsonl" else "")
     span_file = output if target is None else Path((settings.spans or default_spans)
                                                    .replace("{shard}", str(index)))
-    done_file = span_file.with_suffix(".done.json")
-    finished = done_file.is_file() and not settings.overwrite
-    for path in (p for p in (target, span_file) if p is not None and not finished):
-        # Replaced as a whole: never the notes, the model or the gold corpus, nor a folder holding one.
-        refuse_output_that_is_input(path, [source, settings.model or "", settings.gold or ""],
-                                    "spans" if path == span_file and target is not None else "output",
-                                    replaces_directory=True)
-        resolved, given = path.resolve(), source.resolve()
-        if resolved == given or given in resolved.parents or resolved in given.parents:
-            raise InputError(f"{path}: an output may not be, contain or lie inside the input")
-        if path.exists() and (path.is_file() or any(path.iterdir())) and not settings.overwrite:
-            raise InputError(f"{path}: exists; choose a new path or set overwrite=true to replace it")
+    if target is not None and span_file.resolve() == target.resolve():
+        raise InputError(f"spans={settings.spans}: is the output itself; the span file needs its own path")
     audit_file = None
     if settings.gold is not None:
         if fmt not in ("i2b2_2014", "txt"):
@@ -242,9 +293,79 @@ def validate(settings: DeidConfig) -> Plan:
         if not Path(settings.gold).exists():
             raise InputError(f"gold={settings.gold}: no such file or directory")
         audit_file = span_file.with_suffix(".audit.json")
-    return Plan(fmt=fmt, source=source, surrogates=surrogates, target=target, span_file=span_file,
-                rules=rules, audit_file=audit_file, done_file=done_file, shard=(index, count))
+    plan = Plan(fmt=fmt, source=source, surrogates=surrogates, target=target, span_file=span_file,
+                rules=rules, audit_file=audit_file, done_file=span_file.with_suffix(".done.json"),
+                shard=(index, count), identity=run_identity(settings, source))
+    plan.finished = finished_run(plan, settings.overwrite)
+    if plan.finished is None:
+        folder_output = fmt == "i2b2_2014" or (fmt == "txt" and source.is_dir())
+        if target is not None:
+            _check_output(target, "output", folder_output, settings, source)
+        _check_output(span_file, "output" if target is None else "spans",
+                      settings.spans_format == "brat", settings, source)
+    return plan
 
+
+# --- reruns -------------------------------------------------------------------------------------
+
+# Settings that do not change what is written (how fast, how loud, whether to replace).
+_RUN_NEUTRAL = {"overwrite", "log_level", "batch_size", "batch_tokens", "device", "chunk_documents", "secret"}
+
+
+def _files_fingerprint(path: Path) -> str:
+    """Names, sizes and modification times of `path` (a file, or every file under a folder)."""
+    digest = hashlib.sha256()
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    for file in files:
+        stat = file.stat()
+        digest.update(f"{file.relative_to(path) if file != path else file.name}\0{stat.st_size}\0"
+                      f"{stat.st_mtime_ns}\n".encode("utf-8", "surrogateescape"))
+    return digest.hexdigest()
+
+
+def run_identity(settings: DeidConfig, source: Path) -> dict[str, Any]:
+    """What a finished run's marker records: the inputs' identity and every setting that changes the
+    output (the secret only as a keyed fingerprint, which reveals nothing of it)."""
+    values = {key: value for key, value in asdict(settings).items() if key not in _RUN_NEUTRAL}
+    secret = settings.secret or os.environ.get(SECRET_VARIABLE)
+    if settings.mode == "surrogate" and secret:
+        values["secret"] = hmac.new(secret.encode("utf-8"), b"gatortron-deid-run", hashlib.sha256).hexdigest()
+    inputs = {"input": _files_fingerprint(source)}
+    for name in ("model", "gold"):
+        location = getattr(settings, name)
+        if location is not None and Path(location).exists():
+            inputs[name] = _files_fingerprint(Path(location))
+    return {"inputs": inputs, "settings": json.loads(json.dumps(values, default=str))}
+
+
+def finished_run(plan: Plan, overwrite: bool) -> dict[str, Any] | None:
+    """The marker of an identical finished run whose outputs are all there, or None (no marker,
+    or overwrite=true). A marker of another run is refused: its outputs would pass for this one's."""
+    if overwrite or not plan.done_file.is_file():
+        return None
+    try:
+        recorded = json.loads(plan.done_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        recorded = {}
+    identity = recorded.get("identity") if isinstance(recorded, dict) else None
+    if not isinstance(identity, dict):
+        raise InputError(f"{plan.done_file}: a finished-run marker this version cannot compare; set "
+                         f"overwrite=true to redo the run")
+    changed = [f"input {name}" for name in sorted({*identity.get("inputs", {}), *plan.identity["inputs"]})
+               if identity.get("inputs", {}).get(name) != plan.identity["inputs"].get(name)]
+    old, new = identity.get("settings", {}), plan.identity["settings"]
+    changed += sorted(key for key in {*old, *new} if old.get(key) != new.get(key))
+    if changed:
+        raise InputError(f"{plan.done_file}: these outputs were finished by a run with another "
+                         f"{', '.join(changed)}; set overwrite=true to redo it, or choose new outputs")
+    missing = [str(path) for path in plan.outputs if not path.exists()]
+    if missing:
+        raise InputError(f"{plan.done_file}: the finished run's output {', '.join(missing)} is missing; set "
+                         f"overwrite=true to redo it")
+    return recorded
+
+
+# --- the run ------------------------------------------------------------------------------------
 
 def write_audit(settings: DeidConfig, path: Path, found: dict[str, list[PhiSpan]]) -> dict[str, Any]:
     """Audit the found spans against `settings.gold`, write the report, log the residual PHI."""
@@ -269,10 +390,10 @@ def write_audit(settings: DeidConfig, path: Path, found: dict[str, list[PhiSpan]
     return {"residual_phi": residual["all"], "strict_micro": strict, "report": str(path)}
 
 
-def _chunks(records: Iterator[NoteRecord], size: int) -> Iterator[list[NoteRecord]]:
-    chunk: list[NoteRecord] = []
-    for record in records:
-        chunk.append(record)
+def _chunks(records: Iterable[tuple[int, NoteRecord]], size: int) -> Iterator[list[tuple[int, NoteRecord]]]:
+    chunk: list[tuple[int, NoteRecord]] = []
+    for item in records:
+        chunk.append(item)
         if len(chunk) >= size:
             yield chunk
             chunk = []
@@ -280,28 +401,52 @@ def _chunks(records: Iterator[NoteRecord], size: int) -> Iterator[list[NoteRecor
         yield chunk
 
 
+def numbered_records(settings: DeidConfig, plan: Plan, skips: SkipReport) -> Iterator[tuple[int, NoteRecord]]:
+    """(position in the input, note) of this shard's notes. The first note is read here, before any
+    model loads, so that an empty input or a missing patient key fails at once."""
+    records = enumerate(read_records(plan.source, plan.fmt, settings.text_key, settings.text_column,
+                                     settings.patient_key, skips=skips))
+    first = next(records, None)
+    if first is None:
+        raise InputError(f"input={plan.source}: holds no notes")
+    index, count = plan.shard
+    every = itertools.chain([first], records)
+    return every if count == 1 else (item for item in every if item[0] % count == index)
+
+
+def _input_bytes(source: Path) -> int:
+    return source.stat().st_size if source.is_file() else sum(p.stat().st_size for p in source.rglob("*")
+                                                              if p.is_file())
+
+
 def deidentify(settings: DeidConfig) -> dict[str, Any]:
     """De-identify every note of `settings.input`; return the summary (counts only)."""
     plan = validate(settings)
-    if plan.done_file.is_file() and not settings.overwrite:
-        logger.info("already done (%s): skipping; overwrite=true redoes it", plan.done_file)
-        return {**json.loads(plan.done_file.read_text(encoding="utf-8")), "skipped": True}
+    if plan.finished is not None:
+        logger.info("already done by an identical run (%s): skipping; overwrite=true redoes it",
+                    plan.done_file)
+        return {**plan.finished.get("summary", {}), "skipped": True}
+    restrict_outputs_to([plan.source])  # outputs no more readable than the notes
+    skips = SkipReport()
+    records = numbered_records(settings, plan, skips)
+    stale = remove_stale_partials([*plan.outputs, plan.done_file])
+    if stale:
+        logger.info("removed %d partial file(s) a killed earlier run left beside the outputs", stale)
     predictor = None
     if settings.model is not None:
         predictor = Predictor(load_ner_model(settings.model), batch_size=settings.batch_size,
                               batch_tokens=settings.batch_tokens, precision=settings.precision,
-                              device=settings.device)
+                              device=settings.device, on_windows=LongNoteProgress())
     else:
         logger.warning("model=null: only the rules look for PHI (names, places and ages need a model)")
     started = time.perf_counter()
     notes, categories, sources = 0, Counter(), Counter()
+    left_out: list[str] = []
     found: dict[str, list[PhiSpan]] = {}  # by document id, for the audit
-    records = read_records(plan.source, plan.fmt, settings.text_key, settings.text_column,
-                           settings.patient_key)
     index, count = plan.shard
-    if count > 1:
-        records = (record for position, record in enumerate(records) if position % count == index)
-    progress = tqdm(desc="de-identify", unit=" notes", mininterval=2.0)
+    # Progress in bytes of note text: the number of notes in a CSV is unknown until it is read.
+    progress = tqdm(desc="de-identify", total=_input_bytes(plan.source) // count, unit="B", unit_scale=True,
+                    mininterval=2.0)
     writer = RecordWriter(plan.source, plan.target, plan.fmt, settings.text_key, settings.text_column) \
         if plan.target is not None else None
     span_writer = SpanWriter(plan.span_file, settings.spans_format, settings.include_text)
@@ -309,34 +454,49 @@ def deidentify(settings: DeidConfig) -> dict[str, Any]:
         for chunk in _chunks(records, settings.chunk_documents):
             predicted: list[list[Entity]] = [[] for _ in chunk]
             if predictor is not None:
-                documents = [Document(id=record.id, text=record.text) for record in chunk]
+                documents = [Document(id=record.id, text=record.text) for _, record in chunk]
                 predicted = [prediction.entities for prediction in predictor.predict_chunk(documents)]
-            for record, entities in zip(chunk, predicted, strict=True):
-                spans = merge_spans(model_spans(entities, settings.threshold, settings.default_threshold)
-                                    + find_rule_spans(record.text, plan.rules))
-                span_writer.write(record, notes, spans)
+            for (position, record), entities in zip(chunk, predicted, strict=True):
+                progress.update(len(record.text.encode("utf-8")))
+                try:
+                    spans = merge_spans(model_spans(entities, settings.threshold, settings.default_threshold)
+                                        + find_rule_spans(record.text, plan.rules))
+                    new_text = replace_spans(record.text, spans, replacements_for(settings, plan.surrogates,
+                                                                                  record, spans))
+                except Exception as error:  # noqa: BLE001  one note never aborts the run, nor passes through
+                    logger.error("%s: could not be de-identified (%s); left out of the output",
+                                 record.id, type(error).__name__)
+                    left_out.append(record.id)
+                    continue
+                span_writer.write(record, position, spans)
                 categories.update(span.category for span in spans)
                 sources.update(source for span in spans for source in span.sources)
-                if plan.audit_file is not None:
-                    found[Path(record.id).stem if plan.fmt == "txt" else record.id] = spans
+                if plan.audit_file is not None:  # gold documents are named by the file's relative stem
+                    name = Path(record.id).with_suffix("").as_posix() if plan.fmt == "txt" else record.id
+                    found[name] = spans
                 if writer is not None:
-                    writer.write(record, *replace_spans(record.text, spans,
-                                                        replacer(settings, plan.surrogates, record)))
+                    writer.write(record, *new_text)
                 notes += 1
-                progress.update(1)
+    progress.update(max(0, progress.total - progress.n))  # the bar counted note text, not the whole file
     progress.close()
     seconds = time.perf_counter() - started
-    summary = {"notes": notes, "spans": sum(categories.values()),
-               "spans_per_category": dict(sorted(categories.items())),
+    summary = {"notes": notes, "notes_left_out": len(left_out), "left_out": left_out[:100],
+               "spans": sum(categories.values()), "spans_per_category": dict(sorted(categories.items())),
                "spans_by_source": dict(sorted(sources.items())), "seconds": round(seconds, 2),
                "notes_per_second": round(notes / seconds, 2) if seconds else 0.0,
                "output": str(plan.target) if plan.target else None, "span_file": str(plan.span_file)}
+    summary["skipped_lines"] = skips.as_dict()
+    skips.log_summary(logger)
     if plan.audit_file is not None:
         summary["audit"] = write_audit(settings, plan.audit_file, found)
     summary["shard"] = {"index": index, "count": count}
-    # Written last: its presence means every output of this run (or shard) is complete.
+    # Written last: its presence means every output of this run (or shard) is complete, and what it
+    # records decides whether a rerun may skip.
     with atomic_open(plan.done_file, "w", encoding="utf-8") as handle:
-        handle.write(json.dumps(summary, indent=2) + "\n")
+        handle.write(json.dumps({"identity": plan.identity, "summary": summary}, indent=2) + "\n")
+    if left_out:
+        logger.warning("%d note(s) could not be de-identified and were left out (first: %s)", len(left_out),
+                       ", ".join(left_out[:3]))
     logger.info("de-identified %d notes in %.1f s (%.1f notes/s): %d PHI spans; wrote %s", notes, seconds,
                 summary["notes_per_second"], summary["spans"], plan.target or plan.span_file)
     return summary

@@ -4,6 +4,7 @@ directories, ids for written entities and the order of mixed annotation lines.""
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -13,8 +14,9 @@ from typing import Any
 from finetune.document import Document, Entity, safe_id
 from finetune.formats.report import MISMATCH, REPAIR, FormatReport
 from gatortron_common.atomic import atomic_directory
-from gatortron_common.logging import InputError
+from gatortron_common.logging import InputError, get_logger
 
+logger = get_logger(__name__)
 _TOKEN = re.compile(r"\S+")
 _SPACES = re.compile(r"\s+")
 
@@ -28,6 +30,51 @@ def read_text(path: Path) -> str:
         raise InputError(f"{path}: not UTF-8 (bad byte at offset {error.start})") from None
     except OSError as error:
         raise InputError(f"{path}: cannot read ({error.strerror})") from None
+
+
+def text_files(path: Path) -> list[tuple[Path, str]]:
+    """The plain-text notes of `path`: itself when it is a file, else every `.txt` file under it (any
+    case: .TXT, .Txt), subfolders included, sorted by name, each with its relative POSIX name
+    (`sub/a.txt`). Hidden entries (dotfiles, `.git/`), other files and linked folders are left out,
+    counted and logged with the first few names (names only: never a file's text).
+
+    Raises:
+        InputError: no .txt file, or two whose names differ only in the suffix's case (their ids and
+            output names would collide).
+    """
+    if path.is_file():
+        return [(path, path.name)]
+    found: list[tuple[Path, str]] = []
+    left_out: list[str] = []
+    for folder, folders, names in os.walk(path, onerror=_unreadable_folder):
+        relative = Path(folder).relative_to(path)
+        for name in sorted(folders):
+            if name.startswith(".") or (Path(folder) / name).is_symlink():
+                left_out.append((relative / name).as_posix() + "/")  # not walked into: hidden or linked
+                folders.remove(name)
+        for name in names:
+            if name.lower().endswith(".txt") and not name.startswith("."):
+                found.append((Path(folder) / name, (relative / name).as_posix()))
+            else:
+                left_out.append((relative / name).as_posix())
+    if left_out:
+        logger.warning("%s: left out %d entr%s that are not .txt notes (other files, hidden ones, linked "
+                       "folders; first: %s)", path, len(left_out), "y" if len(left_out) == 1 else "ies",
+                       ", ".join(sorted(left_out)[:3]))
+    if not found:
+        raise InputError(f"{path}: no .txt files")
+    found.sort(key=lambda item: item[1])
+    stems = Counter(name[:-len(".txt")] for _, name in found)
+    clash = sorted(name for _, name in found if stems[name[:-len(".txt")]] > 1)
+    if clash:
+        raise InputError(f"{path}: {clash[0]} and {clash[1]} differ only in the case of the suffix; their "
+                         f"outputs would collide (rename one)")
+    return found
+
+
+def _unreadable_folder(error: OSError) -> None:
+    raise InputError(f"{error.filename}: cannot read the folder ({error.strerror}); its notes would be "
+                     f"left out")
 
 
 def read_lines(path: Path) -> list[str]:
