@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from gatortron_common.atomic import atomic_open
 from gatortron_common.logging import InputError, location
+from gatortron_common.readers import has_surrogates
 
 # Ids are input text; only ones of this shape (T12, P3, E0, 7) are shown in messages.
 ID_PATTERN = re.compile(r"[A-Za-z]*\d+")
@@ -174,11 +175,29 @@ def merge_record(layout: dict[str, Any], canonical: dict[str, Any]) -> dict[str,
     return merged
 
 
-def json_lines(path: str | Path) -> Iterator[tuple[int, str, Any]]:
+class _DuplicateKey(Exception):
+    """A JSON object with a key twice: `json` keeps the last value and drops the others silently."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    record = dict(pairs)
+    if len(record) != len(pairs):
+        raise _DuplicateKey
+    return record
+
+
+def json_lines(path: str | Path, on_blank: Callable[[int], object] | None = None
+               ) -> Iterator[tuple[int, str, Any]]:
     """`(line number, "file:line", value)` for each non-blank line of a JSON-lines file.
 
+    Args:
+        path: the file.
+        on_blank: called with the number of each blank line (which holds no record), to count them.
+
     Raises:
-        InputError: a line that is not JSON (named by `file:line`, never by its content).
+        InputError: a line that is not UTF-8 or not JSON, an object that holds a key twice (one value
+            would be lost), or a \\u escape of half a surrogate pair (it cannot be written back as
+            UTF-8); named by `file:line`, never by its content.
     """
     with open(path, "rb") as handle:  # bytes, so a bad byte is named by its line
         for number, raw in enumerate(handle, start=1):
@@ -188,11 +207,18 @@ def json_lines(path: str | Path) -> Iterator[tuple[int, str, Any]]:
             except UnicodeDecodeError as error:
                 raise InputError(f"{where}: not UTF-8 (bad byte at column {error.start + 1})") from None
             if not line.strip():
+                if on_blank is not None:
+                    on_blank(number)
                 continue
             try:
-                value = json.loads(line)
+                value = json.loads(line, object_pairs_hook=_unique_keys)
             except json.JSONDecodeError:
-                raise InputError(f"{where}: not a document record (JSONDecodeError)") from None
+                raise InputError(f"{where}: not a JSON record (JSONDecodeError)") from None
+            except _DuplicateKey:
+                raise InputError(f"{where}: an object holds the same key twice; one of the values would be "
+                                 f"lost") from None
+            if "\\ud" in line.lower() and has_surrogates(json.dumps(value, ensure_ascii=False)):
+                raise InputError(f"{where}: a \\u escape holds half of a surrogate pair, not a character")
             yield number, where, value
 
 

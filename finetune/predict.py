@@ -6,7 +6,8 @@
         precision=bf16 batch_size=32
 
 Inputs: any format of `finetune.formats` (its gold entities, if any, are replaced), plain text
-(`format=txt`: a `.txt` file or a directory of them, one document per file, id = file stem) and
+(`format=txt`: a `.txt` file or a directory of them, subfolders included, one document per file,
+id = the relative path without the suffix) and
 canonical JSONL. Output: the same format (txt input -> JSONL unless `output_format=brat`), exact
 character offsets, each entity with `attributes.score` (mean probability of its words' labels;
 written where the format has room for attributes: JSONL, i2b2 XML). A JSONL input's records come
@@ -35,9 +36,9 @@ import hydra
 from omegaconf import MISSING, DictConfig
 from tqdm import tqdm
 
-from finetune.convert import check_output, write_output
 from finetune.decoding import DECODINGS
 from finetune.document import Document, read_jsonl, write_jsonl
+from finetune.formats.outputs import check_output, write_output
 from finetune.inference import LongNoteProgress, Predictor
 from finetune.model import describe, load_ner_model
 from gatortron_common.atomic import restrict_outputs_to

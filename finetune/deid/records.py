@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from finetune.document import Document, Entity
+from finetune.document import Document, Entity, json_lines
 from finetune.formats.common import read_text, text_files, write_text
 from gatortron_common.atomic import atomic_directory, atomic_open
 from gatortron_common.logging import InputError, SkipReport, get_logger, location
@@ -120,51 +120,19 @@ def _patient(record: dict[str, Any], patient_key: str | None, where: str) -> str
     return str(record[patient_key])
 
 
-class _DuplicateKey(Exception):
-    """A JSON object with a key twice: `json` keeps the last value and drops the others silently."""
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    record = dict(pairs)
-    if len(record) != len(pairs):
-        raise _DuplicateKey
-    return record
-
-
-def _json_object(raw: bytes, where: str) -> dict[str, Any]:
-    """One JSONL line as an object whose every value can be written back as UTF-8."""
-    try:
-        line = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise InputError(f"{where}: not UTF-8 (bad byte at column {error.start + 1})") from None
-    try:
-        value = json.loads(line, object_pairs_hook=_unique_keys)
-    except json.JSONDecodeError:
-        raise InputError(f"{where}: not a JSON record (JSONDecodeError)") from None
-    except _DuplicateKey:
-        raise InputError(f"{where}: an object holds the same key twice; one of the values would be "
-                         f"lost") from None
-    if not isinstance(value, dict):
-        raise InputError(f"{where}: not a JSON object but {_JSON_TYPES.get(type(value), 'another value')}")
-    # A \u escape of half a surrogate pair reads fine but cannot be written as UTF-8.
-    if "\\ud" in line.lower() and has_surrogates(json.dumps(value, ensure_ascii=False)):
-        raise InputError(f"{where}: a \\u escape holds half of a surrogate pair, not a character")
-    return value
-
-
 def _read_jsonl(path: Path, text_key: str, patient_key: str | None,
                 skips: SkipReport) -> Iterator[NoteRecord]:
-    with open(path, "rb") as handle:  # bytes, so a bad byte is named by its line
-        for number, raw in enumerate(handle, start=1):
-            if raw.isspace():
-                skips.skip("blank_line", path, number, by_design=True)
-                continue
-            where = location(path, number)
-            record = _json_object(raw, where)
-            if not isinstance(record.get(text_key), str):
-                raise InputError(f"{where}: no string under text_key={text_key}")
-            yield NoteRecord(id=f"{path.name}:{number}", text=record[text_key],
-                             patient=_patient(record, patient_key, where), fields=record)
+    def blank(number: int) -> None:
+        skips.skip("blank_line", path, number, by_design=True)
+
+    for number, where, record in json_lines(path, on_blank=blank):
+        if not isinstance(record, dict):
+            kind = _JSON_TYPES.get(type(record), "another value")
+            raise InputError(f"{where}: not a JSON object but {kind}")
+        if not isinstance(record.get(text_key), str):
+            raise InputError(f"{where}: no string under text_key={text_key}")
+        yield NoteRecord(id=f"{path.name}:{number}", text=record[text_key],
+                         patient=_patient(record, patient_key, where), fields=record)
 
 
 def _read_delimited(path: Path, delimiter: str, text_column: str, patient_key: str | None,

@@ -198,6 +198,7 @@ class Plan:
     done_file: Path
     shard: tuple[int, int]
     identity: dict[str, Any]
+    input_bytes: int
     finished: dict[str, Any] | None = None
 
     @property
@@ -293,9 +294,10 @@ def validate(settings: DeidConfig) -> Plan:
         if not Path(settings.gold).exists():
             raise InputError(f"gold={settings.gold}: no such file or directory")
         audit_file = span_file.with_suffix(".audit.json")
+    fingerprint, input_bytes = files_fingerprint(source)
     plan = Plan(fmt=fmt, source=source, surrogates=surrogates, target=target, span_file=span_file,
                 rules=rules, audit_file=audit_file, done_file=span_file.with_suffix(".done.json"),
-                shard=(index, count), identity=run_identity(settings, source))
+                shard=(index, count), identity=run_identity(settings, fingerprint), input_bytes=input_bytes)
     plan.finished = finished_run(plan, settings.overwrite)
     if plan.finished is None:
         folder_output = fmt == "i2b2_2014" or (fmt == "txt" and source.is_dir())
@@ -312,29 +314,31 @@ def validate(settings: DeidConfig) -> Plan:
 _RUN_NEUTRAL = {"overwrite", "log_level", "batch_size", "batch_tokens", "device", "chunk_documents", "secret"}
 
 
-def _files_fingerprint(path: Path) -> str:
-    """Names, sizes and modification times of `path` (a file, or every file under a folder)."""
-    digest = hashlib.sha256()
+def files_fingerprint(path: Path) -> tuple[str, int]:
+    """A digest of the names, sizes and modification times of `path` (a file, or every file under a
+    folder), and their total size (the progress bar's total: one walk of the input, not two)."""
+    digest, total = hashlib.sha256(), 0
     files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
     for file in files:
         stat = file.stat()
+        total += stat.st_size
         digest.update(f"{file.relative_to(path) if file != path else file.name}\0{stat.st_size}\0"
                       f"{stat.st_mtime_ns}\n".encode("utf-8", "surrogateescape"))
-    return digest.hexdigest()
+    return digest.hexdigest(), total
 
 
-def run_identity(settings: DeidConfig, source: Path) -> dict[str, Any]:
+def run_identity(settings: DeidConfig, input_fingerprint: str) -> dict[str, Any]:
     """What a finished run's marker records: the inputs' identity and every setting that changes the
     output (the secret only as a keyed fingerprint, which reveals nothing of it)."""
     values = {key: value for key, value in asdict(settings).items() if key not in _RUN_NEUTRAL}
     secret = settings.secret or os.environ.get(SECRET_VARIABLE)
     if settings.mode == "surrogate" and secret:
         values["secret"] = hmac.new(secret.encode("utf-8"), b"gatortron-deid-run", hashlib.sha256).hexdigest()
-    inputs = {"input": _files_fingerprint(source)}
+    inputs = {"input": input_fingerprint}
     for name in ("model", "gold"):
         location = getattr(settings, name)
         if location is not None and Path(location).exists():
-            inputs[name] = _files_fingerprint(Path(location))
+            inputs[name] = files_fingerprint(Path(location))[0]
     return {"inputs": inputs, "settings": json.loads(json.dumps(values, default=str))}
 
 
@@ -414,11 +418,6 @@ def numbered_records(settings: DeidConfig, plan: Plan, skips: SkipReport) -> Ite
     return every if count == 1 else (item for item in every if item[0] % count == index)
 
 
-def _input_bytes(source: Path) -> int:
-    return source.stat().st_size if source.is_file() else sum(p.stat().st_size for p in source.rglob("*")
-                                                              if p.is_file())
-
-
 def deidentify(settings: DeidConfig) -> dict[str, Any]:
     """De-identify every note of `settings.input`; return the summary (counts only)."""
     plan = validate(settings)
@@ -445,7 +444,7 @@ def deidentify(settings: DeidConfig) -> dict[str, Any]:
     found: dict[str, list[PhiSpan]] = {}  # by document id, for the audit
     index, count = plan.shard
     # Progress in bytes of note text: the number of notes in a CSV is unknown until it is read.
-    progress = tqdm(desc="de-identify", total=_input_bytes(plan.source) // count, unit="B", unit_scale=True,
+    progress = tqdm(desc="de-identify", total=plan.input_bytes // count, unit="B", unit_scale=True,
                     mininterval=2.0)
     writer = RecordWriter(plan.source, plan.target, plan.fmt, settings.text_key, settings.text_column) \
         if plan.target is not None else None
