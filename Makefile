@@ -89,6 +89,7 @@ bench: setup
 	$(BIN)/python bench/ner_infer.py
 	$(BIN)/python bench/deid_privacy.py
 	$(BIN)/python bench/deid_memory.py
+	$(BIN)/python bench/deid_detectors.py
 
 clean:
 	rm -rf $(DEMO_DIR) bench_out .pytest_cache .ruff_cache

@@ -22,7 +22,7 @@ from gatortron_common.logging import InputError
 
 SECRET = "Jane Secretname"  # stands for PHI: never in an error message or a log
 NOTE = f"{SECRET} seen 2067-05-03, call 352-555-0101."
-TAGGED = f"{SECRET} seen [**DATE**], call [**CONTACT**]."
+TAGGED = "[**NAME**] seen [**DATE**], call [**CONTACT**]."  # the rules alone find all three
 
 
 @pytest.fixture(autouse=True)

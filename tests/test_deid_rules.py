@@ -1,80 +1,249 @@
-"""The de-id rule layer: fixed-shape identifiers found on synthetic 2014 notes, context and validation,
-per-institution patterns, and rule + model spans merged with their sources."""
+"""The de-id rule layer: one hand-written case per shape, the hand-written evaluation notes, the
+word lists, institution rules and lists, and rule + model spans merged with their sources.
+
+The shape cases (`tests/data/deid_shapes.jsonl`) and the evaluation notes (`tests/data/deid_eval/`,
+64 notes in 64 styles, i2b2 2014 XML; part `d` held out until the rules were final) were written by hand for these tests, not by `synthetic/`, whose
+templates were written to fit the rules. Recall per shape and per category is printed (`-s`).
+"""
 
 from __future__ import annotations
 
-from collections import Counter
+import json
+import unicodedata
+from collections import Counter, defaultdict
+from pathlib import Path
 
 import pytest
+import regex
+import yaml
 
-from finetune.deid.rules import RULE_NAMES, PhiSpan, build_rules, find_rule_spans, merge_spans
+from finetune.deid.detectors import RULE_NAMES, build_rules, find_rule_spans
+from finetune.deid.lexicon import lexicon
+from finetune.deid.rules import PhiSpan, Rule, merge_spans
+from finetune.formats.i2b2_2014 import CATEGORY_OF, read
+from finetune.formats.report import FormatReport
 from gatortron_common.logging import InputError
-from synthetic.annotated import generate_corpus
 
-SHAPED = {"PHONE", "FAX", "EMAIL", "URL", "IPADDR", "SSN", "MEDICALRECORD", "ACCOUNT"}
+DATA = Path(__file__).parent / "data"
+TOKEN = regex.compile(r"[^\W_]+")
+# The shapes the issue lists: each must be found whole.
+REQUIRED_SHAPES = (
+    "date-iso", "date-iso-time", "date-mdy-slash", "date-dots", "date-ymd-slash", "date-ddmonyyyy",
+    "date-dd-mon-yyyy", "date-month-ordinal-year", "mrn-long-label", "mrn-lowercase", "mrn-mr-hash-nospace",
+    "phone-ext-x", "phone-ext-word", "ssn-spaces", "ssn-dots", "ssn-no-separators", "url-https-upper",
+    "url-bare-domain", "ipv6-full", "ipv6-compressed", "age-yo-space", "age-words-space", "age-words-hyphen",
+    "name-nfd", "healthplan-member-id", "license-dea", "license-npi", "device-s-n", "vehicle-plate",
+    "username-label", "room-room", "street-numbered", "city-state-zip", "zip-plus-four", "country",
+    "hospital-long", "name-signature", "name-letter-salutation", "name-cc", "name-seen-by-credential")
 
 
-def test_rules_find_the_fixed_shape_phi_of_synthetic_notes() -> None:
-    documents = generate_corpus("i2b2_2014", seed=5, documents=30)
-    rules = build_rules()
-    found, missed, wrong = Counter(), Counter(), Counter()
+def _token_counts(text: str, gold: list[tuple[int, int]], found: list[PhiSpan]) -> tuple[int, int, int]:
+    """(PHI tokens found, PHI tokens missed, non-PHI tokens marked) of one text."""
+    hit = missed = wrong = 0
+    for match in TOKEN.finditer(text):
+        start, end = match.span()
+        is_phi = any(s < end and start < e for s, e in gold)
+        marked = any(span.start < end and start < span.end for span in found)
+        hit += is_phi and marked
+        missed += is_phi and not marked
+        wrong += marked and not is_phi
+    return hit, missed, wrong
+
+
+@pytest.fixture(scope="module")
+def rules():
+    return build_rules()
+
+
+def _shape_cases() -> list[dict]:
+    with open(DATA / "deid_shapes.jsonl", encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def test_every_listed_shape_is_found_on_hand_written_cases(rules) -> None:
+    cases = {case["shape"]: case for case in _shape_cases()}
+    assert set(REQUIRED_SHAPES) <= set(cases), sorted(set(REQUIRED_SHAPES) - set(cases))
+    totals = Counter()
+    print("\nshape recall (PHI tokens found / PHI tokens):")
+    for name, case in cases.items():
+        found = rules.find(case["text"])
+        hit, missed, wrong = _token_counts(case["text"], [(s, e) for s, e, _ in case["phi"]], found)
+        totals.update(hit=hit, missed=missed, wrong=wrong)
+        if hit + missed:
+            print(f"  {name:40s} {hit}/{hit + missed}")
+        if name in REQUIRED_SHAPES:
+            assert missed == 0 and wrong == 0, (name, hit, missed, wrong)
+        if name.startswith("neg-"):  # look-alikes: "BP 120/80", "5-10 mg", "Lasix", "Bell's palsy"
+            assert wrong == 0, name
+    recall = totals["hit"] / (totals["hit"] + totals["missed"])
+    precision = totals["hit"] / (totals["hit"] + totals["wrong"])
+    print(f"all shapes: recall {recall:.3f} precision {precision:.3f}")
+    assert recall >= 0.95 and precision >= 0.95
+
+
+def _eval_notes() -> list:
+    report = FormatReport()
+    documents = read(DATA / "deid_eval", report)
+    assert len(documents) >= 30
+    return documents
+
+
+def _score(documents, rules) -> tuple[float, float, dict[str, tuple[int, int]]]:
+    hit = missed = wrong = 0
+    by_category: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for document in documents:
-        spans = {(s.start, s.end): s.subtype for s in find_rule_spans(document.text, rules)}
+        found = rules.find(document.text)
+        h, m, w = _token_counts(document.text, [(e.start, e.end) for e in document.entities], found)
+        hit, missed, wrong = hit + h, missed + m, wrong + w
         for entity in document.entities:
-            if entity.type in SHAPED or entity.type == "DATE":
-                if spans.get((entity.start, entity.end)) == entity.type:
-                    found[entity.type] += 1
-                else:
-                    missed[entity.type] += 1
-        gold = {(e.start, e.end) for e in document.entities}
-        wrong.update(subtype for key, subtype in spans.items() if key not in gold)
-    for subtype in SHAPED:  # every shaped identifier, exactly, with the right subtype (FAX by context)
-        assert found[subtype] >= 30 and missed[subtype] == 0, (subtype, found[subtype], missed[subtype])
-    assert found["DATE"] / (found["DATE"] + missed["DATE"]) > 0.95
-    assert sum(wrong.values()) <= 0.02 * sum(found.values()), wrong
+            h, m, _ = _token_counts(document.text, [(entity.start, entity.end)], found)
+            by_category[CATEGORY_OF[entity.type]][0] += h
+            by_category[CATEGORY_OF[entity.type]][1] += m
+    return hit / (hit + missed), hit / (hit + wrong), {k: tuple(v) for k, v in by_category.items()}
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("Fax: 352-555-0101", [("352-555-0101", "FAX")]),
-    ("call (904) 555-0199 now", [("(904) 555-0199", "PHONE")]),
-    ("host 192.0.2.17, not 999.1.2.3", [("192.0.2.17", "IPADDR")]),
-    ("BP 140/90, seen 12/31/2067", [("12/31/2067", "DATE")]),
-    ("MRN # 12345678 and Acct no. 9876543210", [("12345678", "MEDICALRECORD"), ("9876543210", "ACCOUNT")]),
-    ("see https://portal.example.org/ann.", [("https://portal.example.org/ann", "URL")]),
-    ("Seen 3 May 2067 and May 2068.", [("3 May 2067", "DATE"), ("May 2068", "DATE")]),
-])
-def test_rule_shapes_context_and_validation(text: str, expected: list[tuple[str, str]]) -> None:
-    spans = find_rule_spans(text, build_rules())
-    assert [(text[s.start:s.end], s.subtype) for s in spans] == expected
-    assert all(s.sources[0].startswith("rule:") and s.category for s in spans)
+def test_rules_alone_on_hand_written_notes_of_many_styles(rules) -> None:
+    documents = _eval_notes()
+    subtypes = {entity.type for document in documents for entity in document.entities}
+    assert subtypes == set(CATEGORY_OF), set(CATEGORY_OF) - subtypes  # every i2b2 2014 subtype appears
+    recall, precision, by_category = _score(documents, rules)
+    print(f"\nrules alone on {len(documents)} hand-written notes: token recall {recall:.3f}, "
+          f"precision {precision:.3f}")
+    for category, (hit, missed) in sorted(by_category.items()):
+        print(f"  {category:12s} recall {hit / max(1, hit + missed):.3f} ({hit + missed} tokens)")
+    for part in "abcd":  # a: development; b, c: measured blind, then development; d: held out
+        part_recall, part_precision, _ = _score([d for d in documents if d.id.startswith(part)], rules)
+        print(f"  part {part}: recall {part_recall:.3f}, precision {part_precision:.3f}")
+    # Measured 0.906 / 0.966 (README, bench/deid_detectors.py); a floor below it catches regressions.
+    assert recall >= 0.89 and precision >= 0.95
+    for category in ("DATE", "CONTACT", "ID", "AGE", "NAME"):
+        hit, missed = by_category[category]
+        assert hit / (hit + missed) >= 0.85, category
 
 
-def test_rules_are_switched_and_replaced_by_name() -> None:
-    text = "MRN: UF-00123 and 555-12-3456"
-    assert not [s for s in find_rule_spans(text, build_rules()) if s.subtype == "MEDICALRECORD"]
-    custom = build_rules(enabled=["mrn"], patterns={"mrn": [r"MRN:\s*(UF-\d{5})"]}, scores={"mrn": 0.5})
-    span, = find_rule_spans(text, custom)
-    assert (text[span.start:span.end], span.score, span.sources) == ("UF-00123", 0.5, ("rule:mrn",))
+def test_the_clinical_allow_list_raises_precision_and_costs_no_recall() -> None:
+    documents = _eval_notes()
+    with_list = _score(documents, build_rules())
+    without = _score(documents, build_rules(clinical_allow=False))
+    print(f"\nallow-list: precision {without[1]:.3f} -> {with_list[1]:.3f}, "
+          f"recall {without[0]:.3f} -> {with_list[0]:.3f}")
+    assert with_list[1] > without[1] and with_list[0] >= without[0] - 0.005
+
+
+@pytest.mark.parametrize("text", ["Lasix 40 mg daily", "Bell's palsy on the left", "BP 120/80, HR 72",
+                                  "take 5-10 mg as needed", "Parkinson's disease, on Sinemet",
+                                  "Foley catheter placed; Murphy's sign negative", "strength 4/5 in the RUE"])
+def test_clinical_words_and_measurements_are_never_phi(rules, text: str) -> None:
+    assert rules.find(text) == []
+
+
+def test_a_rule_is_compiled_when_made_and_bad_settings_are_refused() -> None:
+    rule = Rule("badge", "IDNUM", (r"Badge (\d{4})",))
+    span, = rule.find("Badge 4471 at the desk")
+    assert (span.start, span.end, span.sources) == (6, 10, ("rule:badge",))
+    with pytest.raises(InputError, match="rules.patterns.bad: not a regular expression"):
+        Rule("bad", "IDNUM", ("(unclosed",))
+    with pytest.raises(InputError, match="unknown subtype"):
+        Rule("bad", "PASSPORT", (r"\d+",))
     with pytest.raises(InputError, match="unknown rule"):
         build_rules(enabled=["phone", "zipcode"])
-    with pytest.raises(InputError, match=r"rules.patterns.mrn: not a regular expression"):
-        build_rules(patterns={"mrn": ["(unclosed"]})
-    assert set(RULE_NAMES) >= {"phone", "email", "url", "ipaddr", "ssn", "mrn", "account", "date"}
+    with pytest.raises(InputError, match=r"rules.custom: phone already"):
+        build_rules(custom={"phone": {"subtype": "PHONE", "patterns": [r"\d+"]}})
+    with pytest.raises(InputError, match=r"rules.deny.NAMES: unknown subtype"):
+        build_rules(deny={"NAMES": ["x"]})
+    assert {"phone", "date", "age", "names", "places", "institutions", "professions",
+            "street"} <= set(RULE_NAMES)
 
 
-def test_rule_and_model_spans_merge_into_unions_that_keep_every_source() -> None:
+def test_institutions_add_rules_deny_lists_and_allow_lists(tmp_path: Path) -> None:
+    staff = tmp_path / "staff.txt"
+    staff.write_text("# our staff\nQuill\n", encoding="utf-8")
+    ours = build_rules(enabled=["mrn", "names"], patterns={"mrn": [r"MRN:\s*(UF-\d{5})"]},
+                       custom={"badge": {"subtype": "IDNUM", "patterns": [r"Badge (\d{4})"], "score": 0.7}},
+                       deny={"HOSPITAL": ["Oakhaven"]}, deny_files={"DOCTOR": str(staff)}, allow=["Velmora"])
+    text = "MRN: UF-00123. Badge 4471. Seen at Oakhaven by quill. Velmora Grennick is stable."
+    spans = {text[s.start:s.end]: (s.subtype, s.sources) for s in ours.find(text)}
+    assert spans["UF-00123"] == ("MEDICALRECORD", ("rule:mrn",))
+    assert spans["4471"] == ("IDNUM", ("rule:badge",))
+    assert spans["Oakhaven"][0] == "HOSPITAL" and "rule:deny" in spans["Oakhaven"][1]
+    assert spans["quill"][0] == "DOCTOR"  # a deny-list matches in any case
+    assert "Velmora" not in " ".join(spans)  # allowed
+    assert any("Grennick" in key for key in spans)
+
+
+def test_names_with_combining_marks_are_whole_words(rules) -> None:
+    nfd = unicodedata.normalize("NFD", "Dr. Müller and Mrs. José Peña")
+    found = [nfd[s.start:s.end] for s in rules.find(nfd)]
+    assert found == [unicodedata.normalize("NFD", "Müller"), unicodedata.normalize("NFD", "José Peña")]
+    deny = build_rules(enabled=[], clinical_allow=False, deny={"DOCTOR": ["Müller"]})
+    assert [nfd[s.start:s.end] for s in deny.find(nfd)] == [unicodedata.normalize("NFD", "Müller")]
+
+
+def test_a_name_found_once_is_found_everywhere_in_the_note_and_the_patients_later_notes(rules) -> None:
+    text = "Patient: Okonjo Adaeze\nadaeze reports pain. Spoke with Adaeze's sister."
+    found = [text[s.start:s.end] for s in rules.find(text)]
+    assert found.count("Adaeze") == 1 and "adaeze" in found and "Okonjo Adaeze" in found
+    memory: dict[str, str] = {}
+    rules.find("Patient: Hope Summer", memory=memory)
+    later = "Summer was seen again today."
+    assert [later[s.start:s.end] for s in rules.find(later, memory=memory)] == ["Summer"]
+    assert rules.find(later) == []  # without the patient's memory the lone word is not known
+
+
+def test_word_lists_are_shipped_and_read_folded() -> None:
+    words = lexicon()
+    assert len(words.surnames) > 100_000 and len(words.given) > 5_000 and len(words.cities) > 15_000
+    assert len(words.clinical) > 3_000 and len(words.professions) > 200 and len(words.states) >= 51
+    assert words.is_name_word("nguyen") and words.is_name_word("gonzalez") and words.is_name_word("smith")
+    assert not words.is_name_word("will") and not words.is_name_word("niece") \
+        and not words.is_name_word("lasix")
+    assert "lasix" in words.clinical and "welder" in words.professions and words.states["florida"] == "FL"
+
+
+def test_rule_and_model_spans_merge_and_a_fixed_shape_rule_keeps_its_subtype() -> None:
     model = [PhiSpan(10, 20, "CONTACT", "PHONE", 0.6, ("model",)),
-             PhiSpan(40, 45, "NAME", "PATIENT", 0.9, ("model",))]
-    rules = [PhiSpan(12, 24, "CONTACT", "PHONE", 0.9, ("rule:phone",)),
+             PhiSpan(40, 45, "NAME", "PATIENT", 0.9, ("model",)),
+             PhiSpan(60, 68, "AGE", "AGE", 0.7, ("model",))]
+    found = [PhiSpan(12, 24, "CONTACT", "PHONE", 0.9, ("rule:phone",)),
              PhiSpan(30, 35, "ID", "SSN", 0.95, ("rule:ssn",)),
-             PhiSpan(44, 46, "DATE", "DATE", 0.8, ("rule:date",))]
-    merged = merge_spans(model + rules)
+             PhiSpan(44, 46, "DATE", "DATE", 0.8, ("rule:date",)),
+             PhiSpan(60, 68, "ID", "MEDICALRECORD", 0.9, ("rule:mrn",))]
+    merged = merge_spans(model + found)
     assert [(s.start, s.end, s.subtype, s.score, s.sources) for s in merged] == [
         (10, 24, "PHONE", 0.9, ("model", "rule:phone")),
         (30, 35, "SSN", 0.95, ("rule:ssn",)),
-        (40, 46, "PATIENT", 0.9, ("model", "rule:date")),
+        (40, 46, "PATIENT", 0.9, ("model", "rule:date")),  # a rule touching a model name: the name stays
+        (60, 68, "MEDICALRECORD", 0.9, ("model", "rule:mrn")),  # the model called an MRN an age
     ]
-    # A model that found nothing: the rules alone still catch phones, e-mails and SSNs.
     text = "Call 352-555-0101 or mail ann.lee@example.org; SSN 987-65-4321."
-    caught = merge_spans(find_rule_spans(text, build_rules()))
-    assert {s.subtype for s in caught} == {"PHONE", "EMAIL", "SSN"}
+    assert {s.subtype for s in find_rule_spans(text, build_rules())} == {"PHONE", "EMAIL", "SSN"}
+
+
+def test_the_yaml_enables_every_shipped_rule() -> None:
+    config = yaml.safe_load((Path(__file__).parents[1] / "configs" / "finetune" / "deid.yaml").read_text())
+    assert config["rules"]["enabled"] == list(RULE_NAMES)
+
+
+def test_each_detector_is_a_switchable_named_rule_whose_name_is_the_spans_source() -> None:
+    text = "Seen by Dr. Okafor at Lakeview Regional Medical Center in Gainesville, FL 32608 on 03/04/2019."
+    everything = build_rules().find(text)
+    sources = {source for span in everything for source in span.sources}
+    assert {"rule:names", "rule:institutions", "rule:address", "rule:date"} <= sources
+    without_names = build_rules(enabled=[name for name in RULE_NAMES if name != "names"]).find(text)
+    assert "Okafor" not in [text[s.start:s.end] for s in without_names]
+    assert all("rule:names" not in span.sources for span in without_names)
+
+
+def test_the_model_filter_keeps_what_could_be_phi_and_drops_the_rest() -> None:
+    text = "Pt reports pain 8/10. Seen by Zubkova in clinic; BP 140/90; HR 88; call 352-555-0101 re: 72 yo."
+    def model(piece: str, subtype: str) -> PhiSpan:
+        start = text.index(piece)
+        return PhiSpan(start, start + len(piece), CATEGORY_OF[subtype], subtype, 0.6, ("model",))
+    guesses = [model("Pt reports pain", "PATIENT"), model("8/10", "DATE"), model("Seen by Zubkova", "DOCTOR"),
+               model("140/90", "DATE"), model("88", "AGE"), model("352-555-0101", "PHONE"),
+               model("72", "AGE")]
+    kept = build_rules(enabled=[]).find(text, model=guesses)
+    assert [(text[s.start:s.end], s.subtype) for s in kept] == [
+        ("Zubkova", "DOCTOR"), ("352-555-0101", "PHONE"), ("72", "AGE")]
+    trusting = build_rules(enabled=[], filter_model=False).find(text, model=guesses)
+    assert len(trusting) == len(guesses)

@@ -258,7 +258,8 @@ def test_i2b2_xml_in_xml_out_with_an_audit(weak_model: Path, tmp_path: Path,
     report = json.loads((tmp_path / "deid_xml.spans.audit.json").read_text())
     residual = report["residual_phi"]["per_category"]
     assert residual["CONTACT"]["tokens_left"] < residual["CONTACT"]["tokens"] * 0.05
-    assert residual["NAME"]["spans_left"] == residual["NAME"]["spans"]  # the weak model finds no names
+    # the weak model finds no names; the name rules (context, lists) find most
+    assert residual["NAME"]["spans_left"] < residual["NAME"]["spans"] * 0.5
     assert summary["audit"]["residual_phi"] == report["residual_phi"]["all"]
 
 

@@ -1,8 +1,16 @@
 """De-identification of notes (`python -m finetune.deid`).
 
-- `rules`: the rule layer for fixed-shape identifiers (phone/fax, e-mail, URL, IP address, SSN, MRN
-  and account numbers, dates), switchable and replaceable per institution, and the merging of rule
-  and model spans into unions that keep every source.
+- `detectors`: the registry of named rules (`RULE_NAMES`, `build_rules` -> `RuleSet`) and how a
+  note's PHI is put together: rules, the model's spans (cut down by `model_filter`), allow-lists,
+  unions, name propagation within a note and a patient.
+- `rules`: the PHI span, the pattern rule (compiled when made) and the merging of overlapping spans.
+- `shape_rules`: dates, contacts, identifiers after labels, ages, rooms, user names.
+- `name_rules`: names of people from context, name lists and the shape of words.
+- `place_rules`: streets, addresses, states, countries, cities, institutions, organisations,
+  professions.
+- `model_filter`: what of a model's span could be PHI by its form and the word lists.
+- `lexicon`: the shipped word lists (`lexicons/`: names, places, English, clinical vocabulary,
+  professions, organisations), read on first use; `note_words`: a note's words for the word rules.
 - `records`: notes in and out in the input's own layout (a folder of .txt, CSV/TSV, JSONL, i2b2 2014
   XML).
 - `span_files`: the span file beside every output (JSONL or brat), without PHI text by default.

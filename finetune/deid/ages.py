@@ -23,9 +23,9 @@ AGE_WORDS = frozenset("y o yo yr yrs year years old aged age m f yom yof male fe
 _SPACES = regex.compile(r"[\s-]+")
 
 _NUMBER_WORD = "|".join(sorted(_NUMBER_VALUES, key=len, reverse=True)) + "|hundred"
-_WRITTEN = rf"(?:{_NUMBER_WORD})(?:(?:[\s-]+(?:and\s+)?)(?:{_NUMBER_WORD}))*"
+WRITTEN_NUMBER = rf"(?:{_NUMBER_WORD})(?:(?:[\s-]+(?:and\s+)?)(?:{_NUMBER_WORD}))*"
 _AGE_NUMBER = regex.compile(rf"(?P<digits>(?<!\p{{N}})\p{{Nd}}{{1,3}}(?!\p{{N}}))"
-                            rf"|(?<!\p{{L}})(?P<words>{_WRITTEN})(?!\p{{L}})", regex.IGNORECASE)
+                            rf"|(?<!\p{{L}})(?P<words>{WRITTEN_NUMBER})(?!\p{{L}})", regex.IGNORECASE)
 
 
 def _written_value(text: str) -> int | None:

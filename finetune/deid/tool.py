@@ -27,8 +27,9 @@ from omegaconf import MISSING
 from tqdm import tqdm
 
 from finetune.deid.audit import audit
+from finetune.deid.detectors import RULE_NAMES, RuleSet, build_rules
 from finetune.deid.records import FORMATS, NoteRecord, RecordWriter, detect_format, read_records
-from finetune.deid.rules import RULE_NAMES, PhiSpan, Rule, build_rules, find_rule_spans, merge_spans
+from finetune.deid.rules import PhiSpan
 from finetune.deid.span_files import SPAN_FORMATS, SpanWriter
 from finetune.deid.surrogates import Surrogates
 from finetune.document import Document, Entity
@@ -52,14 +53,29 @@ class RuleConfig:
     """The rule layer.
 
     Attributes:
-        enabled: rules to run (`finetune.deid.rules.RULE_NAMES`); [] runs none.
+        enabled: rules to run (`finetune.deid.detectors.RULE_NAMES`); [] runs none.
         patterns: per-rule replacement regular expressions (e.g. your MRN shape).
         scores: per-rule replacement scores.
+        custom: your own rules: name -> {subtype, patterns, score, ignore_case}.
+        deny: subtype -> words or phrases always PHI of that subtype (staff names, your hospitals).
+        deny_files: subtype -> a file of such words or phrases, one a line.
+        allow: words or phrases never PHI (your own vocabulary).
+        allow_files: files of such words or phrases.
+        clinical_allow: use the shipped clinical allow-list (drugs, diseases, eponyms, anatomy, units).
+        filter_model: keep of a model's spans only what could be PHI by its form and the word lists
+            (`finetune.deid.model_filter`); false trusts the model as it is.
     """
 
     enabled: list[str] = field(default_factory=lambda: list(RULE_NAMES))
     patterns: dict[str, list[str]] = field(default_factory=dict)
     scores: dict[str, float] = field(default_factory=dict)
+    custom: dict[str, Any] = field(default_factory=dict)
+    deny: dict[str, list[str]] = field(default_factory=dict)
+    deny_files: dict[str, str] = field(default_factory=dict)
+    allow: list[str] = field(default_factory=list)
+    allow_files: list[str] = field(default_factory=list)
+    clinical_allow: bool = True
+    filter_model: bool = True
 
 
 @dataclass
@@ -193,7 +209,7 @@ class Plan:
     surrogates: Surrogates | None
     target: Path | None
     span_file: Path
-    rules: list[Rule]
+    rules: RuleSet
     audit_file: Path | None
     done_file: Path
     shard: tuple[int, int]
@@ -269,7 +285,10 @@ def validate(settings: DeidConfig) -> Plan:
         raise InputError("template: only {category} and {subtype} can be filled in") from None
     _check_numbers(settings)
     surrogates = _surrogates(settings)
-    rules = build_rules(settings.rules.enabled, settings.rules.patterns, settings.rules.scores)
+    given = settings.rules
+    rules = build_rules(given.enabled, given.patterns, given.scores, custom=given.custom, deny=given.deny,
+                        deny_files=given.deny_files, allow=given.allow, allow_files=given.allow_files,
+                        clinical_allow=given.clinical_allow, filter_model=given.filter_model)
     if settings.model is None and not rules:
         raise InputError("model=null and no rules enabled: nothing would be found")
     if settings.model is not None and not Path(settings.model).is_dir():
@@ -437,11 +456,12 @@ def deidentify(settings: DeidConfig) -> dict[str, Any]:
                               batch_tokens=settings.batch_tokens, precision=settings.precision,
                               device=settings.device, on_windows=LongNoteProgress())
     else:
-        logger.warning("model=null: only the rules look for PHI (names, places and ages need a model)")
+        logger.info("model=null: the rules and word lists alone look for PHI")
     started = time.perf_counter()
     notes, categories, sources = 0, Counter(), Counter()
     left_out: list[str] = []
     found: dict[str, list[PhiSpan]] = {}  # by document id, for the audit
+    patient_names: dict[str, dict[str, str]] = {}  # name words found in a patient's earlier notes
     index, count = plan.shard
     # Progress in bytes of note text: the number of notes in a CSV is unknown until it is read.
     progress = tqdm(desc="de-identify", total=plan.input_bytes // count, unit="B", unit_scale=True,
@@ -458,8 +478,10 @@ def deidentify(settings: DeidConfig) -> dict[str, Any]:
             for (position, record), entities in zip(chunk, predicted, strict=True):
                 progress.update(len(record.text.encode("utf-8")))
                 try:
-                    spans = merge_spans(model_spans(entities, settings.threshold, settings.default_threshold)
-                                        + find_rule_spans(record.text, plan.rules))
+                    memory = patient_names.setdefault(record.patient, {}) \
+                        if record.patient is not None else None
+                    spans = plan.rules.find(record.text, model_spans(entities, settings.threshold,
+                                                                     settings.default_threshold), memory)
                     new_text = replace_spans(record.text, spans, replacements_for(settings, plan.surrogates,
                                                                                   record, spans))
                 except Exception as error:  # noqa: BLE001  one note never aborts the run, nor passes through
