@@ -1,9 +1,10 @@
 """The de-id rule layer: one hand-written case per shape, the hand-written evaluation notes, the
 word lists, institution rules and lists, and rule + model spans merged with their sources.
 
-The shape cases (`tests/data/deid_shapes.jsonl`) and the evaluation notes (`tests/data/deid_eval/`,
-64 notes in 64 styles, i2b2 2014 XML; part `d` held out until the rules were final) were written by hand for these tests, not by `synthetic/`, whose
-templates were written to fit the rules. Recall per shape and per category is printed (`-s`).
+The shape cases (`tests/data/deid_shapes.jsonl`) and the evaluation notes (`tests/data/deid_eval/`:
+64 notes in 64 styles, i2b2 2014 XML; part `d` held out until the rules were final) were written
+by hand for these tests, not by `synthetic/`, whose templates were written to fit the rules.
+Recall per shape, per category and per part is printed (`-s`).
 """
 
 from __future__ import annotations

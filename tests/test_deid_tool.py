@@ -454,3 +454,31 @@ def test_a_note_that_cannot_be_deidentified_is_left_out_and_counted(tmp_path: Pa
     tagged_or_valid = re.fullmatch(r"Seen (\S+) and (\S+)\.", rows[2][1]).groups()
     assert "[**DATE**]" in tagged_or_valid and "9999-12-31" not in rows[2][1]
     assert all(d == "[**DATE**]" or dt.date.fromisoformat(d) for d in tagged_or_valid)
+
+
+def test_institution_rules_and_lists_come_from_the_settings_and_a_changed_list_reruns(tmp_path: Path) -> None:
+    source = write_rows(tmp_path / "notes.tsv",
+                        ["Badge 4471: seen at Oakhaven by quill; Velmora Grennick stable."])
+    staff = tmp_path / "staff.txt"
+    staff.write_text("# our staff\nQuill\n", encoding="utf-8")
+    rules = RuleConfig(custom={"badge": {"subtype": "IDNUM", "patterns": [r"Badge (\d{4})"]}},
+                       deny={"HOSPITAL": ["Oakhaven"]}, deny_files={"DOCTOR": str(staff)}, allow=["Velmora"])
+    settings = {"model": None, "input": str(source), "output": str(tmp_path / "o.tsv"), "mode": "spans",
+                "rules": rules}
+    deidentify(DeidConfig(**settings))
+    found = [(span["subtype"], span["sources"])
+             for spans in spans_by_record(tmp_path / "o.tsv").values() for span in spans]
+    assert ("DOCTOR", ["rule:deny"]) in found
+    assert any(subtype == "IDNUM" and "rule:badge" in sources for subtype, sources in found)
+    assert any(subtype == "HOSPITAL" and "rule:deny" in sources for subtype, sources in found)
+    assert len(found) == 4  # badge, Oakhaven, quill, Grennick: "Velmora" is allowed
+    staff.write_text("Quill\nGrennick\n", encoding="utf-8")  # another deny-list: not the same run
+    with pytest.raises(InputError, match="another inputs?"):
+        deidentify(DeidConfig(**settings))
+    for bad, match in ((RuleConfig(custom={"badge": {"subtype": "IDNUM", "patterns": ["(open"]}}),
+                        r"rules.custom.badge.patterns: not a regular expression"),
+                       (RuleConfig(deny_files={"DOCTOR": str(tmp_path / "missing.txt")}),
+                        "cannot read word list"),
+                       (RuleConfig(deny={"PASSPORT": ["x"]}), "rules.deny.PASSPORT: unknown subtype")):
+        with pytest.raises(InputError, match=match):
+            deidentify(DeidConfig(**{**settings, "rules": bad, "output": str(tmp_path / "p.tsv")}))

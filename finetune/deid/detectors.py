@@ -1,11 +1,12 @@
 """The registry of rules and how a note's PHI is put together from rules and a model.
 
 Every detector is a named rule (`RULE_NAMES`), switched on in `rules.enabled`; its spans say
-`rule:<name>` in the span file. `find_phi` runs them on a note, adds the model's spans, drops what
-an allow-list says is never PHI (the clinical vocabulary: "Lasix", "Bell's palsy"; an institution's
-own words), joins overlaps (`merge_spans`: a fixed-shape rule's subtype wins), and finally marks
-every other occurrence of a name word found anywhere in the note — or, given a patient's memory,
-in any of that patient's notes read so far (`rule:names`).
+`rule:<name>` in the span file. `RuleSet.find` runs them on a note, adds the model's spans (cut
+down to what could be PHI: `model_filter`), drops what an allow-list says is never PHI (the
+clinical vocabulary: "Lasix", "Bell's palsy"; an institution's own words), joins overlaps
+(`merge_spans`: a fixed-shape rule's subtype wins), and finally marks every other occurrence of a
+name word found anywhere in the note — or, given a patient's memory, in any of that patient's notes
+read so far (`rule:names`).
 
 Institutions add their own rules (`custom`: name -> subtype and patterns), deny-lists (words and
 phrases always PHI of a subtype: staff and hospital names) and allow-lists, inline or from files.
@@ -14,6 +15,7 @@ phrases always PHI of a subtype: staff and hospital names) and allow-lists, inli
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import functools
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
@@ -23,7 +25,7 @@ from typing import Any, Protocol
 
 import regex
 
-from finetune.deid.lexicon import Lexicon, lexicon, read_phrases
+from finetune.deid.lexicon import Lexicon, lexicon, read_list
 from finetune.deid.model_filter import ModelSpanFilter
 from finetune.deid.name_rules import NameRule, name_keys, propagate
 from finetune.deid.note_words import Word, note_words
@@ -88,11 +90,6 @@ class RuleSet:
 
     def __len__(self) -> int:
         return len(self.text_rules) + len(self.word_rules)
-
-    @property
-    def names(self) -> list[str]:
-        return list(dict.fromkeys([*(rule.name for rule in self.text_rules),
-                                   *(r.name for r in self.word_rules)]))
 
     def _allowed_words(self, words: Sequence[Word]) -> set[int]:
         """Indices of words that are, or are inside, an allowed word or phrase."""
@@ -177,7 +174,7 @@ def _custom_rule(name: str, spec: Mapping[str, Any]) -> Rule:
                          + (f"; unknown key(s) {', '.join(unknown)}" if unknown else ""))
     _check_subtype(f"rules.custom.{name}.subtype", spec["subtype"])
     return Rule(name, spec["subtype"], tuple(spec["patterns"]), score=float(spec.get("score", 0.9)),
-                ignore_case=bool(spec.get("ignore_case", False)))
+                ignore_case=bool(spec.get("ignore_case", False)), setting=f"rules.custom.{name}.patterns")
 
 
 def build_rules(enabled: Sequence[str] | None = None, patterns: Mapping[str, Iterable[str]] | None = None,
@@ -221,7 +218,7 @@ def build_rules(enabled: Sequence[str] | None = None, patterns: Mapping[str, Ite
     allowed = set(words.clinical) if (words is not None and clinical_allow) else set()
     allowed.update(fold(phrase.strip()) for phrase in allow if phrase.strip())
     for path in allow_files:
-        allowed |= read_phrases(Path(path))
+        allowed.update(fold(phrase) for phrase in read_list(Path(path)))
     allowed_words = frozenset(allowed)
     shipped = {rule.name: rule for rule in (*SHAPE_RULES, *_PLACE_RULES)}
     ruleset = RuleSet(allowed=allowed_words, lexicon=words, propagate="names" in names,
@@ -229,10 +226,9 @@ def build_rules(enabled: Sequence[str] | None = None, patterns: Mapping[str, Ite
     for name in names:
         if name in shipped:
             rule = shipped[name]
-            if name in patterns or name in scores:
-                rule = Rule(**{**{k: v for k, v in rule.__dict__.items() if k != "compiled"},
-                               "patterns": tuple(patterns.get(name, rule.patterns)),
-                               "score": scores.get(name, rule.score)})
+            if name in patterns or name in scores:  # compiled again when made
+                rule = dataclasses.replace(rule, patterns=tuple(patterns.get(name, rule.patterns)),
+                                           score=scores.get(name, rule.score))
             ruleset.text_rules.append(rule)
         elif name == "address":
             ruleset.text_rules.append(address_rule(words))
@@ -245,18 +241,10 @@ def build_rules(enabled: Sequence[str] | None = None, patterns: Mapping[str, Ite
         lists.setdefault(subtype, set()).update(phrases)
     for subtype, path in dict(deny_files or {}).items():
         _check_subtype(f"rules.deny_files.{subtype}", subtype)
-        lists.setdefault(subtype, set()).update(_read_lines(Path(path)))
+        lists.setdefault(subtype, set()).update(read_list(Path(path)))
     ruleset.text_rules.extend(_phrase_rule("deny", subtype, phrases)
                               for subtype, phrases in lists.items() if phrases)
     return ruleset
-
-
-def _read_lines(path: Path) -> list[str]:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return [line.strip() for line in handle if line.strip() and not line.startswith("#")]
-    except OSError as error:
-        raise InputError(f"{path}: cannot read word list ({error.strerror})") from None
 
 
 def _word_rule(name: str, words: Lexicon, allowed: frozenset[str], score: float | None) -> WordRule:

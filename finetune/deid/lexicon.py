@@ -51,14 +51,15 @@ def _lines(name: str) -> Iterator[list[str]]:
                      "(rebuild: finetune/deid/lexicons/build_lexicons.py)")
 
 
-def read_phrases(path: Path) -> frozenset[str]:
-    """Folded entries of a user's word-list file (one word or phrase a line, `#` comments)."""
+def read_list(path: Path) -> list[str]:
+    """The entries of a user's word-list file (one word or phrase a line; `#` starts a comment line)."""
     try:
         with open(path, encoding="utf-8") as handle:
-            return frozenset(fold(line.strip()) for line in handle
-                             if line.strip() and not line.startswith("#"))
+            return [line.strip() for line in handle if line.strip() and not line.lstrip().startswith("#")]
     except OSError as error:
         raise InputError(f"{path}: cannot read word list ({error.strerror})") from None
+    except UnicodeDecodeError as error:
+        raise InputError(f"{path}: not UTF-8 text (byte {error.start})") from None
 
 
 @dataclass(frozen=True)

@@ -119,6 +119,7 @@ class NameRule:
         use_lists: run evidence 2 (name lists).
         use_shape: run evidence 3 (capitalised words on no list).
         score: the score of context spans (lists: 0.7, shape: 0.5 below it).
+        places: one-word place names that are no person's name (left to the place rules).
     """
 
     name: str

@@ -72,6 +72,7 @@ class Rule:
         context_chars: how far back context words count.
         validate: a check of the marked text; a match that fails it is no span.
         ignore_case: match letters in any case.
+        setting: the setting named when a pattern does not compile (default `rules.patterns.<name>`).
 
     Raises:
         InputError: a pattern that does not compile, or an unknown subtype.
@@ -86,6 +87,7 @@ class Rule:
     context_chars: int = 12
     validate: Callable[[str], bool] | None = None
     ignore_case: bool = False
+    setting: str = ""
     compiled: tuple[regex.Pattern[str], ...] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -94,16 +96,17 @@ class Rule:
                 raise InputError(f"rules.{self.name}: unknown subtype {subtype}; "
                                  f"known: {', '.join(CATEGORY_OF)}")
         flags = regex.MULTILINE | (regex.IGNORECASE if self.ignore_case else 0)
+        setting = self.setting or f"rules.patterns.{self.name}"
         compiled = []
         for source in self.patterns:
             try:
                 pattern = regex.compile(source, flags)
             except (regex.error, TypeError) as error:
-                raise InputError(f"rules.patterns.{self.name}: not a regular expression ({error})") from None
+                raise InputError(f"{setting}: not a regular expression ({error})") from None
             unknown = [name for name in pattern.groupindex
                        if name.isupper() and _group_subtype(name) not in CATEGORY_OF]
             if unknown:
-                raise InputError(f"rules.patterns.{self.name}: group(s) {', '.join(unknown)} name no subtype")
+                raise InputError(f"{setting}: group(s) {', '.join(unknown)} name no subtype")
             compiled.append(pattern)
         object.__setattr__(self, "compiled", tuple(compiled))
 

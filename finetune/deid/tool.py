@@ -358,6 +358,10 @@ def run_identity(settings: DeidConfig, input_fingerprint: str) -> dict[str, Any]
         location = getattr(settings, name)
         if location is not None and Path(location).exists():
             inputs[name] = files_fingerprint(Path(location))[0]
+    lists = [*settings.rules.deny_files.values(), *settings.rules.allow_files]  # their contents change spans
+    for index, location in enumerate(lists):
+        if Path(location).exists():
+            inputs[f"word_list_{index}"] = files_fingerprint(Path(location))[0]
     return {"inputs": inputs, "settings": json.loads(json.dumps(values, default=str))}
 
 
