@@ -2,7 +2,7 @@
 word lists, institution rules and lists, and rule + model spans merged with their sources.
 
 The shape cases (`tests/data/deid_shapes.jsonl`) and the evaluation notes (`tests/data/deid_eval/`:
-64 notes in 64 styles, i2b2 2014 XML; part `d` held out until the rules were final) were written
+76 notes in 76 styles, i2b2 2014 XML; part `e` held out until the rules were final) were written
 by hand for these tests, not by `synthetic/`, whose templates were written to fit the rules.
 Recall per shape, per category and per part is printed (`-s`).
 """
@@ -112,11 +112,11 @@ def test_rules_alone_on_hand_written_notes_of_many_styles(rules) -> None:
           f"precision {precision:.3f}")
     for category, (hit, missed) in sorted(by_category.items()):
         print(f"  {category:12s} recall {hit / max(1, hit + missed):.3f} ({hit + missed} tokens)")
-    for part in "abcd":  # a: development; b, c: measured blind, then development; d: held out
+    for part in "abcde":  # a: development; b, c, d: measured blind, then development; e: held out
         part_recall, part_precision, _ = _score([d for d in documents if d.id.startswith(part)], rules)
         print(f"  part {part}: recall {part_recall:.3f}, precision {part_precision:.3f}")
-    # Measured 0.906 / 0.966 (README, bench/deid_detectors.py); a floor below it catches regressions.
-    assert recall >= 0.89 and precision >= 0.95
+    # Measured 0.915 / 0.963 (README, bench/deid_detectors.py); a floor below it catches regressions.
+    assert recall >= 0.90 and precision >= 0.95
     for category in ("DATE", "CONTACT", "ID", "AGE", "NAME"):
         hit, missed = by_category[category]
         assert hit / (hit + missed) >= 0.85, category

@@ -55,11 +55,13 @@ _DOCTOR_PHRASE = (
     r"|reviewed\s+by|seen\s+(?:and\s+examined\s+)?by|seen\s+with|discussed\s+with|staffed\s+with|evaluated\s+by"
     r"|examined\s+by|performed\s+by|read\s+by|interpreted\s+by|reported\s+by|verified\s+by|ordered\s+by"
     r"|requested\s+by|referred\s+by|cc|sincerely,|regards,|respectfully,|thanks,|thank\s+you,|best,"
-    r"|(?-i:RN|NP|LPN|CRNA|PA-C|CNA|Nurse|NURSE|Tech|TECH|Therapist|Pharmacist)(?=[ \t])|interpreter|fellow")
+    r"|(?-i:RN|NP|LPN|CRNA|PA-C|CNA|Nurse|NURSE|Tech|TECH|Therapist|Pharmacist)(?=[ \t])|interpreter|fellow"
+    r"|nurse|pharmacist|therapist|social\s+worker|case\s+manager|coordinator|specialist|chaplain|dietitian"
+    r"|navigator|physician|resident|attending|midwife|doula|technician|technologist|scribe")
 _PATIENT_COLON = (
     r"patient(?:\s+name)?|pt(?:\s+name)?|name|re|regarding|subject|guardian|(?:emergency\s+)?contact"
     r"|next\s+of\s+kin|nok|poa|hcp|proxy|guarantor|insured|informant|historian|parents?|child|baby|infant|caller"
-    r"|client|member(?:\s+name)?|subscriber(?:\s+name)?|former\s+name|maiden\s+name|aka"
+    r"|client|member(?:\s+name)?|subscriber(?:\s+name)?|former\s+name|maiden\s+name|aka|candidate|participant"
     # people who are neither patient nor clinician are PATIENT in i2b2 2014
     r"|officer|detective|deputy|trooper|judge|attorney|lawyer|(?:public\s+)?defender|(?:head\s+)?coach|case\s*worker"
     r"|adjuster|witness|teacher|supervisor|employer\s+contact|guardian\s+ad\s+litem|pastor|owner|victim|driver")
@@ -70,7 +72,8 @@ _RELATIVE = (
     r"|cousin|friend|neighbou?r|caregiver|sibling|step-?(?:father|mother|son|daughter)|roommate|children|kids")
 _PATIENT_PHRASE = (
     rf"dear|{_RELATIVE}|accompanied\s+by|brought\s+in\s+by|lives\s+with|spoke\s+with|talked\s+(?:to|with)"
-    r"|care\s+of|c/o|named|(?-i:Pt|Patient)|case\s*worker|officer|coach|adjuster|pastor|(?-i:Rev\.?)")
+    r"|care\s+of|c/o|named|(?-i:Pt|Patient)|case\s*worker|officer|coach|adjuster|pastor|(?-i:Rev\.?)|supervisor|boss"
+    r"|manager|sponsor|teacher|counsel+or|candidate|participant")
 _LABEL = regex.compile(
     rf"\b(?:(?P<doctor>{_DOCTOR_COLON})\s*:|(?P<doctor_phrase>{_DOCTOR_PHRASE})"
     rf"|(?P<patient>{_PATIENT_COLON}|{_RELATIVE})\s*:|(?P<patient_phrase>{_PATIENT_PHRASE}))"
@@ -79,8 +82,9 @@ _LABEL = regex.compile(
 _CAPS_NAME = regex.compile(
     r"(?:^|(?<=[:.][ \t]{1,30})|(?<=\|))[ \t]*(\p{Lu}[\p{Lu}\p{M}'’-]+),[ \t]?(\p{Lu}[\p{Lu}\p{M}'’-]+)"
     r"(?:[ \t]\p{Lu}\.?(?![\p{L}]))?(?=[ \t]{2,}|[ \t]*$|[ \t]*[|(,;])", regex.MULTILINE)
-_AGE_AFTER_NAME = regex.compile(r"[ \t]*\((\d{1,3})\)|,[ \t](\d{1,3})(?=,|[ \t]*(?:--|—))")
-_NICKNAME = regex.compile(r"[ \t]*\(?[\"“'](\p{Lu}[\p{L}\p{M}'-]{1,14})[\"”']\)?")
+_AGE_AFTER_NAME = regex.compile(r"[ \t]*\((\d{1,3})(?=[,)])|,[ \t](\d{1,3})(?=,|[ \t]*(?:--|—))")
+_NICKNAME = regex.compile(r"[ \t]*\(?(?:(?:goes\s+by|aka|a\.k\.a\.|prefers|called|to\s+be\s+named)[ \t]+)?"
+                          r"[\"“'](\p{Lu}[\p{L}\p{M}'-]{1,14}(?:[ \t]\p{Lu}[\p{L}\p{M}'-]{1,14})?)[\"”']\)?")
 _HANDLE_BEFORE = frozenset(("by", "account", "user", "login", "sig", "signed"))
 # Spoken titles in dictated text ("mister washington", "doctor el sayed")
 _WORD_ENDING = regex.compile(r"(?:logy|ment|tion|sion|ness|ity|ing|ism|ist|ics|ive|ous|able|ible)$")
@@ -341,7 +345,7 @@ class NameRule:
         return key.replace("'", "").isalpha() and _name_like(word.text) and not _MEDICAL_ENDING.search(key)
 
 
-_NAME_PREFIX = regex.compile(r"^(?:Mc|Mac|De|Di|Da|Du|La|Le|Van|Von|O'|O’|Al-|El-|St)\p{Lu}")
+_NAME_PREFIX = regex.compile(r"^(?:Mc|Mac|De|Di|Da|Du|La|Le|Van|Von|O'|O’|D'|D’|Al-|El-|St)\p{Lu}")
 
 
 def _acronym(word: Word) -> bool:

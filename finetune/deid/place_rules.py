@@ -71,13 +71,18 @@ _HOSPITAL_HEAD = (
     r"|Family\s+(?:Practice|Medicine|Health)|Pediatrics|Physicians|Dialysis(?:\s+(?:Center|Unit))?"
     r"|Imaging(?:\s+Center)?|Memorial|Sanatorium|Assisted\s+Living|Senior\s+Living|Retirement\s+(?:Home|Community)"
     r"|Skilled\s+Nursing(?:\s+Facility)?|Behavioral\s+Health|(?:Recovery|Treatment|Wellness|Counseling)\s+Center"
-    r"|Memory\s+Care|VAMC|Medical")
+    r"|Memory\s+Care|VAMC|Medical|Institute|Regional|Lab|Laboratory|Recovery\s+Center")
+# Heads that are ordinary words too: followed by another capitalised word they name no place
+_GENERIC_HEAD = regex.compile(
+    r"(?i:Health(?:\s+Care)?|Healthcare|Medical|Care|Medicine|Therapy|General|Practice)")
 _SPECIALTY = regex.compile(
     r"(?i:Medicine|Physical\s+Therapy|Rehabilitation|Therapy|Dental|Dentistry|Pediatrics|Orthopaedics|Orthopedics"
     r"|Cardiology|Dermatology|Oncology|Urology|Radiology|Imaging|Diagnostics|Open\s+MRI|Research\s+Unit|Practice"
-    r"|Primary\s+Care|Associates|Physicians|Family\s+(?:Practice|Medicine|Health)|Urgent\s+Care|General)")
+    r"|Primary\s+Care|Associates|Physicians|Family\s+(?:Practice|Medicine|Health)|Urgent\s+Care|General|Regional"
+    r"|Lab|Laboratory|Institute)")
 _ORGANIZATION_HEAD = (
-    r"University|College|School|Academy|Elementary|Church|Temple|Mosque|Synagogue|Inc\.?|LLC|Corp(?:oration)?\.?"
+    r"University|College|Schools?|Academy|Elementary|Church|Temple|Mosque|Synagogue|Inc\.?|LLC|Corp(?:oration)?\.?"
+    r"|Supply|Supplies|Distribution|Fabrication|Cooperative|Co-op|Hotel|Inn|Coffee|Lines|Solutions|Division"
     r"|Company|Co\.|Bank|Foundation|Association|Society|Jail|Prison|Correctional\s+(?:Institution|Facility)"
     r"|Pharmacy|Drugs?|Stores?|Market|Supermarkets?|Motors|Airlines?|Construction|Industries|Services|Partners"
     r"|Daycare|Day\s+Care|Preschool|Library|Museum|Restaurant|Grill|Cafe|Diner|Farms?|Ministries|Fellowship"
@@ -110,12 +115,13 @@ _LOCATION_CONTEXT = frozenset(("in", "from", "to", "near", "at", "visiting", "vi
 _NOT_MODIFIERS = frozenset("a an as the at in for of full part time retired former current currently now "
                            "also still self employed unemployed working worked works".split())
 _PROFESSION_CONTEXT = regex.compile(
-    r"\b(?:(?:works?|worked|working|employed|employment|job|occupation|profession|career|trade|retired|formerly)"
+    r"\b(?:(?:works?|worked|working|employed|employment|job(?:\s+title)?|occupation|profession|career|trade|retired"
+    r"|formerly|for\s+a\s+living)"
     r"(?:\s+(?:as|at|in|for))?\s*(?::\s*|\s+)(?:as\s+)?(?:an?\s+)?"
     r"|(?:retired|former|ex-|part-?time|full-?time|self-employed|unemployed|laid-off|disabled)\s+"
     r"|\b(?:is|was|as|became|becoming|being|she's|he's|i'm|im|i\s+am|previously|formerly)\s+an?\s+"
     r"(?:retired\s+|former\s+|self-employed\s+|part-?time\s+|full-?time\s+|local\s+)?"
-    r"|(?<=[\p{L})],\s)an?\s+|(?<=\()an?\s+|(?<=\p{L}[ \t]\()"
+    r"|(?<=[\p{L}\p{N})],\s)an?\s+|(?<=\()an?\s+|(?<=\p{L}[ \t]\()"
     r"|\b(?:served|serves|serving)\s+as\s+(?:an?\s+)?)",
     regex.IGNORECASE)
 
@@ -147,6 +153,7 @@ def address_rule(lexicon: Lexicon) -> Rule:
         r"(?=[ \t]{2,}|[ \t]*$|,)",
         rf"\bState[ \t]*:[ \t]*(?P<STATE>(?-i:{codes})|{names})\b",
         r"(?<![\w.])(?P<COUNTRY>U\.S\.A?\.?|USA|U\.K\.)(?![\w])",
+        r"(?<=\bthe[ \t])(?P<COUNTRY>US|UK)\b",
     ), score=0.85)
 
 
@@ -182,6 +189,7 @@ class InstitutionRule:
                 if modifiers and first is not None and first.opens and first.text == modifiers[0] and \
                         first.key not in ("st", "saint", "mt", "mount") \
                         and self.lexicon.english.get(first.key, 0) >= 4.5 \
+                        and first.key not in self.lexicon.states and first.key not in self.lexicon.cities \
                         and any(key not in _GENERIC and key not in self.allowed for key in rest):
                     start = words[words.index(first) + 1].start  # "Attends Redeemed Christian Church"
                     modifiers.pop(0)
@@ -208,8 +216,8 @@ class InstitutionRule:
                     if key in self.lexicon.cities or key in self.lexicon.states \
                             or key in self.lexicon.countries:
                         end = following.end(1)  # "Baptist Health Jacksonville", "Mayo Clinic Florida"
-                    elif match.group("org") is None and self.lexicon.is_common_word(key) \
-                            or key in self.allowed:
+                    elif _GENERIC_HEAD.fullmatch(match.group("head")) and (
+                            self.lexicon.is_common_word(key) or key in self.allowed):
                         continue  # "Protected Health Information", "Health Care Surrogate"
             subtype = "ORGANIZATION" if match.group("org") or (match.group("of") and not
                                                                 match.group("of").startswith("Hospital")) \

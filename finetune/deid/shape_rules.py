@@ -44,7 +44,7 @@ _NO_WORD_AFTER = r"(?![\w/-]|\.\w)"
 _DATE_CONTEXT = (r"(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun|monday|tuesday|wednesday|thursday|friday"
                  r"|saturday|sunday|on|since|from|until|till|to|through|thru|by|after|before|dated?|DOS|seen|visit|last|next|"
                  r"of|starting|started|beginning|effective|due|admitted|discharged|returned?|surgery|procedure|"
-                 r"call|called|appt|appointment|f/u|follow-up|followup)")
+                 r"call|called|appt|appointment|f/u|follow-up|followup|rtw|off|thru|due)")
 
 
 def _valid_ip(text: str) -> bool:
@@ -81,7 +81,7 @@ def _has_digits(count: int):
 
 
 def _labelled(labels: str,
-              value: str = r"((?:[A-Za-z]{1,6}[-#]?){0,3}\d[A-Za-z0-9]*(?:[-./][A-Za-z0-9]+)*)") -> str:
+              value: str = r"((?:[A-Za-z]{1,6}[-#.]?){0,3}\d[A-Za-z0-9]*(?:[-./][A-Za-z0-9]+)*)") -> str:
     """A value after one of `labels`, with the words and marks between them ("MRN #:", "No. is")."""
     return (rf"\b(?:{labels})\s*(?:#|no\.?|num(?:ber)?\.?|id)?\s*[:#=.]?\s*(?:is\s+|of\s+)?{value}"
             r"(?![\w-])")
@@ -217,7 +217,8 @@ SHAPE_RULES: tuple[Rule, ...] = (
     Rule("idnum", "IDNUM", (_labelled(
         r"claim|case|order|requisition|req\.?|study|subject|participant|reference|ref\.?|confirmation"
         r"|authori[sz]ation|auth\.?|PA|ticket|badge|employee|protocol|report|incident|record|file|ID"
-        r"|identifier|docket|trial|enrollment|screening|passport|a-?number|alien|kit|microchip|tag"),),
+        r"|identifier|docket|trial|enrollment|screening|passport|a-?number|alien|kit|microchip|tag"
+        r"|photos?|image|img|randomization|meeting\s+ID"),),
          ignore_case=True, validate=_has_digits(3)),
     Rule("id_number", "IDNUM", (
         rf"(?<![\w.,/$#:-])(?:[A-Z]{{1,4}}-?\d{{5,}}|\d{{6,}})(?:-[A-Z0-9]+)*(?![\w/%:-]|[.,]\w|{_UNIT})",
@@ -230,6 +231,7 @@ SHAPE_RULES: tuple[Rule, ...] = (
     Rule("spoken_number", "IDNUM", (
         rf"\b{_DIGIT_WORD}(?:[\s,-]+{_DIGIT_WORD}){{6,}}\b",
         r"\b(?:number|no\.?|#)[ \t]+((?:\d[ \t]){4,}\d)\b",
+        r"\b(?:ID|number|no\.?|#)[ \t]+(\d{3,4}(?:[ \t]\d{3,4}){2,})\b",
     ), context=("phone", "call", "cell", "fax", "number is"), context_subtype="PHONE", context_chars=24,
         score=0.7, ignore_case=True),
     Rule("username", "USERNAME", (
@@ -243,7 +245,7 @@ SHAPE_RULES: tuple[Rule, ...] = (
     Rule("room", "ROOM", (
         r"\b(?:room|rm\.?|bed(?:\s+assignment)?|bed\s*space|bay|pod|cubicle|chair|courtroom)\s*#?\s*:?\s*"
         r"(\d{1,4}[A-Za-z]?(?:-\d{1,3}[A-Za-z]?)?"
-        r"|[A-Za-z]\d{1,4}|[A-Za-z]-\d{1,4})(?![\w-]|\s*(?:days?|hours?|rest)\b)",
+        r"|[A-Za-z]\d{1,4}|[A-Za-z]{1,4}-\d{1,4})(?![\w-]|\s*(?:days?|hours?|rest)\b)",
     ), ignore_case=True, score=0.7),
     Rule("age", "AGE", (
         rf"(?<![\w.])(\d{{1,3}}|{WRITTEN_NUMBER})\s*-?\s*{_AGE_UNIT}[\s-]*(?:old|of\s+age)\b",
@@ -263,6 +265,8 @@ SHAPE_RULES: tuple[Rule, ...] = (
         r"\b(?:she|he|they)(?:'?s|\s+is|\s+was|\s+turned|\s+will\s+be)\s+(\d{1,3})\b(?![\d.%]|\s*(?:mg|lbs?|kg|min"
         r"|minutes|weeks?|wks?|days?|times|hours?|percent|years\s+ago|and\s+a\s+half))",
         r"\bin\s+(?:his|her|their|the)\s+(?:early\s+|mid-?\s*|late\s+)?((?:[1-9]0|one\s+hundred)'?s)\b",
+        r"\bin\s+(?:his|her|their)\s+(?:early\s+|mid-?\s*|late\s+)?(twenties|thirties|forties|fifties|sixties"
+        r"|seventies|eighties|nineties)\b",
         r"(?<![\w.])(\d{1,3})\s*/\s*(?-i:M|F)\b",
         r"\b(?:is|was)\s+((?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(?:[\s-](?:one|two|three|four"
         r"|five|six|seven|eight|nine))?)\b(?=\s*[,.;]|\s+(?:and|with|who|widowed|married|single|divorced)\b)",
