@@ -131,6 +131,8 @@ def micro_batches(dataset, micro_batch_size: int, data_parallel_rank: int, data_
     # Its own generator: the loader must not draw from the global one, which drives dropout (and is
     # restored exactly on resume). Workers are forked: spawn or forkserver would pickle the dataset,
     # whose sample indices (memory-mapped, tens of GB for a GatorTron-size run) would be copied whole.
+    if workers:
+        without_raising_sigchld_handler()
     loader = torch.utils.data.DataLoader(dataset, batch_sampler=sampler, collate_fn=collate,
                                          num_workers=workers, persistent_workers=workers > 0,
                                          generator=torch.Generator().manual_seed(0),
@@ -149,6 +151,20 @@ def micro_batches(dataset, micro_batch_size: int, data_parallel_rank: int, data_
 class LoaderWorkerDied(RuntimeError):
     """A DataLoader worker process died (killed, or crashed): the step in progress is lost, the last
     checkpoint is intact."""
+
+
+def without_raising_sigchld_handler() -> None:
+    """Keep torch's DataLoader from installing its SIGCHLD handler in this process.
+
+    That handler raises wherever the main process happens to be when a worker dies, also inside
+    logging's fork hooks, where Python prints the error with a traceback and drops it (a race seen in
+    the tests). Without it the loader finds a dead worker itself, at its next fetch (within torch's
+    status-check interval, 5 s), and raises "DataLoader worker (pid(s) N) exited unexpectedly" there.
+    torch has no public switch for this: its module flag saying "handler already set" is the way.
+    """
+    from torch.utils.data._utils import signal_handling
+
+    signal_handling._SIGCHLD_handler_set = True
 
 
 def is_loader_worker_death(error: BaseException) -> bool:

@@ -87,7 +87,8 @@ def pretrain(cfg: PretrainConfig) -> TrainState:
     try:
         return train(setup(cfg))
     except RuntimeError as error:
-        # torch raises it from its SIGCHLD handler, wherever the step is: the step is lost, not the run.
+        # the loader raises it at its next fetch (`data.without_raising_sigchld_handler`): the step is
+        # lost, not the run.
         if is_loader_worker_death(error):
             raise LoaderWorkerDied(str(error).strip().splitlines()[0]) from None
         raise
