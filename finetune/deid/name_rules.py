@@ -120,8 +120,6 @@ class NameRule:
         lexicon: the word lists.
         allowed: folded words and phrases never taken as names from lists or word shape (the
             clinical allow-list and the institution's allow-list).
-        use_lists: run evidence 2 (name lists).
-        use_shape: run evidence 3 (capitalised words on no list).
         score: the score of context spans (lists: 0.7, shape: 0.5 below it).
         places: one-word place names that are no person's name (left to the place rules).
     """
@@ -129,8 +127,6 @@ class NameRule:
     name: str
     lexicon: Lexicon
     allowed: frozenset[str] = frozenset()
-    use_lists: bool = True
-    use_shape: bool = True
     score: float = 0.9
     places: frozenset[str] = field(default_factory=frozenset)
 
@@ -274,10 +270,8 @@ class NameRule:
                 found.append(rule_span(match.start(group), match.end(group), "USERNAME", 0.6, self.name))
         for match in _SIGN_OFF.finditer(text):  # "-- MG" closing a line: a clinician's initials
             found.append(rule_span(match.start(1), match.end(1), "DOCTOR", self.score, self.name))
-        if self.use_lists or self.use_shape:
-            self._from_lists(text, words, covered, add)
-        if self.use_lists:
-            found.extend(self.lower_names(words, covered))
+        self._from_lists(text, words, covered, add)
+        found.extend(self.lower_names(words, covered))
         for span in list(found):  # "Kemi (19)", "Oluwaseun Adeyemi, 58, is a ...", 'Rosalind ("Roz")'
             nickname = _NICKNAME.match(text, span.end)
             if nickname and span.category == "NAME":
@@ -314,11 +308,11 @@ class NameRule:
             unknown = [w for w in members if self._unknown(w)]
             plain = [w for w in members if self._plain(w) and not lexicon.is_name_word(w.key)]
             titled = any(w.shape == "title" for w in members)
-            if self.use_lists and listed and not plain and (titled or (run > 1 and len(listed) == run)):
+            if listed and not plain and (titled or (run > 1 and len(listed) == run)):
                 add(index, run, "PATIENT", 0.7)
-            elif self.use_shape and unknown and not plain and titled and not (run == 1 and word.opens):
+            elif unknown and not plain and titled and not (run == 1 and word.opens):
                 add(index, run, "PATIENT", 0.5)
-            elif self.use_lists and run > 1 and listed and len(listed) + len(unknown) == run:
+            elif run > 1 and listed and len(listed) + len(unknown) == run:
                 add(index, run, "PATIENT", 0.6)
             index += run
 

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -174,6 +175,7 @@ class InstitutionRule:
 
     def find(self, text: str, words: Sequence[Word]) -> list[PhiSpan]:
         found = []
+        starts = [word.start for word in words]
         for match in _INSTITUTION.finditer(text):
             start, end = match.span()
             if match.group("of") is None:
@@ -184,14 +186,15 @@ class InstitutionRule:
                     start = text.index(modifiers[0], start) + len(modifiers[0])
                     start += len(text[start:]) - len(text[start:].lstrip())
                     modifiers.pop(0)
-                first = next((w for w in words if w.start >= start), None)
+                at = bisect.bisect_left(starts, start)  # the first word of the name
+                first = words[at] if at < len(words) else None
                 rest = [w.lower() for w in modifiers[1:]]
                 if modifiers and first is not None and first.opens and first.text == modifiers[0] and \
                         first.key not in ("st", "saint", "mt", "mount") \
                         and self.lexicon.english.get(first.key, 0) >= 4.5 \
                         and first.key not in self.lexicon.states and first.key not in self.lexicon.cities \
                         and any(key not in _GENERIC and key not in self.allowed for key in rest):
-                    start = words[words.index(first) + 1].start  # "Attends Redeemed Christian Church"
+                    start = words[at + 1].start  # "Attends Redeemed Christian Church"
                     modifiers.pop(0)
                 keys = [w.lower() for w in modifiers]
                 if match.group("tail"):  # "Children's Hospital of Marrowind": the tail names it
