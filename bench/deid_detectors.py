@@ -1,6 +1,6 @@
 """PHI detectors side by side on annotated notes: the rules, the model, both, and Presidio's patterns.
 
-    python bench/deid_detectors.py [--gold tests/data/deid_eval] [--parts e] [--model demo_out/deid/model]
+    python bench/deid_detectors.py [--gold tests/data/deid_eval] [--parts g] [--model demo_out/deid/model]
                                    [--repeat 3] [--json PATH]
 
 Every note of the gold folder (i2b2 2014 XML, `finetune.formats.i2b2_2014`) goes through each detector,
@@ -353,7 +353,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write every number here")
     parser.add_argument("--parts", default="",
                         help="only notes whose file name starts with one of these comma-separated prefixes "
-                             "(tests/data/deid_eval: a-e; e was held out until the rules were final)")
+                             "(tests/data/deid_eval: a-g; g was held out until the rules were final)")
     args = parser.parse_args()
     if not args.gold.is_dir() or not any(args.gold.glob("*.xml")):
         raise SystemExit(f"--gold {args.gold}: no folder of i2b2 2014 .xml notes")

@@ -2,7 +2,7 @@
 word lists, institution rules and lists, and rule + model spans merged with their sources.
 
 The shape cases (`tests/data/deid_shapes.jsonl`) and the evaluation notes (`tests/data/deid_eval/`:
-76 notes in 76 styles, i2b2 2014 XML; part `e` held out until the rules were final) were written
+104 notes in 104 styles, i2b2 2014 XML; part `g` held out until the rules were final) were written
 by hand for these tests, not by `synthetic/`, whose templates were written to fit the rules.
 Recall per shape, per category and per part is printed (`-s`).
 """
@@ -36,6 +36,17 @@ REQUIRED_SHAPES = (
     "name-nfd", "healthplan-member-id", "license-dea", "license-npi", "device-s-n", "vehicle-plate",
     "username-label", "room-room", "street-numbered", "city-state-zip", "zip-plus-four", "country",
     "hospital-long", "name-signature", "name-letter-salutation", "name-cc", "name-seen-by-credential")
+# Names of places and people by where they stand (context rules), each found whole too.
+CONTEXT_SHAPES = (
+    "department-named-unit", "department-icu-named", "department-ward-number", "department-after-hospital",
+    "hospital-letterhead", "organization-field-employer", "organization-field-payer",
+    "organization-affiliation-works", "organization-affiliation-profession", "organization-affiliation-plays",
+    "hospital-affiliation-transferred", "organization-military", "organization-county-department",
+    "hospital-two-proper-words", "date-iso-space-time", "date-ordinal-after-the", "date-month-alone",
+    "age-after-dob", "age-children-list", "phone-extension-paged", "name-chat-speaker",
+    "name-relative-lowercase", "name-last-first-two-spaces", "name-father-of-baby",
+    "username-initial-surname",
+    "id-prefix-space-value", "id-isbt-unit", "street-lower-case", "room-letter-digits")
 
 
 def _token_counts(text: str, gold: list[tuple[int, int]], found: list[PhiSpan]) -> tuple[int, int, int]:
@@ -63,7 +74,8 @@ def _shape_cases() -> list[dict]:
 
 def test_every_listed_shape_is_found_on_hand_written_cases(rules) -> None:
     cases = {case["shape"]: case for case in _shape_cases()}
-    assert set(REQUIRED_SHAPES) <= set(cases), sorted(set(REQUIRED_SHAPES) - set(cases))
+    assert set(REQUIRED_SHAPES + CONTEXT_SHAPES) <= set(cases), sorted(set(REQUIRED_SHAPES + CONTEXT_SHAPES)
+                                                                       - set(cases))
     totals = Counter()
     print("\nshape recall (PHI tokens found / PHI tokens):")
     for name, case in cases.items():
@@ -72,7 +84,7 @@ def test_every_listed_shape_is_found_on_hand_written_cases(rules) -> None:
         totals.update(hit=hit, missed=missed, wrong=wrong)
         if hit + missed:
             print(f"  {name:40s} {hit}/{hit + missed}")
-        if name in REQUIRED_SHAPES:
+        if name in REQUIRED_SHAPES or name in CONTEXT_SHAPES:
             assert missed == 0 and wrong == 0, (name, hit, missed, wrong)
         if name.startswith("neg-"):  # look-alikes: "BP 120/80", "5-10 mg", "Lasix", "Bell's palsy"
             assert wrong == 0, name
@@ -112,11 +124,14 @@ def test_rules_alone_on_hand_written_notes_of_many_styles(rules) -> None:
           f"precision {precision:.3f}")
     for category, (hit, missed) in sorted(by_category.items()):
         print(f"  {category:12s} recall {hit / max(1, hit + missed):.3f} ({hit + missed} tokens)")
-    for part in "abcde":  # a: development; b, c, d: measured blind, then development; e: held out
+    for part in "abcdefg":  # a: development; b-f: measured blind, then development; g: held out
         part_recall, part_precision, _ = _score([d for d in documents if d.id.startswith(part)], rules)
         print(f"  part {part}: recall {part_recall:.3f}, precision {part_precision:.3f}")
-    # Measured 0.915 / 0.963 (README, bench/deid_detectors.py); a floor below it catches regressions.
-    assert recall >= 0.90 and precision >= 0.95
+    # Measured .947 / .960 on all, .910 / .948 on the held-out part (README, bench/deid_detectors.py);
+    # floors below them catch regressions, and the held-out part must keep the issue's goal.
+    assert recall >= 0.93 and precision >= 0.95
+    held_out_recall, held_out_precision, _ = _score([d for d in documents if d.id.startswith("g")], rules)
+    assert held_out_recall >= 0.90 and held_out_precision >= 0.85
     for category in ("DATE", "CONTACT", "ID", "AGE", "NAME"):
         hit, missed = by_category[category]
         assert hit / (hit + missed) >= 0.85, category

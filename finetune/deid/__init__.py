@@ -8,6 +8,8 @@
 - `name_rules`: names of people from context, name lists and the shape of words.
 - `place_rules`: streets, addresses, states, countries, cities, institutions, organisations,
   professions.
+- `context_rules`: places named by where they stand: named units, place fields ("Employer:"), names
+  after verbs of affiliation ("works at"), the unit after a hospital, letterheads, the military.
 - `model_filter`: what of a model's span could be PHI by its form and the word lists.
 - `lexicon`: the shipped word lists (`lexicons/`: names, places, English, clinical vocabulary,
   professions, organisations), read on first use; `note_words`: a note's words for the word rules.

@@ -25,6 +25,13 @@ from typing import Any, Protocol
 
 import regex
 
+from finetune.deid.context_rules import (
+    MILITARY_RULE,
+    UNIT_RULE,
+    AffiliationRule,
+    BesidePlacesRule,
+    FieldRule,
+)
 from finetune.deid.lexicon import Lexicon, lexicon, read_list
 from finetune.deid.model_filter import ModelSpanFilter
 from finetune.deid.name_rules import NameRule, name_keys, propagate
@@ -45,10 +52,13 @@ from finetune.deid.words import fold
 from finetune.formats.i2b2_2014 import CATEGORY_OF
 from gatortron_common.logging import InputError
 
-WORD_RULE_NAMES = ("names", "places", "institutions", "organizations", "professions")
-_PLACE_RULES = (STREET_RULE, DEPARTMENT_RULE, LANDMARK_RULE)
+WORD_RULE_NAMES = ("names", "places", "institutions", "organizations", "professions", "fields",
+                   "affiliations")
+# Rules that read the spans the others found (a unit after a hospital, a letterhead above a street)
+SPAN_RULE_NAMES = ("beside_places",)
+_PLACE_RULES = (STREET_RULE, DEPARTMENT_RULE, LANDMARK_RULE, UNIT_RULE, MILITARY_RULE)
 RULE_NAMES: tuple[str, ...] = (*(rule.name for rule in (*SHAPE_RULES, *_PLACE_RULES)), "address",
-                               *WORD_RULE_NAMES)
+                               *WORD_RULE_NAMES, *SPAN_RULE_NAMES)
 # Categories whose spans an allow-list can veto: words, not shapes ("Lasix" is no name; "5-10 mg" is
 # kept out by the shape rules' own unit checks).
 _WORD_CATEGORIES = frozenset(("NAME", "LOCATION", "PROFESSION", "OTHER"))
@@ -63,6 +73,14 @@ class WordRule(Protocol):
     def find(self, text: str, words: Sequence[Word]) -> list[PhiSpan]: ...
 
 
+class SpanRule(Protocol):
+    """A rule that reads the note's words and the spans the other rules found."""
+
+    name: str
+
+    def find(self, text: str, words: Sequence[Word], spans: Sequence[PhiSpan]) -> list[PhiSpan]: ...
+
+
 @dataclass
 class RuleSet:
     """The rules of a run, built by `build_rules`.
@@ -70,6 +88,7 @@ class RuleSet:
     Attributes:
         text_rules: pattern rules (shapes, custom and deny-list rules).
         word_rules: rules over the note's words.
+        span_rules: rules over the note's words and the other rules' spans.
         allowed: folded words and phrases that are never PHI.
         lexicon: the word lists (None when no rule needs them).
         propagate: mark every occurrence of a found name word.
@@ -78,6 +97,7 @@ class RuleSet:
 
     text_rules: list[Rule] = field(default_factory=list)
     word_rules: list[WordRule] = field(default_factory=list)
+    span_rules: list[SpanRule] = field(default_factory=list)
     allowed: frozenset[str] = frozenset()
     lexicon: Lexicon | None = None
     propagate: bool = False
@@ -89,7 +109,7 @@ class RuleSet:
         return frozenset(phrase.split(" ", 1)[0] for phrase in self.allowed if " " in phrase)
 
     def __len__(self) -> int:
-        return len(self.text_rules) + len(self.word_rules)
+        return len(self.text_rules) + len(self.word_rules) + len(self.span_rules)
 
     def _allowed_words(self, words: Sequence[Word]) -> set[int]:
         """Indices of words that are, or are inside, an allowed word or phrase."""
@@ -131,10 +151,13 @@ class RuleSet:
         """
         spans = [span for rule in self.text_rules for span in rule.find(text)]
         words: list[Word] = []
-        if self.word_rules or self.allowed or self.propagate:
+        if self.word_rules or self.span_rules or self.allowed or self.propagate:
             words = note_words(text)
             for rule in self.word_rules:
                 spans.extend(rule.find(text, words))
+            found = list(spans)
+            for span_rule in self.span_rules:
+                spans.extend(span_rule.find(text, words, found))
         model = list(model)
         if model and self.model_filter is not None:
             model = self.model_filter.filter(text, model)
@@ -202,7 +225,7 @@ def build_rules(enabled: Sequence[str] | None = None, patterns: Mapping[str, Ite
     """
     names = list(RULE_NAMES if enabled is None else enabled)
     patterns, scores, custom = dict(patterns or {}), dict(scores or {}), dict(custom or {})
-    text_rule_names = set(RULE_NAMES) - set(WORD_RULE_NAMES) - {"address"}
+    text_rule_names = set(RULE_NAMES) - set(WORD_RULE_NAMES) - set(SPAN_RULE_NAMES) - {"address"}
     for setting, given, known in (("rules.enabled", names, RULE_NAMES),
                                   ("rules.patterns", patterns, text_rule_names),
                                   ("rules.scores", scores, RULE_NAMES)):
@@ -213,7 +236,8 @@ def build_rules(enabled: Sequence[str] | None = None, patterns: Mapping[str, Ite
     clash = sorted(set(custom) & set(RULE_NAMES))
     if clash:
         raise InputError(f"rules.custom: {', '.join(clash)} already name shipped rules; choose other names")
-    needs_lexicon = bool(set(names) & {*WORD_RULE_NAMES, "address"}) or clinical_allow or filter_model
+    needs_lexicon = bool(set(names) & {*WORD_RULE_NAMES, *SPAN_RULE_NAMES, "address"}) or clinical_allow \
+        or filter_model
     words = lexicon() if needs_lexicon else None
     allowed = set(words.clinical) if (words is not None and clinical_allow) else set()
     allowed.update(fold(phrase.strip()) for phrase in allow if phrase.strip())
@@ -232,6 +256,9 @@ def build_rules(enabled: Sequence[str] | None = None, patterns: Mapping[str, Ite
             ruleset.text_rules.append(rule)
         elif name == "address":
             ruleset.text_rules.append(address_rule(words))
+        elif name in SPAN_RULE_NAMES:
+            ruleset.span_rules.append(BesidePlacesRule(name, words, allowed_words,
+                                                       **({"score": scores[name]} if name in scores else {})))
         else:
             ruleset.word_rules.append(_word_rule(name, words, allowed_words, scores.get(name)))
     ruleset.text_rules.extend(_custom_rule(name, spec) for name, spec in custom.items())
@@ -258,6 +285,10 @@ def _word_rule(name: str, words: Lexicon, allowed: frozenset[str], score: float 
         return InstitutionRule(name, words, allowed, **({"score": score} if score is not None else {}))
     if name == "organizations":
         return OrganizationRule(name, words, **({"score": score} if score is not None else {}))
+    if name == "fields":
+        return FieldRule(name, words, allowed, **({"score": score} if score is not None else {}))
+    if name == "affiliations":
+        return AffiliationRule(name, words, allowed, **({"score": score} if score is not None else {}))
     return ProfessionRule(name, words, **({"score": score} if score is not None else {}))
 
 

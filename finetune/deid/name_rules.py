@@ -57,19 +57,31 @@ _DOCTOR_PHRASE = (
     r"|requested\s+by|referred\s+by|cc|sincerely,|regards,|respectfully,|thanks,|thank\s+you,|best,"
     r"|(?-i:RN|NP|LPN|CRNA|PA-C|CNA|Nurse|NURSE|Tech|TECH|Therapist|Pharmacist)(?=[ \t])|interpreter|fellow"
     r"|nurse|pharmacist|therapist|social\s+worker|case\s+manager|coordinator|specialist|chaplain|dietitian"
-    r"|navigator|physician|resident|attending|midwife|doula|technician|technologist|scribe")
+    r"|navigator|physician|resident|attending|midwife|doula|technician|technologist|scribe|administrator|director"
+    r"|educator|(?:follow(?:[- ]?up)?|f/u|appointment|appt|visit|session|therapy|meeting|rounds"
+    r"|consult(?:ation)?)"
+    r"\s+with|(?:2nd-|double-|co-?)?(?:checked|witnessed|cosigned|signed|administered|drawn|collected|given|approved"
+    r"|completed|documented|released|issued|fitted|programmed|counseled|screened|triaged|relieved)\s+by"
+    r"|audiologist|optometrist|podiatrist|nutritionist|physiatrist|anesthetist|phlebotomist|hygienist|sonographer"
+    r"|perfusionist|dentist|hospitalist|intensivist|neonatologist|obstetrician|pediatrician|surgeon|allergist"
+    r"|investigator|reviewer|abstractor|registrar|lactation\s+consultant")
 _PATIENT_COLON = (
     r"patient(?:\s+name)?|pt(?:\s+name)?|name|re|regarding|subject|guardian|(?:emergency\s+)?contact"
     r"|next\s+of\s+kin|nok|poa|hcp|proxy|guarantor|insured|informant|historian|parents?|child|baby|infant|caller"
     r"|client|member(?:\s+name)?|subscriber(?:\s+name)?|former\s+name|maiden\s+name|aka|candidate|participant"
     # people who are neither patient nor clinician are PATIENT in i2b2 2014
     r"|officer|detective|deputy|trooper|judge|attorney|lawyer|(?:public\s+)?defender|(?:head\s+)?coach|case\s*worker"
-    r"|adjuster|witness|teacher|supervisor|employer\s+contact|guardian\s+ad\s+litem|pastor|owner|victim|driver")
+    r"|adjuster|witness|teacher|supervisor|employer\s+contact|guardian\s+ad\s+litem|pastor|owner|victim|driver"
+    r"|student|pupil|athlete|inmate|detainee|decedent|deceased|(?:resident|client|inmate|student)\s+name"
+    r"|traveler|traveller|claimant|employee|applicant|injured\s+worker|beneficiary"
+    r"|(?:mother|father|baby|parent|spouse)'?s\s+name")
 _RELATIVE = (
-    r"(?:mother|father|son|daughter|sister|brother)-in-law|"
+    r"(?:father|mother)\s+of\s+(?:the\s+)?baby|(?:mother|father|son|daughter|sister|brother)-in-law|"
     r"mother|father|mom|dad|wife|husband|son|daughter|sister|brother|spouse|partner|boyfriend|girlfriend"
     r"|fianc[eé]e?|grandmother|grandfather|grandson|granddaughter|grandma|grandpa|aunt|uncle|niece|nephew|dtr"
-    r"|cousin|friend|neighbou?r|caregiver|sibling|step-?(?:father|mother|son|daughter)|roommate|children|kids")
+    r"|cousin|friend|neighbou?r|caregiver|sibling|step-?(?:father|mother|son|daughter|dad|mom)|roommate|children"
+    r"|kids|classmate|co-?worker|colleague|teammate|housemate|landlord|landlady|god(?:mother|father)"
+    r"|foster\s+(?:mother|father|parent)|fob|mob")
 _PATIENT_PHRASE = (
     rf"dear|{_RELATIVE}|accompanied\s+by|brought\s+in\s+by|lives\s+with|spoke\s+with|talked\s+(?:to|with)"
     r"|care\s+of|c/o|named|(?-i:Pt|Patient)|case\s*worker|officer|coach|adjuster|pastor|(?-i:Rev\.?)|supervisor|boss"
@@ -77,11 +89,16 @@ _PATIENT_PHRASE = (
 _LABEL = regex.compile(
     rf"\b(?:(?P<doctor>{_DOCTOR_COLON})\s*:|(?P<doctor_phrase>{_DOCTOR_PHRASE})"
     rf"|(?P<patient>{_PATIENT_COLON}|{_RELATIVE})\s*:|(?P<patient_phrase>{_PATIENT_PHRASE}))"
-    r"(?:\s*[,:(-]\s*|\s+)(?:is\s+|was\s+)?",
+    r"(?:\s*[,:(-]\s*|\s+)(?:is\s+|was\s+)?[\"“]?",
     regex.IGNORECASE)
 _CAPS_NAME = regex.compile(
-    r"(?:^|(?<=[:.][ \t]{1,30})|(?<=\|))[ \t]*(\p{Lu}[\p{Lu}\p{M}'’-]+),[ \t]?(\p{Lu}[\p{Lu}\p{M}'’-]+)"
+    r"(?:^|(?<=[:.][ \t]{1,30})|(?<=\|)|(?<=\S[ \t]{2,}))[ \t]*(\p{Lu}[\p{Lu}\p{M}'’-]+),[ \t]?"
+    r"(\p{Lu}[\p{L}\p{M}'’-]+)"
     r"(?:[ \t]\p{Lu}\.?(?![\p{L}]))?(?=[ \t]{2,}|[ \t]*$|[ \t]*[|(,;])", regex.MULTILINE)
+_RELATIVE_WORD = regex.compile(_RELATIVE, regex.IGNORECASE)
+# a chat line's speaker: "[23:15] tuan: ...", "06:40 Priscila R: ..."
+_CHAT_SPEAKER = regex.compile(r"^[ \t]*\[?[0-2]?\d:[0-5]\d(?::[0-5]\d)?\]?[ \t]+(\p{L}[\p{L}\p{M}'’-]{1,20}"
+                              r"(?:[ \t]\p{L}[\p{L}\p{M}'’-]{0,20}\.?)?)[ \t]*:", regex.MULTILINE)
 _AGE_AFTER_NAME = regex.compile(r"[ \t]*\((\d{1,3})(?=[,)])|,[ \t](\d{1,3})(?=,|[ \t]*(?:--|—))")
 _NICKNAME = regex.compile(r"[ \t]*\(?(?:(?:goes\s+by|aka|a\.k\.a\.|prefers|called|to\s+be\s+named)[ \t]+)?"
                           r"[\"“'](\p{Lu}[\p{L}\p{M}'-]{1,14}(?:[ \t]\p{Lu}[\p{L}\p{M}'-]{1,14})?)[\"”']\)?")
@@ -99,6 +116,8 @@ _SIGN_OFF = regex.compile(r"(?:^|(?<=\s))(?:--?|—|~)[ \t]*(\p{Lu}{2,3})[ \t]*$
 # A listed name written in lower case is taken only when English rarely writes it so ("gonzalez",
 # "danny"; not "will", "rose", "bill").
 _LOWER_NAME_ZIPF = 4.3
+# ... and after a relative ("my wife jiyoung"), any lower-case word English uses less than this
+_RELATIVE_LOWER_ZIPF = 3.5
 # After a name's context, a capitalised word English uses less than this is taken ("cc: Rahul").
 _CONTEXT_WORD_ZIPF = 4.0
 # ... and a listed surname or given name up to these ("Dr. Rose Bell"; not "Dear Records Custodian").
@@ -167,7 +186,8 @@ class NameRule:
                 if gap in (" ", "-", "  ") or (gap in (". ", ".") and previous.initial):
                     pass
                 elif gap in (", ", ",") and not comma_used and word.key not in CREDENTIALS and \
-                        (word.shape == words[index].shape or word.initial):  # "Smith, John", "SMITH, JOHN"
+                        (word.shape == words[index].shape or word.initial
+                         or (words[index].shape == "upper" and word.capital)):  # "Smith, John", "OKAFOR, Ada"
                     comma_used = True
                 else:
                     break
@@ -181,8 +201,9 @@ class NameRule:
                             and self.lexicon.english.get(word.key, 0.0) < _CONTEXT_GIVEN_ZIPF)
                         or (comma_used and word.initial)):
                     break
-            elif lower and not word.capital and not self._plain(word) and len(word.key) > 2:
-                pass  # "dr okonkwo" in a patient's message
+            elif lower and not word.capital and len(word.key) > 2 and word.key not in self.allowed and (
+                    not self._plain(word) or self.lexicon.english.get(word.key, 0.0) < _CONTEXT_WORD_ZIPF):
+                pass  # "dr okonkwo" in a patient's message, "(dr nakamura)" in a chat
             elif word.initial and position + 1 < len(words) and words[position + 1].capital and \
                     text[word.end:words[position + 1].start] in (". ", ".", " "):
                 pass  # "A. Raghunathan"
@@ -227,6 +248,12 @@ class NameRule:
             if count and (not phrase or words[index].capital):
                 doctor = match.group("doctor") is not None or match.group("doctor_phrase") is not None
                 add(index, count, "DOCTOR" if doctor else "PATIENT", self.score)
+            elif phrase and not words[index].capital and \
+                    _RELATIVE_WORD.fullmatch(match.group("patient_phrase")):
+                # "my wife jiyoung", "maternal aunt ngozi okonkwo"
+                count = self._lower_run(text, words, index)
+                if count:
+                    add(index, count, "PATIENT", 0.6)
         for index, word in enumerate(words):  # credentials after a name
             roman_ok = word.key not in _ROMAN or (index >= 2 and words[index - 2].capital and
                                                   text[words[index - 2].end:words[index - 1].start] == " ")
@@ -263,13 +290,30 @@ class NameRule:
                 doctor = bool(regex.search(r"\d{6,}\^$", text[max(0, match.start() - 14):match.start()]))
                 found.append(rule_span(match.start(), match.end(), "DOCTOR" if doctor else "PATIENT", 0.8,
                                        self.name))
+        named = {fold(part) for span in found if span.category == "NAME"
+                 for part in regex.findall(r"[\p{L}\p{M}'’]+", text[span.start:span.end])}
         for match in _HANDLE.finditer(text):
             group = 1 if match.group(1) else 2
             key = match.group(group)
-            if key not in self.lexicon.english and key not in self.allowed and not _WORD_ENDING.search(key):
+            # an initial and a surname ("klindqvist" beside "Kirsten Lindqvist")
+            initial_surname = any(key[cut:] in self.lexicon.surnames or key[cut:] in named for cut in (1, 2))
+            if key not in self.lexicon.english and key not in self.allowed and (
+                    initial_surname or not _WORD_ENDING.search(key)):
                 found.append(rule_span(match.start(group), match.end(group), "USERNAME", 0.6, self.name))
+        for match in _CHAT_SPEAKER.finditer(text):
+            keys = [fold(part) for part in regex.findall(r"[\p{L}\p{M}'’-]+", match.group(1))]
+            if not any(key in self.allowed or key in CREDENTIALS or key in JOB_WORDS
+                       or self.lexicon.english.get(key, 0.0) >= _CONTEXT_GIVEN_ZIPF for key in keys):
+                found.append(rule_span(match.start(1), match.end(1), "DOCTOR", 0.8, self.name))
         for match in _SIGN_OFF.finditer(text):  # "-- MG" closing a line: a clinician's initials
             found.append(rule_span(match.start(1), match.end(1), "DOCTOR", self.score, self.name))
+        for index, word in enumerate(words[:-1]):  # "G. Ohlsen" opening a line or after a label
+            following = words[index + 1]
+            if word.initial and index not in covered and index + 1 not in covered and \
+                    text[word.end:following.start] in (". ", ".") and following.shape == "title" and \
+                    (word.opens or text[max(0, word.start - 2):word.start].strip() in ("", ":", "|")) and \
+                    (self.lexicon.is_name_word(following.key) or self._unknown(following)):
+                add(index, 2, "PATIENT", 0.6)
         self._from_lists(text, words, covered, add)
         found.extend(self.lower_names(words, covered))
         for span in list(found):  # "Kemi (19)", "Oluwaseun Adeyemi, 58, is a ...", 'Rosalind ("Roz")'
@@ -297,9 +341,15 @@ class NameRule:
             run = 1
             while index + run < len(words) and index + run not in covered:
                 following, gap = words[index + run], text[words[index + run - 1].end:words[index + run].start]
+                hyphenated = run == 2 and text[word.end:words[index + 1].start] == "-"  # "Kim-Ott, Grace"
                 if gap == "-" and not following.capital:  # Soo-jin
                     run += 1
                 elif gap in (" ", "-") and self._can_continue(following) and following.key not in self.places:
+                    run += 1
+                elif gap == ", " and (run == 1 or hyphenated) \
+                        and lexicon.is_name_word(words[index + run - 1].key) and following.shape == "title" \
+                        and lexicon.is_given_name(following.key) and following.key not in self.allowed \
+                        and not self._plain(following):  # "Ferreira, Luis"
                     run += 1
                 else:
                     break
@@ -315,6 +365,23 @@ class NameRule:
             elif run > 1 and listed and len(listed) + len(unknown) == run:
                 add(index, run, "PATIENT", 0.6)
             index += run
+
+    def _lower_run(self, text: str, words: Sequence[Word], index: int) -> int:
+        """How many lower-case words from `index` are a name after a relative: words English rarely
+        writes, listed as names or on no list at all."""
+        count = 0
+        for position in range(index, min(len(words), index + 3)):
+            word = words[position]
+            if position > index and text[words[position - 1].end:word.start] not in (" ", "-"):
+                break
+            listed = self.lexicon.is_given_name(word.key) or word.key in self.lexicon.surnames
+            if word.shape != "lower" or len(word.key) < 3 or word.key in self.allowed \
+                    or self.lexicon.english.get(word.key, 0.0) >= _RELATIVE_LOWER_ZIPF \
+                    or (not listed and (word.key in self.lexicon.english or _WORD_ENDING.search(word.key)
+                                        or _MEDICAL_ENDING.search(word.key))):
+                break
+            count += 1
+        return count
 
     def lower_names(self, words: Sequence[Word], covered: set[int]) -> list[PhiSpan]:
         """Names written in lower case ("my brother danny"): listed names no English writes lower-case."""
@@ -386,7 +453,8 @@ def propagate(words: Sequence[Word], keys: dict[str, str], lexicon: Lexicon, nam
         subtype = keys.get(word.key)
         if subtype is None or len(word.key) < 3 or (word.shape == "upper" and len(word.key) < 4):
             continue  # "Ed" found once does not make every "ED" a name
-        if word.capital or not lexicon.is_common_word(word.key):
+        if word.capital or not lexicon.is_common_word(word.key) and \
+                lexicon.english.get(word.key, 0.0) < _LOWER_NAME_ZIPF:  # not "brown" stools after Dr. Brown
             end = word.end - 2 if word.text.endswith(("'s", "’s")) and len(word.text) > 3 else word.end
             found.append(rule_span(word.start, end, subtype, 0.6, name))
     return found

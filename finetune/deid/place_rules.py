@@ -22,13 +22,14 @@ import regex
 
 from finetune.deid.lexicon import LANGUAGES, Lexicon
 from finetune.deid.note_words import Word
-from finetune.deid.rules import PhiSpan, Rule, rule_span
+from finetune.deid.rules import ListRule, PhiSpan, Rule, rule_span
 from finetune.deid.words import fold
 
 _STREET_SUFFIX = (r"(?i:Street|St|Avenue|Ave|Av|Road|Rd|Boulevard|Blvd|Drive|Dr|Lane|Ln|Court|Ct|Way|Place|Pl"
                   r"|Terrace|Ter|Circle|Cir|Highway|Hwy|Parkway|Pkwy|Trail|Trl|Loop|Square|Sq|Pike|Run|Path"
                   r"|Row|Crossing|Xing|Plaza|Plz|Alley|Aly|Expressway|Expy|Freeway|Fwy|Turnpike|Tpke|Cove|Cv"
-                  r"|Point|Pt|Ridge|Hollow|Bend|Landing|Commons|Walk|Estates|Heights|Hts|Manor|Creek)")
+                  r"|Point|Pt|Ridge|Hollow|Bend|Landing|Commons|Walk|Estates|Heights|Hts|Manor|Creek|Crescent|Cres|Close"
+                  r"|Glen|Grove|Mews|Gate|Knoll|Chase|Meadows?|Green)")
 _UNIT = (r"(?:,?[ \t]*\d{1,2}(?:st|nd|rd|th)[ \t]+Floor)?"
          r"(?:,?[ \t]*(?i:Apt|Apartment|Unit|Suite|Ste|Lot|Rm|Room|Bldg|Building|Fl|Floor|#)"
          r"\.?\s*#?\s*[\w-]{1,6})?")
@@ -42,7 +43,9 @@ LANDMARK_RULE = Rule("landmarks", "LOCATION-OTHER", (
     r"\b(?:\p{Lu}[\p{L}'’]+[ \t]+){1,3}(?=\p{Lu})"
     r"(?i:Park|Beach|Island|River|Mountains?|Forest|Springs|Mall|Shipyard|Airport"
     r"|Stadium|Zoo|Trailhead|Lake|Bay|Canyon|Campground|Marina|Pier|Bridge|Exit|Reservation|Crossroads|Reserve"
-    r"|Preserve|Gardens|Plantation|Pavilion|Center\s+Mall|Outlets|Air\s+Base|Base|National\s+Park)\b",
+    r"|Preserve|Gardens|Plantation|Pavilion|Center\s+Mall|Outlets|Air\s+Base|Base|National\s+Park|Cemetery"
+    r"|Memorial\s+(?:Park|Gardens)|Marina|Pier|Harbor|Harbour|Dock)\b",
+    r"\b(?:Pier|Dock|Gate|Terminal)[ \t]+\d{1,3}[A-Z]?\b",
 ), score=0.6)
 STREET_RULE = Rule("street", "STREET", (
     rf"\b\d{{1,6}}[A-Za-z]?[ \t]+(?:(?:[NSEW]|NE|NW|SE|SW|North|South|East|West)\.?[ \t]+)?"
@@ -53,11 +56,19 @@ STREET_RULE = Rule("street", "STREET", (
     # numbered streets in any case ("1122 se 4th st", "2250 NW 43RD ST APT 112")
     r"(?i:\b\d{1,6}[ \t]+(?:[nsew]{1,2}\.?[ \t]+)?\d{1,3}(?:st|nd|rd|th)[ \t]+"
     rf"{_STREET_SUFFIX}\b\.?){_UNIT}",
+    # a numbered street without a house number ("the walgreens on nw 13th st")
+    rf"(?i:\b(?:[nsew]{{1,2}}|north|south|east|west|northwest|northeast|southwest|southeast)\.?[ \t]+"
+    rf"\d{{1,3}}(?:st|nd|rd|th)[ \t]+{_STREET_SUFFIX}\b\.?)",
     r"\b\d{1,6}[ \t]+(?:Calle|Avenida|Av\.|Rua|Rue|Via|Camino|Paseo|Carrera|Strada)"
     rf"(?:[ \t]+[\p{{L}}\p{{M}}'’.-]+){{1,3}}{_UNIT}",
-    r"(?<=\b(?:on|at|off|near|down)[ \t])(?:(?:[NSEW]|NE|NW|SE|SW)[ \t])?(?:\p{Lu}\p{Ll}+[ \t]){1,2}"
+    r"(?:(?<=\b(?:on|at|off|near|down)[ \t])|(?<=\p{Ll},[ \t]))(?:(?:[NSEW]|NE|NW|SE|SW)[ \t])?"
+    r"(?:\p{Lu}\p{Ll}+[ \t]){1,2}"
     r"(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Drive|Lane|Ln|Parkway|Pkwy|Highway|Hwy)\b\.?",
-    r"\b(?:Route|Rte|Rt|State\s+Road|SR|County\s+Road|CR|Highway|Hwy|I-)\s*\d{1,4}[A-Z]?\b(?!\s*(?:mg|ml|%))",
+    r"\b(?:Route|Rte|Rt|State\s+Road|SR|County\s+Road|CR|Highway|Hwy|Interstate|I-)\s*\d{1,4}[A-Z]?\b(?!\s*(?:mg|ml|%))",
+    # lower-case text ("my home address is 88 linden st"): one or two words and a common suffix
+    r"(?=\d)(?<=\b(?:address|is|at|on|to|from|lives|live|moved)[ \t:]+)\d{1,6}[ \t]+(?:[a-z]{3,}[ \t]+){1,2}"
+    r"(?:street|st|avenue|ave|road|rd|court|ct|lane|ln|drive|dr|way|boulevard|blvd|place|pl|terrace|circle"
+    r"|parkway|trail|highway)\b\.?",
 ), score=0.8)
 
 _HOSPITAL_HEAD = (
@@ -66,13 +77,15 @@ _HOSPITAL_HEAD = (
     r"Open\s+MRI|Research\s+Unit|Cent(?:er|re)|Associates|Practice|Primary\s+Care|General|Medical\s+(?:Center|Centre|Group|Associates|Clinic|Plaza|Pavilion|Campus|Offices?)"
     r"|Med(?:ical)?\.?\s+Ctr\.?|Health(?:care|\s+Care|\s+System|\s+Center|\s+Clinic|\s+Network|\s+Services)?"
     r"|Clinics?|Infirmary|Hospice|Rehab(?:ilitation)?(?:\s+(?:Center|Hospital|Institute|Facility))?"
+    r"|Rehab(?:ilitation)?\s+(?:&|and)\s+(?:Nursing|Healing|Health)(?:\s+Center)?"
     r"|Nursing\s+(?:Home|Center|Facility|(?:and|&)\s+Rehab(?:ilitation)?(?:\s+Center)?)|Care\s+Cent(?:er|re)"
     r"|Surgery\s+Center|Surgical\s+(?:Center|Associates|Hospital)|Cancer\s+(?:Center|Institute)"
     r"|(?:Heart|Eye|Kidney|Spine|Orthopaedic|Orthopedic)\s+(?:Institute|Center)|Urgent\s+Care"
     r"|Family\s+(?:Practice|Medicine|Health)|Pediatrics|Physicians|Dialysis(?:\s+(?:Center|Unit))?"
     r"|Imaging(?:\s+Center)?|Memorial|Sanatorium|Assisted\s+Living|Senior\s+Living|Retirement\s+(?:Home|Community)"
     r"|Skilled\s+Nursing(?:\s+Facility)?|Behavioral\s+Health|(?:Recovery|Treatment|Wellness|Counseling)\s+Center"
-    r"|Memory\s+Care|VAMC|Medical|Institute|Regional|Lab|Laboratory|Recovery\s+Center")
+    r"|Memory\s+Care|VAMC|CBOC|FQHC|VA\s+Medical\s+Center|Medical|Institute|Regional|Lab|Laboratory"
+    r"|Recovery\s+Center|Cancer\s+Institute")
 # Heads that are ordinary words too: followed by another capitalised word they name no place
 _GENERIC_HEAD = regex.compile(
     r"(?i:Health(?:\s+Care)?|Healthcare|Medical|Care|Medicine|Therapy|General|Practice)")
@@ -80,7 +93,7 @@ _SPECIALTY = regex.compile(
     r"(?i:Medicine|Physical\s+Therapy|Rehabilitation|Therapy|Dental|Dentistry|Pediatrics|Orthopaedics|Orthopedics"
     r"|Cardiology|Dermatology|Oncology|Urology|Radiology|Imaging|Diagnostics|Open\s+MRI|Research\s+Unit|Practice"
     r"|Primary\s+Care|Associates|Physicians|Family\s+(?:Practice|Medicine|Health)|Urgent\s+Care|General|Regional"
-    r"|Lab|Laboratory|Institute)")
+    r"|Lab|Laboratory)")
 _ORGANIZATION_HEAD = (
     r"University|College|Schools?|Academy|Elementary|Church|Temple|Mosque|Synagogue|Inc\.?|LLC|Corp(?:oration)?\.?"
     r"|Supply|Supplies|Distribution|Fabrication|Cooperative|Co-op|Hotel|Inn|Coffee|Lines|Solutions|Division"
@@ -88,12 +101,21 @@ _ORGANIZATION_HEAD = (
     r"|Pharmacy|Drugs?|Stores?|Market|Supermarkets?|Motors|Airlines?|Construction|Industries|Services|Partners"
     r"|Daycare|Day\s+Care|Preschool|Library|Museum|Restaurant|Grill|Cafe|Diner|Farms?|Ministries|Fellowship"
     r"|Logistics|Manufacturing|Enterprises|Group|Agency|Authority|Club|YMCA|Shelter|Court|Consortium|Biorepository"
-    r"|Biobank|Laboratories|Labs|Freight|Trucking|Transport|Insurance|Mutual|Parish|Ministry|Cathedral|Chapel")
+    r"|Biobank|Laboratories|Labs|Freight|Trucking|Transport|Insurance|Mutual|Parish|Ministry|Cathedral|Chapel"
+    r"|Mills|Apartments|League|Team|Union|Council|Coalition|Network|Partnership|Alliance|Commission|Bureau")
+# Public agencies, tried before the hospital heads ("Lakeshore County Health Department" is no "... Health")
+_AGENCY_HEAD = (
+    r"(?:Health|Police|Fire|Sheriff'?s?|Corrections?|Public\s+Safety|Human\s+Services)\s+Department"
+    r"|Administration|Fire(?:\s+(?:Rescue|Department|Dept\.?|District|&\s+EMS))?|EMS|Police"
+    r"|(?:Examiner|Sheriff|Coroner|Attorney|Prosecutor|Defender|Clerk)'?s?\s+Office"
+    r"|Funeral\s+(?:Home|Chapel|Services)"
+    r"|Mortuary|Cremation\s+(?:Services|Society)|Toxicology|Forensics?")
 _NAME_WORD = r"(?:\p{Lu}[\p{L}\p{M}'’.&-]*)"
 _INSTITUTION = regex.compile(
     r"(?P<name>(?:(?:St\.?|Saint|Mt\.?|Mount)[ \t]+)?"
     rf"(?:{_NAME_WORD}[ \t]+(?:(?:of|the|and|&|for|de)[ \t]+)?){{1,5}})"
-    rf"(?=\p{{Lu}})(?P<head>(?i:{_HOSPITAL_HEAD})|(?P<org>(?i:{_ORGANIZATION_HEAD})))\b"
+    rf"(?=\p{{Lu}})(?P<head>(?P<agency>(?i:{_AGENCY_HEAD}))|(?i:{_HOSPITAL_HEAD})"
+    rf"|(?P<org>(?i:{_ORGANIZATION_HEAD})))\b"
     rf"(?:[ \t]+(?:North|South|East|West|Northside|Southside|Campus|Downtown|Main|Annex))?"
     rf"(?P<tail>[ \t]+(?:of|in)[ \t]+{_NAME_WORD}(?:[ \t]+{_NAME_WORD}){{0,2}})?"
     rf"|\b(?P<of>(?:University|College|Bank|Church|Hospital|Department|Dept\.?)[ \t]+of[ \t]+(?:the[ \t]+)?"
@@ -117,13 +139,17 @@ _NOT_MODIFIERS = frozenset("a an as the at in for of full part time retired form
                            "also still self employed unemployed working worked works".split())
 _PROFESSION_CONTEXT = regex.compile(
     r"\b(?:(?:works?|worked|working|employed|employment|job(?:\s+title)?|occupation|profession|career|trade|retired"
+    r"|work(?:/social)?|social|military\s+(?:hx|history)|mos"
     r"|formerly|for\s+a\s+living)"
-    r"(?:\s+(?:as|at|in|for))?\s*(?::\s*|\s+)(?:as\s+)?(?:an?\s+)?"
+    r"(?:\s+(?:as|at|in|for))?\s*(?::\s*|\s*\.{3,}\s*|\s+)(?:as\s+)?(?:an?\s+)?"
     r"|(?:retired|former|ex-|part-?time|full-?time|self-employed|unemployed|laid-off|disabled)\s+"
-    r"|\b(?:is|was|as|became|becoming|being|she's|he's|i'm|im|i\s+am|previously|formerly)\s+an?\s+"
+    r"|\b(?:is|was|as|became|becoming|being|she's|he's|shes|hes|i'm|im|i\s+am|previously|formerly)\s+an?\s+"
     r"(?:retired\s+|former\s+|self-employed\s+|part-?time\s+|full-?time\s+|local\s+)?"
     r"|(?<=[\p{L}\p{N})],\s)an?\s+|(?<=\()an?\s+|(?<=\p{L}[ \t]\()"
-    r"|\b(?:served|serves|serving)\s+as\s+(?:an?\s+)?)",
+    r"|\b(?:served|serves|serving)\s+as\s+(?:an?\s+)?"
+    # "a 53-year-old dental hygienist", "19-year-old right-handed college student"
+    r"|\b\d{1,3}[- ](?:year|yr)[- ]old\s+(?:(?:male|female|man|woman|right-handed|left-handed|married|single"
+    r"|divorced|widowed|retired|former|unemployed)\s+)*)",
     regex.IGNORECASE)
 
 
@@ -159,19 +185,9 @@ def address_rule(lexicon: Lexicon) -> Rule:
 
 
 @dataclass
-class InstitutionRule:
-    """Hospitals and organisations named by their head words.
-
-    Args:
-        name: the rule's name.
-        lexicon: the word lists.
-        allowed: folded words never PHI (clinical vocabulary: "Cancer Center" names no place).
-    """
-
-    name: str
-    lexicon: Lexicon
-    allowed: frozenset[str] = frozenset()
-    score: float = 0.8
+class InstitutionRule(ListRule):
+    """Hospitals and organisations named by their head words (the allow-list's words name no place:
+    "Cancer Center")."""
 
     def find(self, text: str, words: Sequence[Word]) -> list[PhiSpan]:
         found = []
@@ -189,7 +205,10 @@ class InstitutionRule:
                 at = bisect.bisect_left(starts, start)  # the first word of the name
                 first = words[at] if at < len(words) else None
                 rest = [w.lower() for w in modifiers[1:]]
+                whole_line = text[text.rfind("\n", 0, start) + 1:start].strip() == "" and \
+                    text[end:text.find("\n", end) if "\n" in text[end:] else len(text)].strip() == ""
                 if modifiers and first is not None and first.opens and first.text == modifiers[0] and \
+                        not whole_line and \
                         first.key not in ("st", "saint", "mt", "mount") \
                         and self.lexicon.english.get(first.key, 0) >= 4.5 \
                         and first.key not in self.lexicon.states and first.key not in self.lexicon.cities \
@@ -209,8 +228,12 @@ class InstitutionRule:
                         key not in _GENERIC and self.lexicon.english.get(key, 0) < 4.5 for key in keys):
                     continue
                 # a specialty ("Internal Medicine", "Physical Therapy") names a place only with a proper name
+                # ... or with two words that are neither generic nor clinical ("Tower Hill Primary Care")
                 if _SPECIALTY.fullmatch(match.group("head")) and not any(
-                        key not in _GENERIC and self.lexicon.english.get(key, 0) < 4.0 for key in keys):
+                        key not in _GENERIC and self.lexicon.english.get(key, 0) < 4.0 for key in keys) and \
+                        (sum(key not in _GENERIC and key not in self.allowed
+                             and self.lexicon.english.get(key, 0) < 5.5 for key in keys) < 2
+                         or regex.search(r"\s(?:and|&)\s", match.group("name"))):  # "Social Work and Urology"
                     continue
             if match.group("of") is None:
                 following = _NEXT_WORD.match(text, end)
@@ -222,9 +245,9 @@ class InstitutionRule:
                     elif _GENERIC_HEAD.fullmatch(match.group("head")) and (
                             self.lexicon.is_common_word(key) or key in self.allowed):
                         continue  # "Protected Health Information", "Health Care Surrogate"
-            subtype = "ORGANIZATION" if match.group("org") or (match.group("of") and not
-                                                                match.group("of").startswith("Hospital")) \
-                else "HOSPITAL"
+            of_hospital = bool(match.group("of")) and match.group("of").startswith("Hospital")
+            subtype = "ORGANIZATION" if match.group("org") or match.group("agency") or (
+                match.group("of") and not of_hospital) else "HOSPITAL"
             found.append(rule_span(start, end, subtype, self.score, self.name))
         return found
 
@@ -265,18 +288,9 @@ class OrganizationRule:
 
 
 @dataclass
-class PlaceRule:
-    """States, countries and cities by name.
+class PlaceRule(ListRule):
+    """States, countries and cities by name."""
 
-    Args:
-        name: the rule's name.
-        lexicon: the word lists.
-        allowed: folded words never PHI.
-    """
-
-    name: str
-    lexicon: Lexicon
-    allowed: frozenset[str] = frozenset()
     score: float = 0.75
 
     def _ambiguous(self, key: str, subtype: str) -> bool:
@@ -284,6 +298,9 @@ class PlaceRule:
         lexicon = self.lexicon
         if " " in key:
             return False
+        if subtype == "STATE":  # "Georgia", "Virginia"; not "Maryland", borne by a handful
+            bearers = max(lexicon.given.get(key, 0.0), lexicon.surnames.get(key, 0.0))
+            return lexicon.is_name_word(key) or bearers >= 0.005
         return lexicon.is_name_word(key) or lexicon.is_given_name(key) or (
             subtype == "CITY" and (lexicon.is_common_word(key) or key in lexicon.surnames))
 
@@ -299,8 +316,16 @@ class PlaceRule:
             matched = False
             for length in ((3, 2, 1) if words[index].key in lexicon.place_heads else (1,)):
                 members = words[index:index + length]
-                if len(members) < length or not members[0].capital or not all(
-                        w.capital or w.key in _PLACE_PARTICLES for w in members):
+                if len(members) < length:
+                    continue
+                lower = not members[0].capital and index and words[index - 1].key in _LOCATION_CONTEXT \
+                    and all(not w.capital for w in members) and \
+                    all(self.lexicon.english.get(w.key, 0.0) < 3.0 for w in members) \
+                    and len(members[0].key) > 4 \
+                    or (length > 1 and not members[0].capital and index and
+                        words[index - 1].key in _LOCATION_CONTEXT and all(not w.capital for w in members))
+                if not lower and (not members[0].capital or not all(
+                        w.capital or w.key in _PLACE_PARTICLES for w in members)):
                     continue
                 if any(text[a.end:b.start] not in (" ", "-") and not (
                         text[a.end:b.start] == ". " and a.key in ("st", "ft", "mt", "pt"))

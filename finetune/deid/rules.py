@@ -8,19 +8,23 @@ LOCATION-OTHER) each give a span of their own; otherwise the first group when th
 match can switch its subtype (a number after "Fax" is a FAX), and a validation can refuse a match
 (an IPv4 octet is at most 255). Every span says which rule found it (`rule:<name>`).
 
-The rules themselves are in `shape_rules` (fixed shapes), `name_rules` and `place_rules` (word
-lists with context); `detectors` holds the registry and runs them.
+The rules themselves are in `shape_rules` (fixed shapes), `name_rules`, `place_rules` and
+`context_rules` (word lists with context: `ListRule`s); `detectors` holds the registry and runs them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import regex
 
 from finetune.formats.i2b2_2014 import CATEGORIES, CATEGORY_OF
 from gatortron_common.logging import InputError
+
+if TYPE_CHECKING:
+    from finetune.deid.lexicon import Lexicon
 
 # Subtypes with a fixed shape: where a rule and the model find the same span, the rule's subtype
 # wins (a model that calls an MRN an AGE is wrong in a way the pattern cannot be).
@@ -166,3 +170,20 @@ def merge_spans(spans: Iterable[PhiSpan]) -> list[PhiSpan]:
         sources = tuple(dict.fromkeys(source for member in group for source in member.sources))
         result.append(PhiSpan(start, end, lead.category, lead.subtype, max(s.score for s in group), sources))
     return result
+
+
+@dataclass
+class ListRule:
+    """What a rule over a note's words holds: its name, the word lists and the words never PHI.
+
+    Args:
+        name: the rule's name (spans say `rule:<name>`).
+        lexicon: the word lists.
+        allowed: folded words and phrases never PHI (the clinical and the institution's allow-lists).
+        score: the score of its spans.
+    """
+
+    name: str
+    lexicon: Lexicon
+    allowed: frozenset[str] = frozenset()
+    score: float = 0.8

@@ -55,7 +55,7 @@ def _valid_numeric_date(text: str) -> bool:
     """Month 1-12 and day 1-31 in m/d(/y), m.d.y, m-d-y or yyyy-mm-dd shapes."""
     if text.isdigit() and len(text) == 8:  # yyyymmdd
         return 1 <= int(text[4:6]) <= 12 and 1 <= int(text[6:]) <= 31
-    parts = regex.split(r"[/.\-]", text.split("T", 1)[0])
+    parts = regex.split(r"[/.\-]", regex.split(r"[T ]", text, maxsplit=1)[0])
     if len(parts) < 2 or not all(part.isdigit() for part in parts):
         return False
     if len(parts) == 2 and len(parts[1]) == 4:  # month / year
@@ -81,7 +81,9 @@ def _has_digits(count: int):
 
 
 def _labelled(labels: str,
-              value: str = r"((?:[A-Za-z]{1,6}[-#.]?){0,3}\d[A-Za-z0-9]*(?:[-./][A-Za-z0-9]+)*)") -> str:
+              value: str = r"((?:(?<![A-Za-z])(?-i:[A-Z]{2,5})[ ](?=(?-i:[A-Z]{0,3})\d[\d-]{2}))?"
+                           r"(?:[A-Za-z]{1,6}[-#.]?){0,3}\d[A-Za-z0-9]*"
+                           r"(?:[-./][A-Za-z0-9]+)*)") -> str:
     """A value after one of `labels`, with the words and marks between them ("MRN #:", "No. is")."""
     return (rf"\b(?:{labels})\s*(?:#|no\.?|num(?:ber)?\.?|id)?\s*[:#=.]?\s*(?:is\s+|of\s+)?{value}"
             r"(?![\w-])")
@@ -101,7 +103,7 @@ _AGE_SMALL_UNIT = r"(?:months?|mos?|mo\.|weeks?|wks?|days?)"
 
 SHAPE_RULES: tuple[Rule, ...] = (
     Rule("date", "DATE", (
-        rf"{_NO_WORD_BEFORE}\d{{4}}-[01]?\d-[0-3]?\d(?:T[0-2]?\d:[0-5]\d(?::[0-5]\d)?)?{_NO_WORD_AFTER}",
+        rf"{_NO_WORD_BEFORE}\d{{4}}-[01]?\d-[0-3]?\d(?:[T ][0-2]?\d:[0-5]\d(?::[0-5]\d)?)?{_NO_WORD_AFTER}",
         rf"{_NO_WORD_BEFORE}\d{{4}}[/.][01]?\d[/.][0-3]?\d{_NO_WORD_AFTER}",
         rf"{_NO_WORD_BEFORE}[01]?\d/[0-3]?\d/(?:\d{{4}}|\d{{2}}){_NO_WORD_AFTER}",
         rf"{_NO_WORD_BEFORE}[01]?\d-[0-3]?\d-(?:\d{{4}}|\d{{2}})(?![\w-]|\.\d|{_UNIT})",
@@ -125,10 +127,19 @@ SHAPE_RULES: tuple[Rule, ...] = (
     Rule("date_words", "DATE", (
         rf"(?<!\w)[0-3]?\d(?:st|nd|rd|th)?[-\s]?(?:of\s+)?{_MONTH}\.?(?:[-\s,]*{_YEAR})?(?![\w])",
         rf"\b{_MONTH}\.?\s*{_DAY}(?:[ \t]*[-–][ \t]*{_DAY}(?![ \t]*(?:mg|%)))?"
-        r"(?:,?\s*(?:19|20)\d{2})?(?![\w:/]|\.\w)",
+        r"(?:,?\s*(?:19|20)\d{2})?(?![\w/]|:\d|\.\w)",
         rf"\b{_MONTH}\.?,?\s+(?:of\s+)?(?:19|20)\d{{2}}\b",
         r"\b(?-i:January|February|March|April|June|July|August|September|October|November|December)\b"
         r"(?!(?-i:\s+\p{Lu}\p{Ll}))",
+        # "in May", "late May": the month, not the verb
+        r"(?=M)(?<=\b(?:in|early|late|mid|since|until|till|by|of|last|next|this|through|before|after)[ \t-])"
+        r"(?-i:May)\b(?![ \t]+(?:be|have|not|need|take|help|also|cause|want|require|benefit|consider|use"
+        r"|return|resume|continue|try|get|go|do|call|come|feel|experience|develop|see)\b)",
+        # "on the 20th", "the twelfth of november"
+        r"(?=\d)(?<=\b(?:on|by|until|til|till|thru|through|since|from|before|after|(?:mon|tues|wednes|thurs|fri|satur|sun)day)"
+        r"[ \t]+the[ \t]+)[0-3]?\d(?:st|nd|rd|th)\b(?![ \t]+(?:percentile|day|week"
+        r"|month|year|dose|cycle|time|floor|grade|rib|toe|finger|ed(?:ition)?)\b)",
+        rf"\b(?:{_ORDINAL_WORD})[ \t]+of[ \t]+{_MONTH}\b(?:,?[ \t]+{_YEAR}\b)?",
     ), score=0.8, ignore_case=True),
     # dictated text: "october third two thousand twenty three"
     Rule("spoken_date", "DATE", (
@@ -141,7 +152,7 @@ SHAPE_RULES: tuple[Rule, ...] = (
         r"(?<![\w$#@.,/:-])'?(?:19|20)?\d0'?s\b(?<=\d{4}'?s)",
         r"(?<![\w$#@.,/:-])(?:19|20)\d{2}[ \t]*[-–][ \t]*(?:(?:19|20)\d{2}|\d{2})(?![\w/:-]|[.,]\d)",
     ), score=0.6),
-    Rule("weekday", "DATE", (r"\b(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day|tues|thurs)\b",
+    Rule("weekday", "DATE", (r"\b(?:(?:mon|tues|wednes|thurs|fri|satur|sun)days?|tues|thurs)\b",
                              r"(?<=\()(?:mon|tue|wed|thu|fri|sat|sun)(?=\))",
                              r"\b(?:mon|tue|wed|thu|fri|sat|sun)\b\.?"
                              rf"(?=,?[ \t]+(?:\d{{1,2}}/|\d{{1,2}}[ \t]+{_MONTH}\b|{_MONTH}[ \t]+\d"
@@ -163,8 +174,10 @@ SHAPE_RULES: tuple[Rule, ...] = (
         r"\b(?:phone|ph|tel|telephone|cell|mobile|home|work|call|fax|contact|pager|pgr|beeper|#)\s*"
         r"(?:#|no\.?|number)?\s*[:.]?\s*(\d{10}|\d[\d-]{3,8}\d)(?![\w-])",
         r"(?<![\w+])\+(?:[2-9]\d{0,2})(?:[\s.-]?\(?\d{1,4}\)?){2,5}(?![\w-])",
+        # an extension alone after a paging word ("paged to x4471")
+        r"(?=\d)(?<=\b(?:paged?|called?|call|reach|dial|ext\.?)[ \t]+(?:to[ \t]+|at[ \t]+)?x)(\d{3,5})\b",
     ), context=("fax", "f:", "facsimile"), context_subtype="FAX", context_chars=16, ignore_case=True,
-        validate=_has_digits(5)),
+        validate=lambda text: _has_digits(5)(text) or (text.isdigit() and len(text) >= 3)),  # or an extension
     Rule("email", "EMAIL", (r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+",), score=0.95),
     Rule("url", "URL", (
         r"\b(?:https?://|ftp://|www\.)[^\s<>\"']*[^\s<>\"'.,;:!?)\]]",
@@ -218,10 +231,15 @@ SHAPE_RULES: tuple[Rule, ...] = (
         r"claim|case|order|requisition|req\.?|study|subject|participant|reference|ref\.?|confirmation"
         r"|authori[sz]ation|auth\.?|PA|ticket|badge|employee|protocol|report|incident|record|file|ID"
         r"|identifier|docket|trial|enrollment|screening|passport|a-?number|alien|kit|microchip|tag"
-        r"|photos?|image|img|randomization|meeting\s+ID"),),
+        r"|photos?|image|img|randomization|meeting\s+ID|CLIA|(?:access|clinic|transmitter|sensor|pairing|activation"
+        r"|verification|security|enrollment|tracking|door|gate|lock|transmitter/sensor)\s+code"),),
          ignore_case=True, validate=_has_digits(3)),
     Rule("id_number", "IDNUM", (
-        rf"(?<![\w.,/$#:-])(?:[A-Z]{{1,4}}-?\d{{5,}}|\d{{6,}})(?:-[A-Z0-9]+)*(?![\w/%:-]|[.,]\w|{_UNIT})",
+        rf"(?<![\w.,/$:-])(?:[A-Z]{{1,4}}-?\d{{5,}}|\d{{6,}})(?:-[A-Z0-9]+)*(?![\w/%:-]|[.,]\w|{_UNIT})",
+        # groups of digits after a letter and digits, 10+ digits in all (ISBT 128 "W0412 19 448271 7")
+        r"(?<![\w.,/$:-])(?=(?:[A-Z ]*\d){10})[A-Z]{1,3}\d{3,}(?:[ ]\d{1,7}){2,}(?![\w/%:-]|[.,]\w)",
+        # letters inside a long run of digits ("05D2149877")
+        r"(?<![\w.,/$:-])(?=[A-Z0-9]{8,}(?![\w-]))(?=(?:[A-Z]*\d){6})\d+[A-Z]+\d[A-Z0-9]*(?![\w/%:-]|[.,]\w)",
         # hyphenated codes with 5+ digits and a run of 4
         # ("S19-04412-A", "ROI-2019-00388", "K240-118-59-072-0")
         r"(?<![\w.,/$#:-])(?=[A-Z0-9-]*\d{4})(?=(?:[A-Z-]*\d){5})(?=[0-9-]*[A-Z]|(?:[A-Z0-9]+-){2}|[A-Z0-9-]*\d{6})"
@@ -235,7 +253,8 @@ SHAPE_RULES: tuple[Rule, ...] = (
     ), context=("phone", "call", "cell", "fax", "number is"), context_subtype="PHONE", context_chars=24,
         score=0.7, ignore_case=True),
     Rule("username", "USERNAME", (
-        r"\b(?:user\s*name|username|user\s*id|userid|login(?:\s+id)?|logged\s+in\s+as|log-?in|uid|user|"
+        r"\b(?:user\s*name(?:[ \t]+on[ \t]+[\w ]{1,24}(?=:))?|username|user\s*id|userid|login(?:\s+id)?"
+        r"|logged\s+in\s+as|log-?in|uid|user|"
         r"account\s+name|handle|screen\s*name)(?:\s*[:=]\s*|\s+(?:is\s+)?)[\"'(]?([A-Za-z][A-Za-z0-9._-]{2,30}\d*)"
         r"(?=[\s\"').,;]|$)(?<=[0-9._-][A-Za-z0-9]*|(?<=[:=]\s*[\"'(]?)[A-Za-z]{3,})",
         r"(?<=\b(?-i:RN|MD|NP|PA|DO|LPN|PharmD|CNA|MA|RT)[ \t]\()(?-i:[a-z][a-z0-9._]{3,})(?=\))",
@@ -243,9 +262,12 @@ SHAPE_RULES: tuple[Rule, ...] = (
         r"(?![\w@-]|\.\w)(?<!\.(?:com|org|net|edu|gov))",
     ), ignore_case=True, score=0.8),
     Rule("room", "ROOM", (
-        r"\b(?:room|rm\.?|bed(?:\s+assignment)?|bed\s*space|bay|pod|cubicle|chair|courtroom)\s*#?\s*:?\s*"
-        r"(\d{1,4}[A-Za-z]?(?:-\d{1,3}[A-Za-z]?)?"
-        r"|[A-Za-z]\d{1,4}|[A-Za-z]{1,4}-\d{1,4})(?![\w-]|\s*(?:days?|hours?|rest)\b)",
+        r"\b(?:room|rm\.?|bed(?:\s+assignment)?|bed\s*space|bay|pod|cubicle|chair|courtroom|cell|(?-i:LDR|OR|PACU))"
+        r"\s*#?\s*:?\s*"
+        r"(\d{1,4}[A-Za-z]?(?:-\d{1,3}[A-Za-z]?|-[A-Za-z])?"
+        r"|[A-Za-z]\d{1,4}|[A-Za-z]{1,5}-\d{1,4}[A-Za-z]?|[A-Za-z]\d{1,2}-\d{1,4}"
+        r"|(?<=:\s*)(?-i:[A-Z][a-z]{1,7})[ ]\d{1,3})"
+        r"(?![\w-]|\s*(?:days?|hours?|rest)\b)",
     ), ignore_case=True, score=0.7),
     Rule("age", "AGE", (
         rf"(?<![\w.])(\d{{1,3}}|{WRITTEN_NUMBER})\s*-?\s*{_AGE_UNIT}[\s-]*(?:old|of\s+age)\b",
@@ -260,16 +282,26 @@ SHAPE_RULES: tuple[Rule, ...] = (
         r"(?=,[ \t]+(?:is|was|who|a|an|lives|works|has|had)\b|[ \t]*(?:--|—))",
         r"\((\d{1,3})[ \t]*(?:y|yr|yrs|yo|y/o|years?)(?=[ \t]*(?:(?-i:[MF])\b|\)))",
         r"\b(?:turns|turned|turning)[ \t]+(\d{1,3})\b(?![\d.%/])",
-        r"\b(?:dx|diagnosed|died|d\.)[ \t]+(?:at[ \t]+(?:age[ \t]+)?)?(\d{2})\b"
+        r"\b(?:dx|diagnosed|died|d\.)[ \t]+(?:\p{L}+ly[ \t]+)?(?:at[ \t]+(?:age[ \t]+)?)?(\d{2})\b"
         r"(?![\d.%/]|[ \t]*(?:mg|days?|weeks?|months?|years?|y|yrs?|cm|mm))",
         r"\b(?:she|he|they)(?:'?s|\s+is|\s+was|\s+turned|\s+will\s+be)\s+(\d{1,3})\b(?![\d.%]|\s*(?:mg|lbs?|kg|min"
         r"|minutes|weeks?|wks?|days?|times|hours?|percent|years\s+ago|and\s+a\s+half))",
         r"\bin\s+(?:his|her|their|the)\s+(?:early\s+|mid-?\s*|late\s+)?((?:[1-9]0|one\s+hundred)'?s)\b",
-        r"\bin\s+(?:his|her|their)\s+(?:early\s+|mid-?\s*|late\s+)?(twenties|thirties|forties|fifties|sixties"
+        r"\b(?:in|since|until|by|during)\s+(?:his|her|their|my)\s+(?:early\s+|mid-?\s*|late\s+)?(twenties|thirties"
+        r"|forties|fifties|sixties"
         r"|seventies|eighties|nineties)\b",
         r"(?<![\w.])(\d{1,3})\s*/\s*(?-i:M|F)\b",
         r"\b(?:is|was)\s+((?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(?:[\s-](?:one|two|three|four"
         r"|five|six|seven|eight|nine))?)\b(?=\s*[,.;]|\s+(?:and|with|who|widowed|married|single|divorced)\b)",
         rf"\b(?:age|aged)\s+({WRITTEN_NUMBER})\b",
+        # the age after a birth date: "DOB 04/30/1947 (76)"
+        r"\b(?:DOB|D\.O\.B\.|born|birth\s*date|date\s+of\s+birth)[ \t:]*[\d/.-]{6,10}[ \t]*\((\d{1,3})"
+        r"(?=[ \t]*(?:y|yo|yrs?|years?)?[ \t]*\))",
+        # children's ages in a list ("three children (16, 12 and 7)"), "now ninety-one", "married at nineteen"
+        # (the digits first: the look-behind is tried only where a list of small numbers closes)
+        r"(?<![\w.])(\d{1,2})(?=(?:[ \t]*(?:,|and|&)[ \t]*\d{1,2})*\))"
+        r"(?<=\b(?:children|kids|sons|daughters|grandchildren|grandkids|siblings|sisters|brothers|twins)\b[^()\n]{0,20}"
+        r"\((?:\d{1,2}[ \t]*(?:,|and|&)[ \t]*)*\d{1,2})",
+        rf"\b(?:now|married\s+at|widowed\s+at|at\s+age)\s+({WRITTEN_NUMBER})\b(?=\s*[,.;)]|\s+(?:and|when)\b)",
     ), score=0.85, ignore_case=True, validate=lambda text: not text.isdigit() or int(text) <= 125),
 )
