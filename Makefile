@@ -28,7 +28,8 @@ lint: setup
 	$(BIN)/ruff check .
 
 # The chain on bundled synthetic data (CPU is enough): corpora -> vocabulary -> indexed datasets -> blend
-# -> a short pretraining of the tiny model with checkpoints -> export to a HF model -> fill-mask with it.
+# -> a short pretraining of the tiny model with checkpoints -> export to a HF model -> fill-mask with it
+# -> a synthetic de-id corpus -> fine-tuning -> scored predictions -> de-identified notes, audited.
 demo: setup
 	$(BIN)/python -m synthetic.corpora output_dir=$(DEMO_DIR)/corpora notes_mb=4 \
 		pubmed_articles=300 wiki_pages=150 seed=0

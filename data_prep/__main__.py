@@ -22,7 +22,8 @@ import hydra
 from omegaconf import DictConfig
 
 from data_prep.build import build_dataset
-from gatortron_common.cli import run_stage
+from data_prep.config import DataPrepConfig
+from gatortron_common.cli import run_command, run_stage
 from gatortron_common.settings import HYDRA_VERSION, config_dir
 
 
@@ -32,4 +33,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main, DataPrepConfig)

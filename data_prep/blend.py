@@ -34,7 +34,7 @@ from omegaconf.errors import OmegaConfBaseException
 from data_prep.indexed_writer import is_complete, read_stats
 from data_prep.merge import check_same_vocabularies
 from gatortron_common.atomic import atomic_write_text
-from gatortron_common.cli import run_stage
+from gatortron_common.cli import run_command, run_stage
 from gatortron_common.logging import InputError, get_logger
 from gatortron_common.settings import HYDRA_VERSION, config_dir, register_schema
 
@@ -180,4 +180,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main, BlendConfig)

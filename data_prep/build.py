@@ -26,10 +26,11 @@ from data_prep.encode import BACKENDS
 from data_prep.indexed_writer import IndexedDatasetWriter, is_complete, read_stats, token_dtype
 from data_prep.merge import append_datasets
 from data_prep.pipeline import PART_SETTINGS, UnitJob, VocabularyRef, fill_unit
-from data_prep.pool import prepare_parts, resolve_workers
+from data_prep.pool import prepare_parts
 from data_prep.shards import resolve_shard
 from data_prep.units import plan_units
 from gatortron_common.atomic import restrict_outputs_to
+from gatortron_common.cpus import resolve_workers
 from gatortron_common.logging import InputError, SkipReport, get_logger
 from gatortron_common.readers import expand_inputs
 from tokenizer.vocab import Vocabulary, load_vocabulary

@@ -24,7 +24,7 @@ from data_prep.indexed_writer import (
     read_hashes,
     read_stats,
 )
-from gatortron_common.cli import run_stage
+from gatortron_common.cli import run_command, run_stage
 from gatortron_common.logging import InputError, get_logger
 from gatortron_common.settings import HYDRA_VERSION, config_dir, register_schema
 from tokenizer.vocab import check_same_vocabulary
@@ -169,4 +169,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main, MergeConfig)

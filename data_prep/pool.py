@@ -4,7 +4,6 @@ made by a pool of worker processes; parts complete from a killed run are reused.
 from __future__ import annotations
 
 import multiprocessing
-import os
 import signal
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -22,13 +21,6 @@ from data_prep.pipeline import UnitJob, UnitResult, fill_unit
 from gatortron_common.logging import InputError, SkipReport, get_logger
 
 logger = get_logger(__name__)
-
-
-def resolve_workers(requested: int) -> int:
-    """`workers`, or for 0 the Slurm allocation (SLURM_CPUS_PER_TASK), else every core."""
-    if requested < 0:
-        raise InputError(f"workers={requested}: use 0 (all cores) or a positive count")
-    return requested or int(os.environ.get("SLURM_CPUS_PER_TASK", 0)) or os.cpu_count() or 1
 
 
 def prepare_parts(jobs: list[UnitJob], directory: Path, workers: int,

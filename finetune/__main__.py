@@ -30,8 +30,9 @@ import gatortron_common.environment  # noqa: F401  before torch and transformers
 import hydra
 from omegaconf import DictConfig
 
+from finetune.config import FinetuneConfig
 from finetune.train import finetune
-from gatortron_common.cli import run_stage
+from gatortron_common.cli import run_command, run_stage
 from gatortron_common.settings import HYDRA_VERSION, config_dir
 
 
@@ -41,4 +42,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main, FinetuneConfig)

@@ -30,7 +30,7 @@ from finetune.document import Document
 from finetune.formats import FORMATS, FormatReport, read_corpus
 from finetune.formats.outputs import check_output, write_output
 from gatortron_common.atomic import restrict_outputs_to
-from gatortron_common.cli import run_stage
+from gatortron_common.cli import run_command, run_stage
 from gatortron_common.logging import InputError
 from gatortron_common.settings import HYDRA_VERSION, config_dir, register_schema
 
@@ -115,4 +115,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main, ConvertConfig)

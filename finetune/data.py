@@ -22,6 +22,7 @@ import numpy as np
 
 from finetune.config import DatasetConfig
 from finetune.document import Document
+from finetune.formats import read_corpus
 from finetune.labels import (
     IGNORE_INDEX,
     LabelSettings,
@@ -55,7 +56,6 @@ class Splits:
 
 def read_split(data_dir: Path, relative: str, name: str, settings: DatasetConfig) -> list[Document]:
     """One split of the corpus; an empty one is an `InputError` naming it."""
-    from finetune.formats import read_corpus  # the readers are only needed here
 
     options = dict(settings.read_options)
     if settings.format == "nemo":

@@ -11,9 +11,10 @@ The chain from a `Document` (entities as character offsets) to model inputs:
    through `place_entities`, the one entity -> word label step (also used for the dev set's words
    and the BIO file writers' whitespace words): an entity labels every word its spans touch, so
    where words are not cut at its edges a span ending inside a word covers all of that word.
-3. `tokenize_and_align`: HF fast-tokenizer subwords of those words (`is_split_into_words=True`);
-   the first subword of each word carries the word's label, other subwords and special tokens
-   get -100 (ignored by the loss). Documents are never truncated or windowed here.
+3. `finetune.windows.tokenize_words` and `finetune.data.window_features` (the next steps): HF
+   fast-tokenizer subwords of those words (`is_split_into_words=True`); the first subword of each
+   word carries the word's label, other subwords and special tokens get `IGNORE_INDEX` (-100,
+   ignored by the loss).
 
 `entities_from_labels` is the way back (labels -> entities with character offsets); for
 non-overlapping entities whose spans start and end on non-space characters it is the exact
@@ -44,7 +45,7 @@ import bisect
 import itertools
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -410,74 +411,3 @@ def label_vocabulary(types: Iterable[str], scheme: str = "BIO") -> list[str]:
     """
     tags = ("B", "I") if scheme == "BIO" else ("B", "I", "E", "S")
     return [OUTSIDE] + [f"{tag}-{entity_type}" for entity_type in sorted(set(types)) for tag in tags]
-
-
-# --- subword alignment ----------------------------------------------------------------------------
-
-@dataclass
-class AlignedExample:
-    """A whole document as model inputs (no truncation, no windowing).
-
-    Args:
-        input_ids: subword ids including the tokenizer's special tokens.
-        attention_mask: 1 per token.
-        word_ids: the word index of each token (None for special tokens).
-        labels: one sequence per label set, aligned to `input_ids`: a word's label id on its
-            first subword, `IGNORE_INDEX` elsewhere.
-        words_without_tokens: indices of words the tokenizer produced no subword for (their
-            labels cannot reach the model; report them).
-    """
-
-    input_ids: list[int]
-    attention_mask: list[int]
-    word_ids: list[int | None]
-    labels: list[list[int]]
-    words_without_tokens: list[int]
-
-
-def align_labels(word_ids: Sequence[int | None], word_labels: Sequence[int]) -> list[int]:
-    """First-subword alignment: `word_labels[w]` on the first token of word `w`, -100 elsewhere.
-
-    Args:
-        word_ids: each token's word index (None for special tokens), from `BatchEncoding.word_ids()`.
-        word_labels: one label id per word.
-    """
-    aligned: list[int] = []
-    previous: int | None = None
-    for word in word_ids:
-        aligned.append(IGNORE_INDEX if word is None or word == previous else word_labels[word])
-        previous = word
-    return aligned
-
-
-def tokenize_and_align(tokenizer: Any, words: Sequence[str], label_sets: Sequence[Sequence[str]],
-                       label_to_id: Mapping[str, int]) -> AlignedExample:
-    """Tokenize pre-split words with a fast HF tokenizer and align word labels to subwords.
-
-    Args:
-        tokenizer: a fast (Rust-backed) HF tokenizer; `word_ids()` needs one.
-        words: the words (e.g. `DocumentLabels.word_texts(text)`).
-        label_sets: one or more label sequences, each with one label per word.
-        label_to_id: label string -> id (e.g. from `label_vocabulary`).
-    """
-    if not getattr(tokenizer, "is_fast", False):
-        raise InputError("tokenize_and_align needs a fast tokenizer (word_ids() is only available there)")
-    for number, labels in enumerate(label_sets, start=1):
-        if len(labels) != len(words):
-            raise InputError(f"label set {number}: {len(labels)} labels for {len(words)} words")
-    unknown = sorted({label for labels in label_sets for label in labels} - set(label_to_id))
-    if unknown:
-        raise InputError(f"labels missing from label_to_id: {', '.join(unknown)}")
-    # truncation=False: long documents stay whole here; windowing is a later step's job.
-    # verbose=False: the "longer than model_max_length" warning is expected, not news.
-    encoding = tokenizer(list(words), is_split_into_words=True, truncation=False,
-                         add_special_tokens=True, verbose=False)
-    word_ids = encoding.word_ids()
-    reached = {word for word in word_ids if word is not None}
-    return AlignedExample(
-        input_ids=list(encoding["input_ids"]),
-        attention_mask=list(encoding["attention_mask"]),
-        word_ids=word_ids,
-        labels=[align_labels(word_ids, [label_to_id[label] for label in labels]) for labels in label_sets],
-        words_without_tokens=[index for index in range(len(words)) if index not in reached],
-    )

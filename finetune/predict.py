@@ -38,11 +38,13 @@ from tqdm import tqdm
 
 from finetune.decoding import DECODINGS
 from finetune.document import Document, read_jsonl, write_jsonl
+from finetune.formats import FORMATS, read_corpus
+from finetune.formats.common import read_text, text_files
 from finetune.formats.outputs import check_output, write_output
 from finetune.inference import LongNoteProgress, Predictor
 from finetune.model import describe, load_ner_model
 from gatortron_common.atomic import restrict_outputs_to
-from gatortron_common.cli import run_stage
+from gatortron_common.cli import run_command, run_stage
 from gatortron_common.logging import InputError, get_logger
 from gatortron_common.outputs import replacing
 from gatortron_common.settings import HYDRA_VERSION, config_dir, register_schema
@@ -107,7 +109,6 @@ def read_text_documents(path: Path) -> tuple[Iterator[Document], int]:
     """Plain-text documents (streamed) and how many: one file, or every `.txt` file under a directory,
     subfolders included (`finetune.formats.common.text_files`); id = the relative path without its
     suffix (`sub/a`)."""
-    from finetune.formats.common import read_text, text_files
 
     if not path.exists():
         raise InputError(f"input={path}: no such file or directory")
@@ -132,7 +133,6 @@ def read_documents(settings: PredictConfig) -> tuple[Iterable[Document], int]:
         if not source.is_file():
             raise InputError(f"input={source}: jsonl input must be a file")
         return read_jsonl(source), _count_lines(source)
-    from finetune.formats import read_corpus
 
     documents = list(read_corpus(source, settings.format, **settings.read_options))
     return documents, len(documents)
@@ -140,7 +140,6 @@ def read_documents(settings: PredictConfig) -> tuple[Iterable[Document], int]:
 
 def validate(settings: PredictConfig) -> tuple[str, Path, int, int]:
     """Check every setting before work; return (output format, output path, shard index, count)."""
-    from finetune.formats import FORMATS
 
     if settings.format not in (TEXT_FORMAT, *FORMATS):
         raise InputError(f"format={settings.format}: expected txt or one of {', '.join(FORMATS)}")
@@ -209,4 +208,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main, PredictConfig)

@@ -45,10 +45,11 @@ from finetune.data import (
 )
 from finetune.decoding import DECODINGS, LabelDecoder
 from finetune.document import Document
-from finetune.evaluate import evaluate_documents
+from finetune.formats import FORMATS, write_corpus
 from finetune.inference import PRECISIONS, Predictor, decode_document, predicted_document, resolve_device
 from finetune.labels import LabelSettings, label_vocabulary
 from finetune.model import HEADS, NerInfo, NerModel, build_model, encoder_config, ner_info_of, save_ner_model
+from finetune.scoring.documents import evaluate_documents
 from finetune.scoring.report import format_tables
 from gatortron_common.atomic import atomic_write_text, restrict_outputs_to
 from gatortron_common.logging import InputError, get_logger
@@ -138,7 +139,6 @@ def validate(settings: FinetuneConfig) -> Any:
         InputError: one line naming the bad setting.
     """
     task, dataset = settings.task, settings.task.dataset
-    from finetune.formats import FORMATS
 
     if dataset.format not in FORMATS:
         raise InputError(f"task.dataset.format={dataset.format}: expected one of {', '.join(FORMATS)}")
@@ -274,7 +274,6 @@ def base_labels(config: Any, types: list[str], scheme: str, model: str) -> tuple
 
 def write_test_outputs(output: Path, fmt: str, gold: list[Document], predictions: list[Document]) -> dict:
     """Test predictions in the corpus format, scores as JSON and as a table; returns the scores."""
-    from finetune.formats import write_corpus
 
     target = output / FILE_FORMATS.get(fmt, "test_predictions")
     write_corpus(predictions, target, fmt)

@@ -10,6 +10,8 @@ messages often quote values (`invalid literal for int(): '<a line of the note>'`
   traceback (with messages, so possibly with values) only when GATORTRON_DEBUG=1.
 `{shard}` in a value (predict's and deid's per-shard outputs) reads as written: Hydra's grammar would
 take the braces for a dictionary, so such a value is quoted for it (`quote_shard_placeholders`).
+Each command's `if __name__ == "__main__"` calls `run_command(main, <settings>)`, which sets these
+up; importing this module changes nothing in the process.
 Hydra must not write `.hydra/overrides.yaml` (the overrides, on disk): every stage config sets
 `hydra.output_subdir: null` and `hydra.run.dir: .`.
 The recipe every command follows (config folders, schema registration, `main`): gatortron_common.settings.
@@ -38,6 +40,7 @@ from omegaconf.errors import (
 )
 
 from gatortron_common.logging import InputError, configure_logging, get_logger
+from gatortron_common.settings import settings_help
 
 DEBUG_VARIABLE = "GATORTRON_DEBUG"
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -215,6 +218,23 @@ def _report_uncaught(kind: type[BaseException], error: BaseException, trace: Tra
     raise SystemExit(1)
 
 
+def run_command(main: Callable[[], object], settings: type) -> None:
+    """Run a command's `@hydra.main` function as a program: what every `python -m <stage>` does first.
+
+    `--help` (or `-h`) prints every setting of the `settings` dataclass with its default and
+    documentation (`gatortron_common.settings.settings_help`; Hydra's own help is `--hydra-help`).
+    Hydra's errors are reported as one line (`_install_error_reporting`), and a `{shard}` in a
+    command-line value is quoted for Hydra's grammar (`quote_shard_placeholders`). Done here, when the
+    program starts, not when this module is imported (importing a stage never changes the process).
+    """
+    if any(argument in ("--help", "-h") for argument in sys.argv[1:]):
+        sys.stdout.write(settings_help(settings, _main_stage()))
+        raise SystemExit(0)
+    _install_error_reporting()
+    sys.argv[1:] = quote_shard_placeholders(sys.argv[1:])
+    main()
+
+
 def _install_error_reporting() -> None:
     """Route Hydra's error reporting to `_report_uncaught`.
 
@@ -225,7 +245,7 @@ def _install_error_reporting() -> None:
     keeps the entry points' plain `@hydra.main` and touches no Hydra internals (patching its
     private run_and_report, or composing the config ourselves with the Compose API, would either
     depend on Hydra's internals or drop its command-line features: --cfg, --help, -m). Every stage
-    imports this module before calling `main()`, so installing here covers all of them.
+    starts through `run_command`, so installing there covers all of them.
     """
     os.environ["HYDRA_FULL_ERROR"] = "1"
     sys.excepthook = _report_uncaught
@@ -244,8 +264,3 @@ def quote_shard_placeholders(arguments: list[str]) -> list[str]:
             argument = f"{key}='{value}'"
         quoted.append(argument)
     return quoted
-
-
-_install_error_reporting()
-if _main_stage().split(".")[0] in ("tokenizer", "data_prep", "pretrain", "finetune", "synthetic"):
-    sys.argv[1:] = quote_shard_placeholders(sys.argv[1:])  # a stage's command line, not pytest's

@@ -21,9 +21,9 @@ import gatortron_common.environment.cpu  # noqa: F401  hides the GPUs before tor
 import hydra
 from omegaconf import DictConfig
 
-from gatortron_common.cli import run_stage
+from gatortron_common.cli import run_command, run_stage
 from gatortron_common.settings import HYDRA_VERSION, config_dir
-from pretrain.to_hf import export_checkpoint
+from pretrain.to_hf import ExportConfig, export_checkpoint
 
 
 @hydra.main(config_path=config_dir("pretrain/hf"), config_name="export", version_base=HYDRA_VERSION)
@@ -32,4 +32,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main, ExportConfig)

@@ -16,7 +16,7 @@ from pathlib import Path
 import hydra
 from omegaconf import MISSING, DictConfig
 
-from gatortron_common.cli import run_stage
+from gatortron_common.cli import run_command, run_stage
 from gatortron_common.logging import InputError
 from gatortron_common.settings import HYDRA_VERSION, config_dir, register_schema
 
@@ -79,4 +79,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main, FillMaskConfig)

@@ -35,7 +35,14 @@ class _ExactGeluMlpIsKnown(logging.Filter):
         return not record.getMessage().startswith("Unknown MLP type")
 
 
-logging.getLogger("megatron.core.transformer.transformer_layer").addFilter(_ExactGeluMlpIsKnown())
+_KNOWN_MLP = _ExactGeluMlpIsKnown()
+
+
+def _quiet_known_mlp_warning() -> None:
+    """Install the filter above (once) when a model is built, not when this module is imported."""
+    layer_logger = logging.getLogger("megatron.core.transformer.transformer_layer")
+    if _KNOWN_MLP not in layer_logger.filters:
+        layer_logger.addFilter(_KNOWN_MLP)
 
 
 def layer_spec(model: ModelConfig | None = None) -> tuple[ModuleSpec, str]:
@@ -124,6 +131,7 @@ def build_model(config: TransformerConfig, model: ModelConfig, vocab_size: int, 
         local_spec: use megatron-core's local layer spec even where TE is installed (checkpoint
             conversion on the CPU; both specs save the same weight names).
     """
+    _quiet_known_mlp_warning()
     spec = bert_layer_specs.bert_layer_local_spec if local_spec else layer_spec(model)[0]
     return GatorTronBert(config=config, num_tokentypes=model.num_tokentypes, transformer_layer_spec=spec,
                      vocab_size=vocab_size, max_sequence_length=model.seq_length, pre_process=pre_process,

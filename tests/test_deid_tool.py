@@ -430,7 +430,7 @@ def test_span_records_are_positions_in_the_input_across_shards(tmp_path: Path) -
 
 def test_a_note_that_cannot_be_deidentified_is_left_out_and_counted(tmp_path: Path,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    """No single note aborts the run, and none is ever written out as it was (see README)."""
+    """No single note aborts the run, and none is ever written out as it was (see docs/deid.md)."""
     from finetune.deid import surrogates
 
     texts = ["Seen 2067-05-03.", "Seen 2067-05-04, SSN 987-65-4321.", "Seen 9999-12-31 and 0001-01-01."]

@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 
 from finetune.document import Document, Entity
-from finetune.evaluate import EvaluateConfig, evaluate, evaluate_documents
+from finetune.evaluate import EvaluateConfig, evaluate
 from finetune.scoring.bio_files import read_conll_pairs, read_nemo_pairs
 from finetune.scoring.conlleval import conlleval, format_report
+from finetune.scoring.documents import evaluate_documents
 from finetune.scoring.entities import score_entities
 from finetune.scoring.i2b2_2014 import is_hipaa, official_token_spans, score_i2b2_2014
 from finetune.scoring.metrics import Counts, macro, micro

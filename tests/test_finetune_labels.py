@@ -1,10 +1,12 @@
-"""BIO/BIOES labelling of words, overlap policies and subword alignment (hand-built cases)."""
+"""BIO/BIOES labelling of words, overlap policies and subword alignment as training does it (hand-built
+cases)."""
 
 from __future__ import annotations
 
 import pytest
 from transformers import BertTokenizer
 
+from finetune.data import training_windows
 from finetune.document import Document, Entity
 from finetune.labels import (
     IGNORE_INDEX,
@@ -12,7 +14,6 @@ from finetune.labels import (
     entities_from_labels,
     label_document,
     label_vocabulary,
-    tokenize_and_align,
     word_spans,
 )
 from gatortron_common.logging import InputError
@@ -182,42 +183,45 @@ def tokenizer(tmp_path_factory):
     return tok
 
 
+def _one_window(tokenizer, document: Document, label_to_id: dict[str, int]):
+    """The training features of `document` in one window (no windowing), and its subwords."""
+    windows = training_windows([document], tokenizer, LabelSettings(), label_to_id, size=1000, overlap=0)
+    assert len(windows.features) == 1
+    return windows.features[0], windows.documents[0]
+
+
 def test_first_subword_alignment_with_ignore_index(tokenizer):
     text = "given Aspirin 81 mg daily"
     document = Document("d", text, [Entity(6, 13, "Drug"), Entity(14, 19, "Strength"),
                                     Entity(20, 25, "Frequency")])
-    labelled = label_document(document)
     label_to_id = {label: i for i, label in enumerate(label_vocabulary(["Drug", "Frequency", "Strength"]))}
-    example = tokenize_and_align(tokenizer, labelled.word_texts(text), labelled.labels, label_to_id)
+    features, subwords = _one_window(tokenizer, document, label_to_id)
     ids = {token: i for i, token in enumerate(VOCAB)}
-    assert example.input_ids == [ids[t] for t in ("[CLS]", "given", "As", "##pir", "##in", "81", "mg",
-                                                 "da", "##ily", "[SEP]")]
-    assert example.word_ids == [None, 0, 1, 1, 1, 2, 3, 4, 4, None]
+    assert features["input_ids"] == [ids[t] for t in ("[CLS]", "given", "As", "##pir", "##in", "81", "mg",
+                                                     "da", "##ily", "[SEP]")]
+    assert subwords.word_of_token.tolist() == [0, 1, 1, 1, 2, 3, 4, 4]
     o, b_drug, b_freq, b_str, i_str = (label_to_id[k] for k in ("O", "B-Drug", "B-Frequency", "B-Strength",
                                                               "I-Strength"))
-    assert example.labels == [[IGNORE_INDEX, o, b_drug, IGNORE_INDEX, IGNORE_INDEX, b_str, i_str, b_freq,
-                               IGNORE_INDEX, IGNORE_INDEX]]
-    assert example.attention_mask == [1] * 10
-    assert example.words_without_tokens == []
+    assert features["labels"] == [IGNORE_INDEX, o, b_drug, IGNORE_INDEX, IGNORE_INDEX, b_str, i_str, b_freq,
+                                  IGNORE_INDEX, IGNORE_INDEX]
+    assert features["attention_mask"] == [1] * 10
+    assert (subwords.first_token >= 0).all()
 
 
 def test_words_the_tokenizer_drops_are_reported(tokenizer):
-    # A zero-width space is a "word" to the splitter but yields no subword.
-    example = tokenize_and_align(tokenizer, ["given", "\u200b", "x"], [["O", "B-X", "O"]],
-                                 {"O": 0, "B-X": 1})
-    assert example.word_ids == [None, 0, 2, None]
-    assert example.labels == [[IGNORE_INDEX, 0, 0, IGNORE_INDEX]]
-    assert example.words_without_tokens == [1]
-    with pytest.raises(InputError, match="missing from label_to_id: B-X"):
-        tokenize_and_align(tokenizer, ["x"], [["B-X"]], {"O": 0})
+    # A zero-width space is a "word" to the splitter but yields no subword: its label reaches no token.
+    document = Document("d", "given \u200b x", [Entity(6, 7, "X")])
+    features, subwords = _one_window(tokenizer, document, {"O": 0, "B-X": 1, "I-X": 2})
+    assert subwords.word_of_token.tolist() == [0, 2]
+    assert subwords.first_token.tolist() == [0, -1, 1]
+    assert features["labels"] == [IGNORE_INDEX, 0, 0, IGNORE_INDEX]
 
 
 def test_long_document_is_not_truncated(tokenizer):
     text = " ".join(["given 81"] * 100)  # 200 words, model_max_length is 8
     entities = [Entity(i * 9 + 6, i * 9 + 8, "Strength") for i in range(100)]
-    labelled = label_document(Document("d", text, entities))
     label_to_id = {"O": 0, "B-Strength": 1, "I-Strength": 2}
-    example = tokenize_and_align(tokenizer, labelled.word_texts(text), labelled.labels, label_to_id)
-    assert len(example.input_ids) == 202
-    assert example.labels[0][1:-1] == [0, 1] * 100
-    assert example.labels[0][0] == example.labels[0][-1] == IGNORE_INDEX
+    features, _ = _one_window(tokenizer, Document("d", text, entities), label_to_id)
+    assert len(features["input_ids"]) == 202
+    assert features["labels"][1:-1] == [0, 1] * 100
+    assert features["labels"][0] == features["labels"][-1] == IGNORE_INDEX

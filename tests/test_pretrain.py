@@ -169,7 +169,7 @@ def test_model_flops_count_mfu_and_hfu() -> None:
     attention_core = 8 * 128 * 2 * (4 * 128 * 64)
     assert hardware_flops_per_step(tiny, 8064, 8, recompute=Recompute.selective) == model + attention_core
 
-    # The README's recompute row: 989 TFLOP/s peak, 4x counted as 17.8 % is 13.35 % of model FLOPs.
+    # bench/RESULTS.md's recompute row: 989 TFLOP/s peak, 4x counted as 17.8 % is 13.35 % of model FLOPs.
     full = StepFlops(model=3e15, hardware=4e15, peak_tflops=989.0)
     rates = full.rates(seconds=2.0, devices=8)
     assert rates["tflops_per_device"] == 3e15 / 2.0 / 8 / 1e12

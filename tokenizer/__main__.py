@@ -28,9 +28,10 @@ import gatortron_common.environment  # noqa: F401  before transformers is import
 import hydra
 from omegaconf import DictConfig
 
-from gatortron_common.cli import run_stage
+from gatortron_common.cli import run_command, run_stage
 from gatortron_common.settings import HYDRA_VERSION, config_dir
 from tokenizer.build import build_vocabulary
+from tokenizer.config import TokenizerConfig
 
 
 @hydra.main(config_path=config_dir("tokenizer"), config_name="default", version_base=HYDRA_VERSION)
@@ -39,4 +40,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main, TokenizerConfig)

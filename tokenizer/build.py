@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from gatortron_common.atomic import atomic_directory, restrict_outputs_to
+from gatortron_common.cpus import resolve_workers
 from gatortron_common.logging import InputError, SkipReport, get_logger
 from gatortron_common.outputs import check_output_path
 from gatortron_common.readers import TEXT_FORMATS, expand_inputs
@@ -23,7 +24,7 @@ from tokenizer.staging import hold, remove_stale_staging
 from tokenizer.train_sentencepiece import MAX_SENTENCE_BYTES, train_sentencepiece_bpe, write_training_text
 from tokenizer.train_wordpiece import train_wordpiece
 from tokenizer.vocab import REPORT_FILE, VOCAB_FILE, assemble_vocab, bert_header, padded_vocab_size
-from tokenizer.word_counts import alphabet_from_counts, available_cores, count_corpus_words
+from tokenizer.word_counts import alphabet_from_counts, count_corpus_words
 from tokenizer.words import normalize_text
 
 logger = get_logger(__name__)
@@ -88,7 +89,7 @@ def build_vocabulary(cfg: TokenizerConfig) -> dict:
 
 
 def _build(cfg: TokenizerConfig, files: list[Path], staging: Path, started: float) -> dict:
-    workers = cfg.workers if cfg.workers > 0 else available_cores()
+    workers = resolve_workers(cfg.workers)
     skips = SkipReport(strict=cfg.strict)
     reader_options = {"fmt": cfg.format, "text_key": cfg.text_key, "text_column": cfg.text_column}
     sampler = CorpusSampler(files, cfg.sample_bytes, cfg.heldout_bytes, cfg.seed, reader_options, skips)

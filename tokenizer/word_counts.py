@@ -37,10 +37,6 @@ class WordTable:
     prunes: int = 0
 
 
-def available_cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
 def _batches(texts: Iterable[str], batch_chars: int) -> Iterable[list[str]]:
     batch, size = [], 0
     for text in texts:

@@ -21,8 +21,8 @@ import json
 import hydra
 from omegaconf import DictConfig
 
-from finetune.deid.tool import deidentify
-from gatortron_common.cli import run_stage
+from finetune.deid.tool import DeidConfig, deidentify
+from gatortron_common.cli import run_command, run_stage
 from gatortron_common.settings import HYDRA_VERSION, config_dir
 
 
@@ -32,4 +32,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main, DeidConfig)

@@ -3,7 +3,7 @@
 A gold PHI span *survives* when any of its letters or digits lies outside every span the tool
 replaced; a PHI *token* (a run of `[A-Za-z0-9]`, as the official i2b2 2014 Token view splits PHI)
 survives when any of its characters does. Counted per category, beside the i2b2 2014 scores of
-the found spans (`finetune.evaluate`, official views included). Counts only, never text.
+the found spans (`finetune.scoring`, official views included). Counts only, never text.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 from finetune.deid.rules import PhiSpan
 from finetune.document import Document, Entity
-from finetune.evaluate import evaluate_documents
+from finetune.scoring.documents import evaluate_documents
 
 _TOKEN = re.compile(r"[A-Za-z0-9]+")
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from finetune.document import Document, Entity, json_lines
+from finetune.formats import read_corpus, write_corpus
 from finetune.formats.common import read_text, text_files, write_text
 from gatortron_common.atomic import atomic_directory, atomic_open
 from gatortron_common.logging import InputError, SkipReport, get_logger, location
@@ -98,7 +99,6 @@ def read_records(path: Path, fmt: str, text_key: str = "text", text_column: str 
     elif fmt == "i2b2_2014":
         if patient_key is not None:
             raise InputError("patient_key: i2b2 2014 XML has no patient field")
-        from finetune.formats import read_corpus
 
         for document in read_corpus(path, "i2b2_2014", allow_unknown=True):
             yield NoteRecord(id=document.id, text=document.text, fields={"document": document})
@@ -235,7 +235,6 @@ class RecordWriter:
                     self._writer.writeheader()
             yield self
             if self.fmt == "i2b2_2014":
-                from finetune.formats import write_corpus
 
                 write_corpus(self._documents, self.target, "i2b2_2014", allow_unknown=True)
 

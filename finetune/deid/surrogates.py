@@ -40,10 +40,10 @@ import unicodedata
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import regex
 
+from finetune.deid import surrogate_lists as lx
 from finetune.deid.ages import age_parts, written
 from finetune.deid.dates import shift_date
 from finetune.deid.guard import (
@@ -56,12 +56,9 @@ from finetune.deid.guard import (
     span_words,
 )
 from finetune.deid.names import PARTICLES, NameToken, is_name, parse_name
+from finetune.deid.rules import PhiSpan
 from finetune.deid.words import TOKEN, WORD, cased, digit_value, fold
 from finetune.formats.i2b2_2014 import CATEGORY_OF
-from synthetic import lexicon as lx
-
-if TYPE_CHECKING:
-    from finetune.deid.rules import PhiSpan
 
 _ALNUM = regex.compile(r"[\p{L}\p{N}]")
 _ONLY_WORDS = regex.compile(r"[\p{L}\p{M}\s.'’-]+")
@@ -238,8 +235,6 @@ class Surrogates:
             subtype: its i2b2 2014 subtype.
             scope: as in `note_replacements`.
         """
-        from finetune.deid.rules import PhiSpan
-
         span = PhiSpan(0, len(original), CATEGORY_OF.get(subtype, subtype), subtype, 1.0, ())
         return self.note_replacements(original, [span], scope)[0]
 

@@ -33,6 +33,7 @@ from finetune.deid.rules import PhiSpan
 from finetune.deid.span_files import SPAN_FORMATS, SpanWriter
 from finetune.deid.surrogates import Surrogates
 from finetune.document import Document, Entity
+from finetune.formats import read_corpus
 from finetune.formats.i2b2_2014 import CATEGORIES, CATEGORY_OF
 from finetune.inference import LongNoteProgress, Predictor
 from finetune.model import load_ner_model
@@ -396,7 +397,6 @@ def finished_run(plan: Plan, overwrite: bool) -> dict[str, Any] | None:
 
 def write_audit(settings: DeidConfig, path: Path, found: dict[str, list[PhiSpan]]) -> dict[str, Any]:
     """Audit the found spans against `settings.gold`, write the report, log the residual PHI."""
-    from finetune.formats import read_corpus
 
     gold = read_corpus(settings.gold, settings.gold_format)
     missing = sorted(set(found) - {document.id for document in gold})

@@ -6,4 +6,5 @@
 - `i2b2_2014`: the official i2b2 2014 de-identification evaluator's views, reimplemented.
 - `conlleval` + `bio_files`: conlleval.pl's chunk scores on NeMo / CoNLL label files.
 - `report`: the printed tables.
+- `documents`: all of the above on paired corpora (`evaluate_documents`, `conlleval_files`).
 """

@@ -52,7 +52,7 @@ def _official_section(official: dict[str, Any]) -> list[str]:
 
 
 def format_tables(results: dict[str, Any], conll: ConllevalResult | None = None) -> str:
-    """All sections that apply to `results` (as built by `finetune.evaluate.evaluate_documents`).
+    """All sections that apply to `results` (as built by `finetune.scoring.documents.evaluate_documents`).
 
     Args:
         results: the JSON-shaped results.

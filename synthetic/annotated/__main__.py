@@ -13,8 +13,9 @@ import json
 import hydra
 from omegaconf import DictConfig
 
-from gatortron_common.cli import run_stage
+from gatortron_common.cli import run_command, run_stage
 from gatortron_common.settings import HYDRA_VERSION, config_dir
+from synthetic.annotated.config import AnnotatedCorporaConfig
 from synthetic.annotated.corpus import write_annotated_corpora
 
 
@@ -25,4 +26,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main, AnnotatedCorporaConfig)

@@ -38,7 +38,6 @@ from synthetic.corpora.notes import SyntheticNote, write_notes_delimited
 from synthetic.text import Dice
 
 log = get_logger(__name__)
-SPLITS = ("train", "test")
 _STREAM = 2018  # SeedSequence stream id of this generator (other synthetic data use others)
 RUNS_FROM = (Path(CONFIG_DIR), Path(__file__).resolve().parent)  # this stage's settings and code
 

@@ -10,8 +10,9 @@ import json
 import hydra
 from omegaconf import DictConfig
 
-from gatortron_common.cli import run_stage
+from gatortron_common.cli import run_command, run_stage
 from gatortron_common.settings import HYDRA_VERSION, config_dir
+from synthetic.corpora.config import SyntheticCorporaConfig
 from synthetic.corpora.write import write_synthetic_corpora
 
 
@@ -22,4 +23,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main, SyntheticCorporaConfig)
