@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 TORCH_PIN := torch==2.13.0
 DEMO_DIR ?= demo_out
 
-.PHONY: setup test lint demo bench clean
+.PHONY: setup test test-fast lint demo bench clean
 
 setup: $(VENV)/.installed
 
@@ -22,6 +22,11 @@ $(VENV)/.installed: pyproject.toml
 
 test: setup
 	$(BIN)/python -m pytest -q
+	$(BIN)/ruff check .
+
+# The edit loop: the tests that train, pretrain or run whole commands are left out (CI runs them all).
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not slow"
 	$(BIN)/ruff check .
 
 lint: setup

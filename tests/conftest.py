@@ -13,6 +13,21 @@ from pretrain_runs import make_pretrain_data
 
 from synthetic.corpora.notes import generate_notes, write_notes_delimited, write_notes_jsonl
 
+# Modules whose tests pretrain, fine-tune, export, run Slurm or whole commands in subprocesses: `make
+# test-fast` (`-m "not slow"`) leaves them out for the edit loop; `make test` and CI run everything.
+SLOW_MODULES = frozenset((
+    "test_demo", "test_slurm", "test_pretrain", "test_pretrain_robustness", "test_pretrain_kernels",
+    "test_pretrain_structure", "test_export", "test_finetune_train", "test_finetune_outputs",
+    "test_finetune_windows", "test_finetune_robustness", "test_inference_memory", "test_phi_in_errors",
+    "test_entry_points", "test_data_prep_parallel", "test_data_prep_robustness", "test_deid_tool",
+    "test_tokenizer_memory", "test_tokenizer_robustness", "test_settings"))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.module is not None and item.module.__name__.rpartition(".")[2] in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture(autouse=True)
 def _restore_umask() -> Iterator[None]:
