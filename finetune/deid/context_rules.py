@@ -118,13 +118,12 @@ _ABBREVIATED = frozenset(("st", "mt", "ft"))
 _NOT_NAMES = frozenset(("none", "n/a", "na", "unknown", "self", "same", "home", "yes", "no", "pending", "tbd",
                         "medicare", "medicaid", "va", "other", "declined", "not", "private", "uninsured",
                         "self-pay", "pt", "patient", "room", "rm", "bed", "ppo", "hmo", "epo", "hdhp",
-                        "member",
-                        "id", "group", "policy", "attn"))
+                        "member", "id", "group", "policy", "attn"))
 # Words of a heading or a role, not of a unit's name ("RETINA SERVICE", "WORK-RELATED INJURY REPORT")
 _NOT_UNIT_WORDS = frozenset((
     "report", "note", "notes", "service", "summary", "consultation", "consult", "visit", "follow",
-    "treatment",
-    "record", "records", "evaluation", "progress", "encounter", "injury", "letter", "request", "form",
+    "treatment", "record", "records", "evaluation", "progress", "encounter", "injury", "letter", "request",
+    "form",
     "assessment", "flowsheet", "log", "addendum", "history", "physical", "main", "campus", "level",
     "supervisor", "manager", "director", "coordinator", "nursing",
     "operative", "exam", "examination", "study", "results", "result", "order", "orders",
@@ -178,8 +177,9 @@ def _could_be_name(members: Sequence[Word], lexicon: Lexicon, allowed: frozenset
     if all(w.shape == "upper" for w in members) and not any(
             key not in allowed and lexicon.english.get(key, 0.0) < 4.0 for key in keys):
         return False  # a heading in capitals ("SNF TO ACUTE CARE HOSPITAL")
-    if " ".join(keys) in lexicon.cities or " ".join(keys) in lexicon.states \
-            or " ".join(keys) in lexicon.countries or keys[0] in LANGUAGES:
+    joined = " ".join(keys)
+    if joined in lexicon.cities or joined in lexicon.states or joined in lexicon.countries \
+            or keys[0] in LANGUAGES:
         return False  # a place is left to the place rules
     rare = [key for key in keys if key not in allowed and lexicon.english.get(key, 0.0) < 4.0]
     if rare:
@@ -302,8 +302,7 @@ class BesidePlacesRule(ListRule):
             if any(key in _NOT_UNIT_WORDS for key in keys) or all(
                     key in self.allowed or key in _JOINERS for key in keys) or max(map(len, keys)) < 4:
                 continue
-            start, end = _span_of(text, words, phrase)
-            start = gap.end()
+            start, end = gap.end(), _span_of(text, words, phrase)[1]  # the separator's end: "4 North ..."
             if not any(a <= start and end <= b for a, b in covered):  # a part found already is joined
                 found.append(rule_span(start, end, "DEPARTMENT", self.score, self.name))
         found.extend(self._letterheads(text, words, spans, starts, covered))
