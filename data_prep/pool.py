@@ -4,6 +4,7 @@ made by a pool of worker processes; parts complete from a killed run are reused.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -18,6 +19,7 @@ from data_prep.indexed_writer import (
     token_dtype,
 )
 from data_prep.pipeline import UnitJob, UnitResult, fill_unit
+from gatortron_common.lifetime import end_with_parent
 from gatortron_common.logging import InputError, SkipReport, get_logger
 
 logger = get_logger(__name__)
@@ -56,7 +58,9 @@ def _run_in_workers(tasks: list[tuple[UnitJob, str]], todo: list[int], workers: 
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     processes: dict = {}  # pid -> process, to name a dead one
     finished = 0
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as executor:
+    # Workers end with this process: a killed run must not leave them waiting on its queue.
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method),
+                             initializer=end_with_parent, initargs=(os.getpid(),)) as executor:
         try:
             futures = []
             for task in tasks:

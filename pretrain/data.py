@@ -20,9 +20,9 @@ from megatron.core.datasets.indexed_dataset import IndexedDataset
 
 from data_prep.blend import load_blend
 from data_prep.indexed_writer import dataset_files, read_stats
+from gatortron_common.lifetime import end_with_parent
 from gatortron_common.logging import InputError
 from pretrain.config import DataConfig, split_shares
-from pretrain.lifetime import end_with_parent
 from tokenizer.megatron_adapter import MegatronWordPieceTokenizer
 from tokenizer.vocab import Vocabulary, check_same_vocabulary
 

@@ -27,8 +27,9 @@ from megatron.core.pipeline_parallel import get_forward_backward_func
 from megatron.core.transformer.transformer_config import TransformerConfig
 
 from gatortron_common.atomic import atomic_write_text, restrict_outputs_to
+from gatortron_common.lifetime import forked_children_end_with_this_process
 from gatortron_common.logging import get_logger
-from pretrain import checkpoint, cpu_backend, lifetime, profiling, throughput
+from pretrain import checkpoint, cpu_backend, profiling, throughput
 from pretrain.config import Precision, PretrainConfig, micro_batches_per_step, model_record, validate
 from pretrain.data import (
     LoaderWorkerDied,
@@ -283,7 +284,7 @@ def setup(cfg: PretrainConfig) -> Run:
     check_dataset_vocabularies(prefixes, vocab, f"data.vocab={cfg.data.vocab}")
     # Checkpoints can memorise the notes: no more readable than the datasets they were trained on.
     restrict_outputs_to(Path(f"{prefix}.bin") for prefix in prefixes)
-    lifetime.forked_children_end_with_this_process()
+    forked_children_end_with_this_process()
     initialize_distributed(device)
     _quiet_megatron(cfg.log_level)
     redirected = [] if device.type == "cuda" else cpu_backend.apply()

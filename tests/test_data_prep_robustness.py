@@ -14,9 +14,11 @@ import time
 from pathlib import Path
 
 import numpy
+import psutil
 import pytest
 from megatron.core.datasets.indexed_dataset import IndexedDataset
 from prep_runs import killed_after_parts
+from processes import outlived
 
 from data_prep.build import build_dataset
 from data_prep.clean import DOCUMENT_MARK, SENTENCE_MARK
@@ -230,18 +232,26 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs /proc to find the workers")
-def test_a_killed_worker_fails_the_run_with_one_line(tmp_path: Path, vocabs: dict[str, Path],
-                                                     notes_corpus: dict[str, Path]) -> None:
-    command = [sys.executable, "-m", "data_prep", f"input={notes_corpus['jsonl']}", f"vocab={vocabs['big']}",
+def _run_with_workers(tmp_path: Path, vocab: Path, notes: Path) -> tuple[subprocess.Popen, list[int]]:
+    """A two-worker run, once its first worker is up; its workers' pids."""
+    command = [sys.executable, "-m", "data_prep", f"input={notes}", f"vocab={vocab}",
                f"output_prefix={tmp_path}/notes", "workers=2", "unit_mb=0.02"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                cwd=Path(__file__).resolve().parents[1])
+    deadline = time.monotonic() + 120
+    while not (workers := _children(process.pid)) and process.poll() is None:
+        if time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError("no worker started")
+        time.sleep(0.02)
+    return process, workers
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs /proc to find the workers")
+def test_a_killed_worker_fails_the_run_with_one_line(tmp_path: Path, vocabs: dict[str, Path],
+                                                     notes_corpus: dict[str, Path]) -> None:
+    process, workers = _run_with_workers(tmp_path, vocabs["big"], notes_corpus["jsonl"])
     try:
-        deadline = time.monotonic() + 120
-        while not (workers := _children(process.pid)) and process.poll() is None:
-            assert time.monotonic() < deadline, "no worker started"
-            time.sleep(0.02)
         assert workers, "the run ended before a worker could be killed"
         os.kill(workers[0], signal.SIGKILL)
         _, stderr = process.communicate(timeout=60)  # multiprocessing.Pool waited here forever
@@ -254,6 +264,18 @@ def test_a_killed_worker_fails_the_run_with_one_line(tmp_path: Path, vocabs: dic
     assert len(errors) == 1 and "Traceback" not in stderr, stderr[-2000:]
     assert f"worker process {workers[0]} was killed by SIGKILL" in errors[0]
     assert not Path(f"{tmp_path}/notes.idx").exists()
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs /proc to find the workers")
+def test_the_workers_of_a_killed_run_end_with_it(tmp_path: Path, vocabs: dict[str, Path],
+                                                 notes_corpus: dict[str, Path]) -> None:
+    process, workers = _run_with_workers(tmp_path, vocabs["big"], notes_corpus["jsonl"])
+    assert workers, "the run ended before it could be killed"
+    watched = psutil.Process(process.pid).children()
+    process.kill()
+    alive = outlived(watched, 30)
+    assert watched and not alive, f"workers outlived the killed run: {alive}"
+    process.communicate(timeout=60)
 
 
 # --- items 12 and 13: bad settings and vocabularies, before any work ----------------------------

@@ -20,6 +20,7 @@ import pytest
 from omegaconf import OmegaConf
 from omegaconf.errors import ValidationError
 from pretrain_runs import ROOT, launch, metrics, overrides, pretrain
+from processes import gone, outlived
 
 from gatortron_common.logging import InputError
 from pretrain.config import PretrainConfig, validate
@@ -257,18 +258,6 @@ def wait_for_steps(run: Path, process: subprocess.Popen, steps: int) -> None:
     assert process.poll() is None and len(metrics(run)) >= steps
 
 
-def gone(pid: int, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
-                return True
-        except psutil.NoSuchProcess:
-            return True
-        time.sleep(0.1)
-    return False
-
-
 def test_loader_workers_die_with_the_run_and_resumes_record_each_step_once(
         tmp_path: Path, pretrain_data: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     run = tmp_path / "run"
@@ -299,11 +288,8 @@ def test_loader_workers_die_with_the_run_and_resumes_record_each_step_once(
     process.wait(timeout=60)
     process.stdout.close()
     assert gone(workers[0].pid, 2)  # torch's own watchdog would take up to 5 s
-    survivors = [helper for helper in helpers if not gone(helper.pid, 3)]
-    described = [f"{helper.pid} {' '.join(helper.cmdline())[:120]}" for helper in survivors]
-    for helper in survivors:  # this test's own leftovers
-        helper.kill()
-    assert not survivors, f"helper processes outlived the killed run: {described}"
+    survivors = outlived(helpers, 3)
+    assert not survivors, f"helper processes outlived the killed run: {survivors}"
     # The second run first dropped the first one's records of the steps it replayed.
     steps = [r["iteration"] for r in metrics(run)]
     assert steps == list(range(1, len(steps) + 1))

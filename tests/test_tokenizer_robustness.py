@@ -15,6 +15,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from processes import outlived
 from transformers import AutoTokenizer
 
 from gatortron_common.logging import InputError
@@ -160,7 +161,12 @@ def test_killed_sentencepiece_build_leaves_no_copy_of_notes_in_tmp(tmp_path: Pat
         found = list(tmp_path.glob(f".vocab.*.partial/{SAMPLE_FILE}")) + list(temp.rglob("*"))
         sample = next((p for p in found if p.is_file() and p.stat().st_size > 0), None)
         time.sleep(0.01)
+    workers = psutil.Process(process.pid).children(recursive=True)  # counting document frequencies
     process.send_signal(signal.SIGKILL)
+    alive = outlived(workers, 30)
+    # A worker blocked reading a batch the killed parent never finished writing outlived it once,
+    # and held the run's stderr open.
+    assert workers and not alive, f"workers outlived the killed run: {alive}"
     process.communicate(timeout=60)
     assert sample is not None and sample.name == SAMPLE_FILE, "the sample was not written where expected"
     assert not [p for p in temp.rglob("*") if p.is_file()]  # no copy of notes left in TMPDIR

@@ -19,6 +19,7 @@ from multiprocessing import get_context
 from multiprocessing.process import BaseProcess
 from multiprocessing.queues import Queue
 
+from gatortron_common.lifetime import end_with_parent
 from gatortron_common.logging import InputError
 from tokenizer.words import count_words, normalize_text, preload_unicode_tables
 
@@ -75,26 +76,21 @@ def _prune(counts: Counter, documents: Counter | None,
     return kept, documents
 
 
-def _received(batches: Queue, parent: int) -> Iterator[list[str]]:
-    """Batches until the end mark; stops if the parent died (a killed run leaves no workers behind)."""
-    while True:
-        try:
-            batch = batches.get(timeout=LIVENESS_POLL_SECONDS)
-        except queue.Empty:
-            if os.getppid() != parent:
-                os._exit(1)
-            continue
-        if batch is None:
-            return
+def _received(batches: Queue) -> Iterator[list[str]]:
+    """Batches until the end mark."""
+    while (batch := batches.get()) is not None:
         yield batch
 
 
 def _count_worker(batches: Queue, results: Queue, lowercase: bool, unicode_form: str,
                   max_table_words: int, with_documents: bool, parent: int) -> None:
+    # A killed run leaves no workers behind. Polling the queue for the parent was not enough: a
+    # worker can block for good reading a batch that the parent was killed while writing.
+    end_with_parent(parent)
     # Each worker keeps its own table and sends it once at the end: shipping a table per
     # batch made the parent's unpickling and merging the bottleneck.
     table = WordTable(documents=Counter() if with_documents else None)
-    _count_into(table, _received(batches, parent), lowercase, unicode_form, max_table_words)
+    _count_into(table, _received(batches), lowercase, unicode_form, max_table_words)
     results.put(table)
 
 
