@@ -139,6 +139,13 @@ def micro_batches(dataset, micro_batch_size: int, data_parallel_rank: int, data_
                                          worker_init_fn=partial(end_with_parent, os.getpid()))
     try:
         yield from loader
+    except (EOFError, ConnectionError) as error:
+        if not workers:
+            raise
+        # A worker killed while handing over a batch: fetching the batch's shared memory from it fails
+        # before torch's own check sees the worker dead (a race seen under load).
+        raise LoaderWorkerDied(f"DataLoader worker died handing over a batch ({type(error).__name__})"
+                               ) from None
     except KeyError:
         # megatron-core's masking looks each token id up in the vocabulary: datasets whose stats do
         # not record their vocabulary (older data_prep) are caught only here.
@@ -168,9 +175,10 @@ def without_raising_sigchld_handler() -> None:
 
 
 def is_loader_worker_death(error: BaseException) -> bool:
-    """torch's message for a dead worker: "DataLoader worker (pid N) is killed by signal: ..." or
-    "DataLoader worker (pid(s) N) exited unexpectedly"."""
-    return isinstance(error, RuntimeError) and str(error).startswith("DataLoader worker (pid")
+    """Ours (`micro_batches`), or torch's message for a dead worker: "DataLoader worker (pid N) is
+    killed by signal: ..." or "DataLoader worker (pid(s) N) exited unexpectedly"."""
+    return isinstance(error, LoaderWorkerDied) or (isinstance(error, RuntimeError)
+                                                   and str(error).startswith("DataLoader worker (pid"))
 
 
 def collate(samples: list[dict]) -> dict[str, torch.Tensor]:
