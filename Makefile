@@ -20,13 +20,16 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
+# Modules run in parallel, a worker per core (tests/conftest.py); `make test PYTEST_WORKERS=0` runs them in
+# one process.
+PYTEST_WORKERS ?= auto
 test: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile
 	$(BIN)/ruff check .
 
 # The edit loop: the tests that train, pretrain or run whole commands are left out (CI runs them all).
 test-fast: setup
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile -m "not slow"
 	$(BIN)/ruff check .
 
 lint: setup

@@ -7,10 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import torch
 
 # pytest puts this folder on sys.path before importing conftest: the test helper modules import from it.
 from pretrain_runs import make_pretrain_data
 
+from gatortron_common.cpus import usable_cpus
 from synthetic.corpora.notes import generate_notes, write_notes_delimited, write_notes_jsonl
 
 # Modules whose tests pretrain, fine-tune, export, run Slurm or whole commands in subprocesses: `make
@@ -23,10 +25,35 @@ SLOW_MODULES = frozenset((
     "test_tokenizer_memory", "test_tokenizer_robustness", "test_settings"))
 
 
+# The longest modules, longest first: `make test` runs modules in parallel (pytest-xdist, a module per
+# worker at a time, so its fixtures are made once), and starting these first lets the workers end together.
+LONGEST_MODULES = ("test_pretrain", "test_demo", "test_slurm", "test_export", "test_finetune_train",
+                   "test_phi_in_errors", "test_pretrain_robustness", "test_finetune_outputs")
+
+
+def _module_name(item: pytest.Item) -> str:
+    return item.module.__name__.rpartition(".")[2] if item.module is not None else ""
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if item.module is not None and item.module.__name__.rpartition(".")[2] in SLOW_MODULES:
+        if _module_name(item) in SLOW_MODULES:
             item.add_marker(pytest.mark.slow)
+    rank = {name: number for number, name in enumerate(LONGEST_MODULES)}
+    items.sort(key=lambda item: rank.get(_module_name(item), len(rank)))  # stable: in-module order kept
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`-n auto`: a worker per usable core, counted as every stage counts them (Slurm, affinity)."""
+    return usable_cpus()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        # A worker per core: torch's threads in one worker would fight the others' (fine-tuning ran 4x
+        # slower with two threads in each of two workers on 2 cores). Commands the tests start inherit it.
+        os.environ["OMP_NUM_THREADS"] = "1"
+        torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)
