@@ -29,6 +29,7 @@ from data_prep.pipeline import PART_SETTINGS, UnitJob, VocabularyRef, fill_unit
 from data_prep.pool import prepare_parts
 from data_prep.shards import resolve_shard
 from data_prep.units import plan_units
+from gatortron_common import megatron_internals
 from gatortron_common.atomic import restrict_outputs_to
 from gatortron_common.cpus import resolve_workers
 from gatortron_common.logging import InputError, SkipReport, get_logger
@@ -61,6 +62,7 @@ def validate(cfg: DataPrepConfig) -> Vocabulary:
         if not str(getattr(cfg, name)).strip():
             raise InputError(f"{name}= is empty")
     resolve_shard(cfg)
+    megatron_internals.check("data_prep", logger)
     return load_vocabulary(cfg.vocab)
 
 

@@ -5,10 +5,10 @@ in separate passes; SDPA runs FlashAttention or the memory-efficient kernel on a
 CPU kernel), without the scores in memory. It is a drop-in subclass: same constructor, same (empty)
 state dict, so checkpoints move freely between the two.
 
-BERT's padding mask (True = masked) reaches it as the keys' padding, [b, 1, 1, s] (`GatorTronBert`
-asks for that form); megatron-core's [b, 1, s, s] form (the outer product of the padding of queries and
-keys) is reduced to it. Rows of real tokens then attend
-exactly as in `DotProductAttention`; rows of padding tokens (whose outputs no loss reads: padding keys
+BERT's padding mask (True = masked) reaches it as the keys' padding, [b, 1, 1, s], derived once per
+forward by `GatorTronBert` (None when nothing is padded); megatron-core's [b, 1, s, s] form (the outer
+product of the padding of queries and keys) is reduced to it. Rows of real tokens then attend exactly
+as in `DotProductAttention`; rows of padding tokens (whose outputs no loss reads: padding keys
 get zero weight everywhere and the loss mask is zero there) attend to the real tokens instead of
 uniformly to all.
 """
@@ -20,29 +20,22 @@ from megatron.core import tensor_parallel
 from megatron.core.transformer.dot_product_attention import DotProductAttention
 from torch import Tensor
 
-# Every layer of a forward pass gets the same mask tensor: derive SDPA's mask once per forward, not
-# once per layer (deciding "no padding" reads a value back from the GPU, a sync).
-_last_mask: tuple[Tensor, Tensor | None] | None = None
+
+def keys_of(attention_mask: Tensor) -> Tensor:
+    """megatron-core's BERT mask (True = masked), [b, 1, 1, s] or [b, 1, s, s], reduced to the keys'
+    padding, [b, 1, 1, s]; a row of padding only masks nothing (SDPA would give NaN). No GPU sync."""
+    masked_keys = attention_mask.all(dim=-2, keepdim=True)  # masked for every query: a padding key
+    return masked_keys & ~masked_keys.all(dim=-1, keepdim=True)
 
 
-def key_padding_mask(attention_mask: Tensor | None) -> Tensor | None:
-    """SDPA's boolean mask (True = attend), [b, 1, 1, s], from megatron-core's (True = masked); None
-    when nothing is masked, which lets SDPA take FlashAttention."""
-    global _last_mask
+def padding_keys(attention_mask: Tensor | None) -> Tensor | None:
+    """`keys_of(attention_mask)`, or None when nothing is masked (SDPA may then take FlashAttention).
+    Deciding that reads a value back from the GPU, a sync: `GatorTronBert` calls this once per
+    forward and hands the result to every layer."""
     if attention_mask is None:
         return None
-    if _last_mask is not None and _last_mask[0] is attention_mask:
-        return _last_mask[1]
-    _last_mask = (attention_mask, _derive_key_mask(attention_mask))
-    return _last_mask[1]
-
-
-def _derive_key_mask(attention_mask: Tensor) -> Tensor | None:
-    masked_keys = attention_mask.all(dim=-2, keepdim=True)  # masked for every query: a padding key
-    masked_keys = masked_keys & ~masked_keys.all(dim=-1, keepdim=True)  # an all-padding row: no NaN
-    if not bool(masked_keys.any()):
-        return None
-    return ~masked_keys
+    masked_keys = keys_of(attention_mask)
+    return masked_keys if bool(masked_keys.any()) else None
 
 
 class SdpaAttention(DotProductAttention):
@@ -62,7 +55,7 @@ class SdpaAttention(DotProductAttention):
         # [s, b, heads, head dim] -> [b, heads, s, head dim]
         query, key, value = (t.permute(1, 2, 0, 3) for t in (query, key, value))
         dropout = self.attention_dropout.p if self.training else 0.0
-        mask = key_padding_mask(attention_mask)
+        mask = None if attention_mask is None else ~keys_of(attention_mask)  # SDPA's: True = attend
         if dropout > 0 and not self.config.sequence_parallel:
             # each tensor-parallel rank holds other heads: dropout draws from the model-parallel stream
             with tensor_parallel.get_cuda_rng_tracker().fork():

@@ -5,7 +5,7 @@ streams, synchronize, the CUDA RNG state) or make tensors with device="cuda". Th
 once and only when CUDA is unavailable, redirects exactly those call sites, in this process only
 (nothing on disk changes):
 
-- in each module of `REDIRECTED_MODULES`, the name `torch` is replaced by a proxy whose `cuda`
+- in each module of `CUDA_ON_CPU_MODULES`, the name `torch` is replaced by a proxy whose `cuda`
   answers with the CPU (current_device() is the CPU, synchronize/streams do nothing, the RNG state
   is the CPU generator's) and whose tensor factories turn device="cuda" into the CPU; everything
   else is the real torch;
@@ -13,6 +13,7 @@ once and only when CUDA is unavailable, redirects exactly those call sites, in t
 - gradient clipping checks float32 instead of `torch.cuda.FloatTensor`;
 - the tied word embedding of the last pipeline stage skips its `.cuda()` copy.
 
+Every internal touched here is listed, with why, in `gatortron_common.megatron_internals`.
 Each redirection is listed by `apply()` and counted when used (`redirected_calls()`). The number of
 CUDA references in megatron-core's sources is pinned in `CUDA_REFERENCES` (tests compare), so a
 megatron-core upgrade that adds call sites shows up as a failing test, not a crash on CPU.
@@ -32,32 +33,13 @@ from pathlib import Path
 
 import torch
 
+from gatortron_common.megatron_internals import CUDA_ON_CPU_MODULES
+
 _CPU = torch.device("cpu")
 _CALLS: Counter = Counter()
 _APPLIED: list[str] = []
 
-# Modules on the training path that call torch.cuda or make CUDA tensors.
-REDIRECTED_MODULES = (
-    "megatron.core.tensor_parallel.random",  # RNG tracker: torch.cuda.get_rng_state / manual_seed
-    "megatron.core.utils",  # GlobalMemoryBuffer (attention), grad-norm fallback
-    "megatron.core.optimizer.optimizer",  # loss-scale tensors
-    "megatron.core.optimizer.clip_grads",  # norm buffers
-    "megatron.core.distributed.param_and_grad_buffer",  # grad buffers on current_device()
-    "megatron.core.pipeline_parallel.p2p_communication",  # current_device, synchronize
-    "megatron.core.pipeline_parallel.schedules",  # token counters
-    "megatron.core.dist_checkpointing.strategies.state_dict_saver",  # failure flag tensor
-    "megatron.core.dist_checkpointing.strategies.filesystem_async",  # synchronize
-    # Same kind of calls on optional paths (distributed optimizer, overlapped grad reduction,
-    # fully parallel or async checkpointing).
-    "megatron.core.distributed.distributed_data_parallel",
-    "megatron.core.optimizer.distrib_optimizer",
-    "megatron.core.dist_checkpointing.strategies.async_utils",
-    "megatron.core.dist_checkpointing.strategies.fully_parallel",
-    "megatron.core.dist_checkpointing.exchange_utils",
-)
-
-# torch.cuda / device="cuda" / .cuda( references per source file, as of megatron-core 0.16.1.
-CUDA_REFERENCES_VERSION = "0.16.1"
+# torch.cuda / device="cuda" / .cuda( references per source file, as of megatron-core CHECKED_VERSION.
 CUDA_PATTERN = re.compile(r"torch\.cuda\.|device\s*=\s*['\"]cuda|\.cuda\(")
 # The redirected modules, and the others on the training path (their CUDA uses are on paths the
 # CPU never takes: sequence parallel, TE, CUDA graphs), checked so that new ones are noticed.
@@ -123,7 +105,7 @@ def apply(cuda_available: bool | None = None) -> list[str]:
         return []
     if _APPLIED:
         return list(_APPLIED)
-    for name in REDIRECTED_MODULES:
+    for name in CUDA_ON_CPU_MODULES:
         module = importlib.import_module(name)
         module.torch = _TorchOnCpu(name)
         _APPLIED.append(f"{name}: torch.cuda -> CPU (device queries, streams, synchronize, RNG), "

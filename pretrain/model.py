@@ -20,7 +20,7 @@ from megatron.core.transformer.module import Float16Module
 from megatron.core.transformer.spec_utils import ModuleSpec
 from megatron.core.transformer.transformer_config import TransformerConfig
 
-from pretrain.attention import SdpaAttention
+from pretrain.attention import SdpaAttention, padding_keys
 from pretrain.config import Attention, ModelConfig, ParallelConfig, PretrainConfig, Recompute, TrainConfig
 from pretrain.mlp import ExactGeluMLP
 
@@ -114,13 +114,22 @@ def transformer_config(model: ModelConfig, parallel: ParallelConfig, train: Trai
 
 class GatorTronBert(BertModel):
     """megatron-core's BertModel, told that SdpaAttention takes the keys' padding mask, [b, 1, 1, s]
-    (it recognizes only its own DotProductAttention as a local core attention)."""
+    (it recognizes only its own DotProductAttention as a local core attention: the override of its
+    private method is listed in gatortron_common.megatron_internals), and handing SdpaAttention that
+    mask derived once per forward for all layers."""
+
+    def _takes_padding_keys(self) -> bool:
+        attention = self.transformer_layer_spec.submodules.self_attention
+        return attention.submodules.core_attention is SdpaAttention
 
     def _sanity_check_attention_and_get_attn_mask_dimension(self) -> str:
-        core = self.transformer_layer_spec.submodules.self_attention.submodules.core_attention
-        if core is SdpaAttention:
+        if self._takes_padding_keys():
             return "b11s"
         return super()._sanity_check_attention_and_get_attn_mask_dimension()
+
+    def bert_extended_attention_mask(self, attention_mask: torch.Tensor) -> torch.Tensor | None:
+        extended = super().bert_extended_attention_mask(attention_mask)
+        return padding_keys(extended) if self._takes_padding_keys() else extended
 
 
 def build_model(config: TransformerConfig, model: ModelConfig, vocab_size: int, pre_process: bool,

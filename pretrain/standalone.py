@@ -17,9 +17,13 @@ import torch
 from megatron.core import dist_checkpointing, parallel_state, tensor_parallel
 from megatron.core.models.bert.bert_model import BertModel
 
+from gatortron_common import megatron_internals
+from gatortron_common.logging import get_logger
 from pretrain import cpu_backend
 from pretrain.config import ModelConfig, ParallelConfig, TrainConfig
 from pretrain.model import build_model, transformer_config
+
+logger = get_logger(__name__)
 
 
 def _free_port() -> int:
@@ -38,6 +42,7 @@ def single_process_megatron(seed: int = 1234) -> Iterator[None]:
     would put its buffers on the GPU). `pretrain.export` and `pretrain.import_hf` hide them
     (CUDA_VISIBLE_DEVICES="") before torch is imported.
     """
+    megatron_internals.check("pretrain", logger)
     created = not torch.distributed.is_initialized()
     if created:
         if torch.cuda.is_available():

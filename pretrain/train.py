@@ -26,6 +26,7 @@ from megatron.core.optimizer_param_scheduler import OptimizerParamScheduler
 from megatron.core.pipeline_parallel import get_forward_backward_func
 from megatron.core.transformer.transformer_config import TransformerConfig
 
+from gatortron_common import megatron_internals
 from gatortron_common.atomic import atomic_write_text, restrict_outputs_to
 from gatortron_common.lifetime import forked_children_end_with_this_process
 from gatortron_common.logging import get_logger
@@ -279,6 +280,7 @@ def setup(cfg: PretrainConfig) -> Run:
     to resume from, the data iterators and rank 0's metrics file."""
     device = choose_device()
     validate(cfg, on_gpu=device.type == "cuda", world_size=world_size())
+    megatron_internals.check("pretrain", logger)
     vocab = load_vocabulary(cfg.data.vocab)
     prefixes = resolve_blend(cfg.data.blend)[0]
     check_dataset_vocabularies(prefixes, vocab, f"data.vocab={cfg.data.vocab}")

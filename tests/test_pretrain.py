@@ -143,11 +143,12 @@ print(json.dumps({"with_cuda": with_cuda, "untouched": untouched, "applied": app
 
 def test_megatron_core_cuda_call_sites_are_the_known_ones() -> None:
     """A megatron-core upgrade that adds CUDA call sites on the training path must be looked at."""
+    from gatortron_common.megatron_internals import CHECKED_VERSION
     from pretrain import cpu_backend
 
     found = {module: cpu_backend.cuda_references(module) for module in cpu_backend.CUDA_REFERENCES}
     assert found == cpu_backend.CUDA_REFERENCES, (
-        f"megatron-core's CUDA references changed (pinned for {cpu_backend.CUDA_REFERENCES_VERSION}); "
+        f"megatron-core's CUDA references changed (pinned for {CHECKED_VERSION}); "
         f"review pretrain/cpu_backend.py")
 
 

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from pretrain_runs import launch, metrics
 
-from pretrain.attention import key_padding_mask
+from pretrain.attention import keys_of, padding_keys
 from pretrain.mlp import bias_gelu
 
 TESTS = Path(__file__).resolve().parent
@@ -55,16 +55,60 @@ def test_local_spec_with_sdpa_and_fused_gelu_is_the_same_model(layouts, tp: int)
         assert model["logits"] <= FP32_TOLERANCE and model["grad"] <= FP32_TOLERANCE
 
 
-def test_key_padding_mask_from_megatron_cores_masks() -> None:
+def test_padding_keys_from_megatron_cores_masks() -> None:
     real = torch.tensor([[1, 1, 1, 0], [1, 1, 1, 1], [0, 0, 0, 0]])
     b1ss = ((real[:, None, :] * real[:, :, None]) < 0.5)[:, None]
     b11s = (real < 0.5)[:, None, None, :]
-    expected = torch.tensor([[1, 1, 1, 0], [1, 1, 1, 1], [1, 1, 1, 1]], dtype=torch.bool)[:, None, None, :]
+    # True = masked; a row of padding only masks nothing (SDPA would give NaN)
+    expected = torch.tensor([[0, 0, 0, 1], [0, 0, 0, 0], [0, 0, 0, 0]], dtype=torch.bool)[:, None, None, :]
     for mask in (b1ss, b11s):
-        assert torch.equal(key_padding_mask(mask), expected)  # an all-padding row attends everywhere: no NaN
-        assert key_padding_mask(mask) is key_padding_mask(mask)  # derived once for all the layers
-    assert key_padding_mask(torch.zeros(2, 1, 1, 4, dtype=torch.bool)) is None  # no padding: flash kernels
-    assert key_padding_mask(None) is None
+        assert torch.equal(keys_of(mask), expected) and torch.equal(padding_keys(mask), expected)
+    assert padding_keys(torch.zeros(2, 1, 1, 4, dtype=torch.bool)) is None  # no padding: flash kernels
+    assert padding_keys(None) is None
+
+
+def test_the_model_derives_the_padding_keys_once_per_forward() -> None:
+    """GatorTronBert hands every layer the one mask it derived for the forward; nothing is kept between
+    forwards (a module-level cache once kept the last batch alive)."""
+    script = """
+import json, warnings
+warnings.filterwarnings("ignore")
+import torch
+import pretrain.model
+from pretrain.attention import SdpaAttention, padding_keys
+from pretrain.config import ModelConfig, ParallelConfig, TrainConfig
+from pretrain.model import build_model, transformer_config
+from pretrain.standalone import single_process_megatron
+tiny = ModelConfig(name="tiny", num_layers=3, hidden_size=64, num_attention_heads=4, ffn_hidden_size=256,
+                   seq_length=16)
+derived, seen = [], []
+pretrain.model.padding_keys = lambda mask: derived.append(1) or padding_keys(mask)
+forward = SdpaAttention.forward
+SdpaAttention.forward = lambda self, q, k, v, mask, *a, **kw: (seen.append(mask)
+                                                             or forward(self, q, k, v, mask, *a, **kw))
+with single_process_megatron():
+    config = transformer_config(tiny, ParallelConfig(), TrainConfig(), on_gpu=False)
+    model = build_model(config, tiny, 128, pre_process=True, post_process=True).eval()
+    tokens, types = torch.randint(5, 128, (2, 16)), torch.zeros(2, 16, dtype=torch.long)
+    report = {}
+    some = torch.tensor([[1.0] * 10 + [0.0] * 6, [1.0] * 16])
+    for name, padding in (("none", torch.ones(2, 16)), ("some", some)):
+        seen.clear()
+        with torch.no_grad():
+            model(tokens, padding, tokentype_ids=types)
+        report[name] = {"layers": len(seen), "objects": len({id(m) for m in seen}),
+                        "masked": [] if seen[0] is None else seen[0].flatten().tolist()}
+    report["derived"] = len(derived)
+print(json.dumps(report))
+"""
+    result = subprocess.run([sys.executable, "-c", script], cwd=TESTS.parent, capture_output=True, text=True,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["derived"] == 2  # once per forward, not once per layer
+    assert report["none"] == {"layers": 3, "objects": 1, "masked": []}  # None: SDPA may take flash kernels
+    assert report["some"]["layers"] == 3 and report["some"]["objects"] == 1
+    assert report["some"]["masked"] == [False] * 10 + [True] * 6 + [False] * 16
 
 
 def test_fused_bias_gelu_is_the_exact_gelu_the_export_computes() -> None:
