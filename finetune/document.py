@@ -21,7 +21,7 @@ from typing import Any
 
 from gatortron_common.atomic import atomic_open
 from gatortron_common.logging import InputError, location
-from gatortron_common.readers import has_surrogates
+from gatortron_common.readers import LineRange, has_surrogates
 
 # Ids are input text; only ones of this shape (T12, P3, E0, 7) are shown in messages.
 ID_PATTERN = re.compile(r"[A-Za-z]*\d+")
@@ -186,21 +186,28 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return record
 
 
-def json_lines(path: str | Path, on_blank: Callable[[int], object] | None = None
-               ) -> Iterator[tuple[int, str, Any]]:
+def json_lines(path: str | Path, on_blank: Callable[[int], object] | None = None,
+               lines: LineRange | None = None) -> Iterator[tuple[int, str, Any]]:
     """`(line number, "file:line", value)` for each non-blank line of a JSON-lines file.
 
     Args:
         path: the file.
         on_blank: called with the number of each blank line (which holds no record), to count them.
+        lines: only the lines that start in this byte range (a shard's part; read alone).
 
     Raises:
         InputError: a line that is not UTF-8 or not JSON, an object that holds a key twice (one value
             would be lost), or a \\u escape of half a surrogate pair (it cannot be written back as
             UTF-8); named by `file:line`, never by its content.
     """
+    part = lines or LineRange()
     with open(path, "rb") as handle:  # bytes, so a bad byte is named by its line
-        for number, raw in enumerate(handle, start=1):
+        handle.seek(part.start)
+        position = part.start
+        for number, raw in enumerate(handle, start=part.first_line):
+            if part.end is not None and position >= part.end:
+                return
+            position += len(raw)
             where = location(path, number)
             try:
                 line = raw.decode("utf-8")
@@ -222,9 +229,10 @@ def json_lines(path: str | Path, on_blank: Callable[[int], object] | None = None
             yield number, where, value
 
 
-def read_jsonl(path: str | Path) -> Iterator[Document]:
-    """Documents from a canonical JSONL file; bad lines raise `InputError` with `file:line`."""
-    for _, where, record in json_lines(path):
+def read_jsonl(path: str | Path, lines: LineRange | None = None) -> Iterator[Document]:
+    """Documents from a canonical JSONL file (those on `lines` only, if given); bad lines raise
+    `InputError` with `file:line`."""
+    for _, where, record in json_lines(path, lines=lines):
         try:
             document = Document.from_json(record)
         except (KeyError, TypeError, ValueError, AttributeError) as error:

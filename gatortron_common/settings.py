@@ -40,7 +40,17 @@ def register_schema(name: str, schema: type) -> None:
 
 
 def field_docs(schema: type) -> dict[str, str]:
-    """Each field's text in the `Attributes:` (or `Args:`) section of a settings dataclass's docstring."""
+    """Each field's text in the `Attributes:` (or `Args:`) section of a settings dataclass's docstring;
+    fields it inherits are documented where they are declared (the base's docstring)."""
+    docs: dict[str, str] = {}
+    for base in reversed(schema.__mro__[1:]):
+        if dataclasses.is_dataclass(base):
+            docs.update(_own_field_docs(base))
+    docs.update(_own_field_docs(schema))
+    return docs
+
+
+def _own_field_docs(schema: type) -> dict[str, str]:
     docs: dict[str, str] = {}
     entry_indent: int | None = None
     name = None
@@ -71,7 +81,10 @@ def documented_defaults(schema: type, prefix: str = "") -> list[tuple[str, Any, 
     """(dotted key, default, documentation) of every setting of `schema`, nested settings flattened."""
     docs = field_docs(schema)
     rows: list[tuple[str, Any, str]] = []
-    for item in dataclasses.fields(schema):
+    inherited = {item.name for base in schema.__mro__[1:] if dataclasses.is_dataclass(base)
+                 for item in dataclasses.fields(base)}
+    # The command's own settings first, then those every command of its kind shares.
+    for item in sorted(dataclasses.fields(schema), key=lambda item: item.name in inherited):
         if item.default is not dataclasses.MISSING:
             default = item.default
         elif item.default_factory is not dataclasses.MISSING:

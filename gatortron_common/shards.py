@@ -1,10 +1,19 @@
-"""Which shard of the input this process takes: from the settings, else from a Slurm job array."""
+"""Which shard of the input this process takes (from the settings, else from a Slurm job array),
+and its contiguous part of the input."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
 
 from gatortron_common.logging import InputError
+from gatortron_common.readers import LineRange
+
+Item = TypeVar("Item")
+_SCAN_BYTES = 1 << 24
 
 
 def resolve_shard(index: int | None, count: int | None) -> tuple[int, int]:
@@ -21,3 +30,93 @@ def resolve_shard(index: int | None, count: int | None) -> tuple[int, int]:
     if count < 1 or not 0 <= index < count:
         raise InputError(f"shard_index={index} shard_count={count}: need 0 <= shard_index < shard_count")
     return index, count
+
+
+@dataclass(frozen=True)
+class Shard:
+    """This task's shard, `index` of `count`, and its contiguous part of an input: a range of a list
+    (files, documents) or of a line-based file's lines."""
+
+    index: int
+    count: int
+
+    @classmethod
+    def of(cls, index: int | None, count: int | None) -> Shard:
+        """From the settings (`resolve_shard`), else the Slurm array, else the only one."""
+        return cls(*resolve_shard(index, count))
+
+    def path(self, template: str, setting: str) -> Path:
+        """`template` with `{shard}` filled in; several shards must each have their own.
+
+        Raises:
+            InputError: shard_count > 1 and no `{shard}` in `template` (named as `setting`).
+        """
+        if self.count > 1 and "{shard}" not in template:
+            raise InputError(f"{setting} must contain {{shard}} when shard_count > 1 (one output per shard)")
+        return Path(template.replace("{shard}", str(self.index)))
+
+    def bounds(self, total: int) -> tuple[int, int]:
+        """[start, end) of this shard's contiguous part of `total` items."""
+        return self.index * total // self.count, (self.index + 1) * total // self.count
+
+    def items(self, items: Sequence[Item]) -> Sequence[Item]:
+        """This shard's contiguous part of `items` (files, documents)."""
+        start, end = self.bounds(len(items))
+        return items[start:end]
+
+    def lines(self, path: Path) -> LineRange:
+        """This shard's part of a line-based file: the lines that start in its range of the bytes
+        (each range starts at a line start, so every line is in exactly one shard)."""
+        if self.count == 1:
+            return LineRange()
+        size = path.stat().st_size
+        start, end = (_line_start(path, cut) for cut in self.bounds(size))
+        return LineRange(start, end, _line_number_at(path, start))
+
+    def line_numbers(self, path: Path) -> range:
+        """The numbers of the lines `lines(path)` holds: a record of a file that must be parsed from
+        the top (CSV/TSV, where a quoted cell may hold a newline) is this shard's when its first
+        line is in it."""
+        part = self.lines(path)
+        end = _line_number_at(path, part.end) if part.end is not None else None
+        return range(part.first_line, end if end is not None else 1 << 62)
+
+
+def _line_start(path: Path, offset: int) -> int:
+    """The first line start at or after `offset`."""
+    if offset == 0:
+        return 0
+    with open(path, "rb") as handle:
+        handle.seek(offset - 1)
+        handle.readline()
+        return handle.tell()
+
+
+def _line_number_at(path: Path, offset: int) -> int:
+    """The 1-based number of the line starting at `offset` (newlines counted in large blocks)."""
+    line, position = 1, 0
+    with open(path, "rb") as handle:
+        while position < offset:
+            block = handle.read(min(_SCAN_BYTES, offset - position))
+            if not block:
+                break
+            line += block.count(b"\n")
+            position += len(block)
+    return line
+
+
+WHOLE_INPUT = Shard(0, 1)
+
+
+def records_before(path: Path, offset: int) -> int:
+    """Non-blank lines that start before byte `offset` (a line start) of a line-based file: how many
+    records of a JSONL file come before a shard's part."""
+    count = position = 0
+    with open(path, "rb") as handle:
+        while position < offset:
+            raw = handle.readline()
+            if not raw:
+                break
+            position += len(raw)
+            count += bool(raw.strip())
+    return count

@@ -268,13 +268,16 @@ def test_shards_split_the_notes_and_a_rerun_skips_finished_shards(weak_model: Pa
     source = tmp_path / "notes.tsv"
     write_tsv(source, notes)
     output = str(tmp_path / "out_{shard}.tsv")
+    counts = []
     for index in (0, 1):
         summary = deidentify(DeidConfig(model=str(weak_model), input=str(source), output=output, device="cpu",
                                         shard_index=index, shard_count=2))
-        assert summary["notes"] == len(notes) // 2 and summary["shard"] == {"index": index, "count": 2}
+        assert summary["shard"] == {"index": index, "count": 2}
+        counts.append(summary["notes"])
     shards = [read_tsv(tmp_path / f"out_{index}.tsv") for index in (0, 1)]
-    assert [row[0] for row in shards[0][1:]] == [f"N{i}" for i in range(0, len(notes), 2)]
-    assert [row[0] for row in shards[1][1:]] == [f"N{i}" for i in range(1, len(notes), 2)]
+    # contiguous parts: the shards' rows joined in order are the notes in order, each shard holds some
+    assert [row[0] for shard in shards for row in shard[1:]] == [f"N{i}" for i in range(len(notes))]
+    assert all(counts) and sum(counts) == len(notes) and all(shard[0] == shards[0][0] for shard in shards)
     before = (tmp_path / "out_0.tsv").stat().st_mtime_ns
     again = deidentify(DeidConfig(model=str(weak_model), input=str(source), output=output, device="cpu",
                                   shard_index=0, shard_count=2))
@@ -423,9 +426,29 @@ def test_span_records_are_positions_in_the_input_across_shards(tmp_path: Path) -
         deidentify(DeidConfig(model=None, input=str(source), output=str(tmp_path / "o_{shard}.tsv"),
                               shard_index=index, shard_count=2))
         records = spans_by_record(tmp_path / f"o_{index}.tsv.spans.jsonl")
-        assert sorted(records) == [index, index + 2, index + 4]
+        assert sorted(records) == [index * 3, index * 3 + 1, index * 3 + 2]  # contiguous parts
         assert all(span["document"] == f"notes.tsv:{record + 2}"
                    for record, spans in records.items() for span in spans)
+
+
+def test_a_jsonl_shard_reads_only_its_own_lines(tmp_path: Path) -> None:
+    """Shard 0 never reads the broken last line (shard 1's); shard 1 names it; positions are global."""
+    source = tmp_path / "notes.jsonl"
+    lines = [json.dumps({"text": f"Seen 2067-05-0{day}."}) for day in range(1, 7)]
+    source.write_text("\n".join(lines) + "\n\n{not json\n", encoding="utf-8")
+    settings = {"model": None, "input": str(source), "output": str(tmp_path / "o_{shard}.jsonl"),
+                "shard_count": 2}
+    summary = deidentify(DeidConfig(**settings, shard_index=0))
+    records = spans_by_record(tmp_path / "o_0.jsonl.spans.jsonl")
+    assert summary["notes"] == len(records) >= 2 and sorted(records) == list(range(len(records)))
+    with pytest.raises(InputError, match=r"notes\.jsonl:8: not a JSON record"):
+        deidentify(DeidConfig(**settings, shard_index=1))
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    found = []
+    for index in (0, 1):
+        deidentify(DeidConfig(**settings, shard_index=index, overwrite=True))
+        found += sorted(spans_by_record(tmp_path / f"o_{index}.jsonl.spans.jsonl"))
+    assert found == list(range(6))  # the whole input's positions, once each
 
 
 def test_a_note_that_cannot_be_deidentified_is_left_out_and_counted(tmp_path: Path,

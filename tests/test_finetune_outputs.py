@@ -223,7 +223,7 @@ def test_predict_with_overwrite_replaces_a_folder_by_a_conll_file(ner_model, tmp
     predict(PredictConfig(model=str(ner_model), input=str(source), format="jsonl", output_format="conll",
                           output=str(old.parent), overwrite=True, device="cpu"))
     assert old.parent.is_file() and len(old.parent.read_text().split("\n\n")) >= 2
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl", "out"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl", "out", "out.done.json"]  # + its marker
 
 
 # ---------------------------------------------------------------- item 4: resume with other settings

@@ -95,6 +95,28 @@ def test_saved_model_reloads_with_auto_classes_and_predicts_the_same_entities(
     assert spans(read_corpus(tmp_path / "pred.jsonl", "jsonl")) == spans(at_training)
 
 
+def test_predict_shards_are_contiguous_and_a_finished_shard_is_not_redone(
+        trained: tuple[Path, dict], corpus: Path, tmp_path: Path) -> None:
+    output, _ = trained
+    common = {"model": str(output / "model"), "format": "jsonl", "device": "cpu",
+              "input": str(corpus / "i2b2_2014" / "test.jsonl")}
+    whole = predict(PredictConfig(**common, output=str(tmp_path / "whole.jsonl")))
+    parts = [predict(PredictConfig(**common, output=str(tmp_path / "part_{shard}.jsonl"), shard_index=index,
+                                   shard_count=2)) for index in (0, 1)]
+    assert all(part["documents"] for part in parts)
+    joined = [line for index in (0, 1)
+              for line in (tmp_path / f"part_{index}.jsonl").read_text().splitlines()]
+    assert joined == (tmp_path / "whole.jsonl").read_text().splitlines()  # in order: contiguous parts
+    assert sum(part["documents"] for part in parts) == whole["documents"]
+    before = (tmp_path / "part_0.jsonl").stat().st_mtime_ns
+    again = predict(PredictConfig(**common, output=str(tmp_path / "part_{shard}.jsonl"), shard_index=0,
+                                  shard_count=2, batch_size=3))  # how fast is no reason to redo it
+    assert again["skipped"] and (tmp_path / "part_0.jsonl").stat().st_mtime_ns == before
+    with pytest.raises(InputError, match="another decoding; set overwrite=true"):
+        predict(PredictConfig(**common, output=str(tmp_path / "part_{shard}.jsonl"), shard_index=0,
+                              shard_count=2, decoding="argmax"))
+
+
 def long_document(documents: list[Document], tokenizer, tokens: int) -> tuple[Document, list[int]]:
     """Notes joined (offsets shifted) until the text has `tokens` subwords; each entity's token index."""
     parts, entities, length = [], [], 0
@@ -272,7 +294,10 @@ def test_predict_command_on_plain_text_notes(trained: tuple[Path, dict], corpus:
         texts = [document.text[e.start:e.end] for e in document.entities if e.end - e.start > 6]
         assert not any(text in result.stderr for text in texts)
     again = subprocess.run(command, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300)
-    assert again.returncode == 2 and "overwrite=true" in again.stderr
+    assert again.returncode == 0 and "already done by an identical run" in again.stderr  # skipped
+    other = subprocess.run([*command, "decoding=argmax"], cwd=ROOT, env=ENV, capture_output=True, text=True,
+                           timeout=300)
+    assert other.returncode == 2 and "another decoding; set overwrite=true" in other.stderr
 
 
 def test_two_process_ddp_run_under_torchrun(encoder: Path, tmp_path: Path) -> None:

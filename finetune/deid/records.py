@@ -33,6 +33,7 @@ from finetune.formats.common import read_text, text_files, write_text
 from gatortron_common.atomic import atomic_directory, atomic_open
 from gatortron_common.logging import InputError, SkipReport, get_logger, location
 from gatortron_common.readers import has_surrogates, read_delimited_rows
+from gatortron_common.shards import WHOLE_INPUT, Shard, records_before
 
 logger = get_logger(__name__)
 FORMATS: tuple[str, ...] = ("txt", "jsonl", "csv", "tsv", "i2b2_2014")
@@ -52,6 +53,7 @@ class NoteRecord:
         patient: the value under the patient key, when one is set (surrogates consistent per patient).
         fields: the whole row / object (csv, tsv, jsonl); the text is replaced in it on output.
         name: the file's relative path (txt), which the output folder mirrors.
+        position: its 0-based place among the notes of the whole input (whatever the shard).
     """
 
     id: str
@@ -59,6 +61,7 @@ class NoteRecord:
     patient: str | None = None
     fields: dict[str, Any] = field(default_factory=dict)
     name: str | None = None
+    position: int = 0
 
 
 def detect_format(path: Path) -> str:
@@ -75,8 +78,9 @@ def detect_format(path: Path) -> str:
 
 
 def read_records(path: Path, fmt: str, text_key: str = "text", text_column: str = "NOTE_TEXT",
-                 patient_key: str | None = None, skips: SkipReport | None = None) -> Iterator[NoteRecord]:
-    """The notes of `path`, streamed.
+                 patient_key: str | None = None, skips: SkipReport | None = None,
+                 shard: Shard = WHOLE_INPUT) -> Iterator[NoteRecord]:
+    """The notes of `path` (of `shard`'s contiguous part of it), streamed.
 
     Args:
         path: a .txt file or a folder of them (subfolders included), or a .jsonl / .csv / .tsv file.
@@ -86,6 +90,9 @@ def read_records(path: Path, fmt: str, text_key: str = "text", text_column: str 
         patient_key: key / column naming the patient (not for txt).
         skips: where blank lines (no note) are counted, for the caller's summary; None counts them
             here and logs the count once the notes are read.
+        shard: the part to read: a range of a folder's files or of XML documents, the lines of a
+            JSONL file in a range of its bytes (only those are read), the rows of a CSV/TSV file
+            whose first line is in that range (parsed from the top: a quoted cell may hold a newline).
 
     Raises:
         InputError: a note that cannot be read, named by file and line.
@@ -94,18 +101,22 @@ def read_records(path: Path, fmt: str, text_key: str = "text", text_column: str 
     if fmt == "txt":
         if patient_key is not None:
             raise InputError("patient_key: .txt notes have no fields; use CSV/TSV or JSONL")
-        for file, name in text_files(path):
-            yield NoteRecord(id=name, text=read_text(file), name=name)
+        files = text_files(path)
+        first = shard.bounds(len(files))[0]
+        for position, (file, name) in enumerate(shard.items(files), start=first):
+            yield NoteRecord(id=name, text=read_text(file), name=name, position=position)
     elif fmt == "i2b2_2014":
         if patient_key is not None:
             raise InputError("patient_key: i2b2 2014 XML has no patient field")
-
-        for document in read_corpus(path, "i2b2_2014", allow_unknown=True):
-            yield NoteRecord(id=document.id, text=document.text, fields={"document": document})
+        documents = read_corpus(path, "i2b2_2014", allow_unknown=True)
+        first = shard.bounds(len(documents))[0]
+        for position, document in enumerate(shard.items(documents), start=first):
+            yield NoteRecord(id=document.id, text=document.text, fields={"document": document},
+                             position=position)
     elif fmt == "jsonl":
-        yield from _read_jsonl(path, text_key, patient_key, report)
+        yield from _read_jsonl(path, text_key, patient_key, report, shard)
     elif fmt in _DELIMITERS:
-        yield from _read_delimited(path, _DELIMITERS[fmt], text_column, patient_key, report)
+        yield from _read_delimited(path, _DELIMITERS[fmt], text_column, patient_key, report, shard)
     else:
         raise InputError(f"input_format={fmt}: expected one of {', '.join(FORMATS)}")
     if skips is None:
@@ -121,28 +132,39 @@ def _patient(record: dict[str, Any], patient_key: str | None, where: str) -> str
 
 
 def _read_jsonl(path: Path, text_key: str, patient_key: str | None,
-                skips: SkipReport) -> Iterator[NoteRecord]:
+                skips: SkipReport, shard: Shard) -> Iterator[NoteRecord]:
     def blank(number: int) -> None:
         skips.skip("blank_line", path, number, by_design=True)
 
-    for number, where, record in json_lines(path, on_blank=blank):
+    part = shard.lines(path)
+    position = records_before(path, part.start)
+    for number, where, record in json_lines(path, on_blank=blank, lines=part):
         if not isinstance(record, dict):
             kind = _JSON_TYPES.get(type(record), "another value")
             raise InputError(f"{where}: not a JSON object but {kind}")
         if not isinstance(record.get(text_key), str):
             raise InputError(f"{where}: no string under text_key={text_key}")
         yield NoteRecord(id=f"{path.name}:{number}", text=record[text_key],
-                         patient=_patient(record, patient_key, where), fields=record)
+                         patient=_patient(record, patient_key, where), fields=record, position=position)
+        position += 1
 
 
 def _read_delimited(path: Path, delimiter: str, text_column: str, patient_key: str | None,
-                    skips: SkipReport) -> Iterator[NoteRecord]:
-    """Every row of a CSV/TSV file through the project's one checked reader; a row it cannot read
-    stops the run (a de-identification run never skips a note, nor passes one through)."""
+                    skips: SkipReport, shard: Shard) -> Iterator[NoteRecord]:
+    """Every row of a CSV/TSV file (of the shard's part) through the project's one checked reader; a
+    row it cannot read stops the run (a de-identification run never skips a note, nor passes one
+    through)."""
     rows = read_delimited_rows(path, delimiter)
     header = next(rows).cells
     _check_header(path, header, text_column, patient_key)
+    mine = shard.line_numbers(path) if shard.count > 1 else None
+    position = 0
     for row in rows:
+        if mine is not None and row.line not in mine:
+            if row.line >= mine.stop:
+                return
+            position += not row.blank  # another shard's note
+            continue
         where = location(path, row.line)
         if row.problems:
             raise InputError(f"{where}: {_describe(row.problems)}; fix the file (a de-identification run "
@@ -154,7 +176,8 @@ def _read_delimited(path: Path, delimiter: str, text_column: str, patient_key: s
             raise InputError(f"{where}: not UTF-8 (a bad byte in this row)")
         fields = dict(zip(header, row.cells, strict=True))
         yield NoteRecord(id=f"{path.name}:{row.line}", text=fields[text_column],
-                         patient=_patient(fields, patient_key, where), fields=fields)
+                         patient=_patient(fields, patient_key, where), fields=fields, position=position)
+        position += 1
 
 
 def _check_header(path: Path, header: list[str], text_column: str, patient_key: str | None) -> None:

@@ -35,13 +35,21 @@ from finetune.deid.surrogates import Surrogates
 from finetune.document import Document, Entity
 from finetune.formats import read_corpus
 from finetune.formats.i2b2_2014 import CATEGORIES, CATEGORY_OF
-from finetune.inference import LongNoteProgress, Predictor
-from finetune.model import load_ner_model
+from finetune.runner import (
+    InferenceRunConfig,
+    RunMarker,
+    check_inference_settings,
+    files_fingerprint,
+    inputs_fingerprints,
+    load_predictor,
+    run_settings,
+    shard_of,
+)
 from gatortron_common.atomic import atomic_open, remove_stale_partials, restrict_outputs_to
 from gatortron_common.logging import InputError, SkipReport, get_logger
 from gatortron_common.outputs import check_output_path, refuse_output_that_is_input
 from gatortron_common.settings import register_schema
-from gatortron_common.shards import resolve_shard
+from gatortron_common.shards import Shard
 
 logger = get_logger("finetune.deid")
 MODES: tuple[str, ...] = ("tag", "surrogate", "spans")
@@ -80,8 +88,8 @@ class RuleConfig:
 
 
 @dataclass
-class DeidConfig:
-    """Settings of `python -m finetune.deid`.
+class DeidConfig(InferenceRunConfig):
+    """Settings of `python -m finetune.deid` (and those of every inference run: `finetune.runner`).
 
     Attributes:
         model: a de-id model directory from `python -m finetune` (its `model/`); null runs the rules alone.
@@ -113,16 +121,6 @@ class DeidConfig:
             run against: residual PHI per category and the i2b2 2014 scores, written to
             `<span file>.audit.json` (input must be i2b2 2014 XML or .txt notes named like it).
         gold_format: the gold corpus's format.
-        batch_size: windows per forward pass.
-        batch_tokens: tokens per forward pass (null: 512 on a CPU, no limit on a GPU).
-        precision: `fp32`, `bf16` or `fp16` (GPU).
-        device: `auto`, `cpu`, `cuda` or `cuda:N`.
-        chunk_documents: notes read and processed together.
-        shard_index: this process's shard: it takes every shard_count-th note (None: the Slurm array
-            task, else 0); `{shard}` in output / spans names each shard's own files.
-        shard_count: number of shards (None: the Slurm array's size, else 1).
-        overwrite: replace existing outputs (a finished run's outputs are skipped, not refused).
-        log_level: logging level.
     """
 
     model: str | None = MISSING
@@ -144,15 +142,6 @@ class DeidConfig:
     rules: RuleConfig = field(default_factory=RuleConfig)
     gold: str | None = None
     gold_format: str = "i2b2_2014"
-    batch_size: int = 16
-    batch_tokens: int | None = None
-    precision: str = "fp32"
-    device: str = "auto"
-    chunk_documents: int = 64
-    shard_index: int | None = None
-    shard_count: int | None = None
-    overwrite: bool = False
-    log_level: str = "INFO"
 
 
 register_schema("finetune_deid_schema", DeidConfig)
@@ -212,9 +201,8 @@ class Plan:
     span_file: Path
     rules: RuleSet
     audit_file: Path | None
-    done_file: Path
-    shard: tuple[int, int]
-    identity: dict[str, Any]
+    marker: RunMarker
+    shard: Shard
     input_bytes: int
     finished: dict[str, Any] | None = None
 
@@ -233,11 +221,7 @@ def _check_numbers(settings: DeidConfig) -> None:
                         ("default_threshold", settings.default_threshold)]:
         if not 0.0 <= float(value) <= 1.0:
             raise InputError(f"{name}={value}: a model score threshold must lie in [0, 1]")
-    for name in ("chunk_documents", "batch_size"):
-        if getattr(settings, name) < 1:
-            raise InputError(f"{name}={getattr(settings, name)}: must be at least 1")
-    if settings.batch_tokens is not None and settings.batch_tokens < 0:
-        raise InputError(f"batch_tokens={settings.batch_tokens}: must be 0 (no limit) or positive")
+    check_inference_settings(settings)
 
 
 def _surrogates(settings: DeidConfig) -> Surrogates | None:
@@ -294,16 +278,14 @@ def validate(settings: DeidConfig) -> Plan:
         raise InputError("model=null and no rules enabled: nothing would be found")
     if settings.model is not None and not Path(settings.model).is_dir():
         raise InputError(f"model={settings.model}: no such model directory")
-    index, count = resolve_shard(settings.shard_index, settings.shard_count)
-    if count > 1 and "{shard}" not in settings.output:
-        raise InputError("output must contain {shard} when shard_count > 1 (one output per shard)")
-    output = Path(settings.output.replace("{shard}", str(index)))
+    shard = shard_of(settings)
+    output = shard.path(settings.output, "output")
     target = None if settings.mode == "spans" else output
     if settings.spans_format not in SPAN_FORMATS:
         raise InputError(f"spans_format={settings.spans_format}: expected one of {', '.join(SPAN_FORMATS)}")
     default_spans = f"{output}.spans" + (".jsonl" if settings.spans_format == "jsonl" else "")
-    span_file = output if target is None else Path((settings.spans or default_spans)
-                                                   .replace("{shard}", str(index)))
+    span_file = output if target is None else (shard.path(settings.spans, "spans") if settings.spans
+                                               else Path(default_spans))
     if target is not None and span_file.resolve() == target.resolve():
         raise InputError(f"spans={settings.spans}: is the output itself; the span file needs its own path")
     audit_file = None
@@ -315,10 +297,10 @@ def validate(settings: DeidConfig) -> Plan:
             raise InputError(f"gold={settings.gold}: no such file or directory")
         audit_file = span_file.with_suffix(".audit.json")
     fingerprint, input_bytes = files_fingerprint(source)
+    marker = RunMarker(span_file.with_suffix(".done.json"), run_identity(settings, fingerprint))
     plan = Plan(fmt=fmt, source=source, surrogates=surrogates, target=target, span_file=span_file,
-                rules=rules, audit_file=audit_file, done_file=span_file.with_suffix(".done.json"),
-                shard=(index, count), identity=run_identity(settings, fingerprint), input_bytes=input_bytes)
-    plan.finished = finished_run(plan, settings.overwrite)
+                rules=rules, audit_file=audit_file, marker=marker, shard=shard, input_bytes=input_bytes)
+    plan.finished = marker.finished(plan.outputs, settings.overwrite)
     if plan.finished is None:
         folder_output = fmt == "i2b2_2014" or (fmt == "txt" and source.is_dir())
         if target is not None:
@@ -330,67 +312,18 @@ def validate(settings: DeidConfig) -> Plan:
 
 # --- reruns -------------------------------------------------------------------------------------
 
-# Settings that do not change what is written (how fast, how loud, whether to replace).
-_RUN_NEUTRAL = {"overwrite", "log_level", "batch_size", "batch_tokens", "device", "chunk_documents", "secret"}
-
-
-def files_fingerprint(path: Path) -> tuple[str, int]:
-    """A digest of the names, sizes and modification times of `path` (a file, or every file under a
-    folder), and their total size (the progress bar's total: one walk of the input, not two)."""
-    digest, total = hashlib.sha256(), 0
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
-    for file in files:
-        stat = file.stat()
-        total += stat.st_size
-        digest.update(f"{file.relative_to(path) if file != path else file.name}\0{stat.st_size}\0"
-                      f"{stat.st_mtime_ns}\n".encode("utf-8", "surrogateescape"))
-    return digest.hexdigest(), total
-
-
 def run_identity(settings: DeidConfig, input_fingerprint: str) -> dict[str, Any]:
     """What a finished run's marker records: the inputs' identity and every setting that changes the
     output (the secret only as a keyed fingerprint, which reveals nothing of it)."""
-    values = {key: value for key, value in asdict(settings).items() if key not in _RUN_NEUTRAL}
+    values = run_settings(asdict(settings), neutral={"secret"})
     secret = settings.secret or os.environ.get(SECRET_VARIABLE)
     if settings.mode == "surrogate" and secret:
         values["secret"] = hmac.new(secret.encode("utf-8"), b"gatortron-deid-run", hashlib.sha256).hexdigest()
-    inputs = {"input": input_fingerprint}
-    for name in ("model", "gold"):
-        location = getattr(settings, name)
-        if location is not None and Path(location).exists():
-            inputs[name] = files_fingerprint(Path(location))[0]
     lists = [*settings.rules.deny_files.values(), *settings.rules.allow_files]  # their contents change spans
-    for index, location in enumerate(lists):
-        if Path(location).exists():
-            inputs[f"word_list_{index}"] = files_fingerprint(Path(location))[0]
-    return {"inputs": inputs, "settings": json.loads(json.dumps(values, default=str))}
-
-
-def finished_run(plan: Plan, overwrite: bool) -> dict[str, Any] | None:
-    """The marker of an identical finished run whose outputs are all there, or None (no marker,
-    or overwrite=true). A marker of another run is refused: its outputs would pass for this one's."""
-    if overwrite or not plan.done_file.is_file():
-        return None
-    try:
-        recorded = json.loads(plan.done_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        recorded = {}
-    identity = recorded.get("identity") if isinstance(recorded, dict) else None
-    if not isinstance(identity, dict):
-        raise InputError(f"{plan.done_file}: a finished-run marker this version cannot compare; set "
-                         f"overwrite=true to redo the run")
-    changed = [f"input {name}" for name in sorted({*identity.get("inputs", {}), *plan.identity["inputs"]})
-               if identity.get("inputs", {}).get(name) != plan.identity["inputs"].get(name)]
-    old, new = identity.get("settings", {}), plan.identity["settings"]
-    changed += sorted(key for key in {*old, *new} if old.get(key) != new.get(key))
-    if changed:
-        raise InputError(f"{plan.done_file}: these outputs were finished by a run with another "
-                         f"{', '.join(changed)}; set overwrite=true to redo it, or choose new outputs")
-    missing = [str(path) for path in plan.outputs if not path.exists()]
-    if missing:
-        raise InputError(f"{plan.done_file}: the finished run's output {', '.join(missing)} is missing; set "
-                         f"overwrite=true to redo it")
-    return recorded
+    inputs = {"input": input_fingerprint,
+              **inputs_fingerprints({"model": settings.model, "gold": settings.gold,
+                                     **{f"word_list_{index}": path for index, path in enumerate(lists)}})}
+    return {"inputs": inputs, "settings": values}
 
 
 # --- the run ------------------------------------------------------------------------------------
@@ -430,15 +363,17 @@ def _chunks(records: Iterable[tuple[int, NoteRecord]], size: int) -> Iterator[li
 
 def numbered_records(settings: DeidConfig, plan: Plan, skips: SkipReport) -> Iterator[tuple[int, NoteRecord]]:
     """(position in the input, note) of this shard's notes. The first note is read here, before any
-    model loads, so that an empty input or a missing patient key fails at once."""
-    records = enumerate(read_records(plan.source, plan.fmt, settings.text_key, settings.text_column,
-                                     settings.patient_key, skips=skips))
+    model loads, so that an empty input or a missing patient key fails at once (a shard may hold
+    none: more shards than notes)."""
+    records = read_records(plan.source, plan.fmt, settings.text_key, settings.text_column,
+                           settings.patient_key, skips=skips, shard=plan.shard)
     first = next(records, None)
-    if first is None:
+    if first is None and plan.shard.count == 1:
         raise InputError(f"input={plan.source}: holds no notes")
-    index, count = plan.shard
-    every = itertools.chain([first], records)
-    return every if count == 1 else (item for item in every if item[0] % count == index)
+    if first is None:
+        logger.warning("shard %d of %d holds no notes; its outputs are empty", plan.shard.index,
+                       plan.shard.count)
+    return ((record.position, record) for record in itertools.chain([first] if first else [], records))
 
 
 def deidentify(settings: DeidConfig) -> dict[str, Any]:
@@ -446,19 +381,17 @@ def deidentify(settings: DeidConfig) -> dict[str, Any]:
     plan = validate(settings)
     if plan.finished is not None:
         logger.info("already done by an identical run (%s): skipping; overwrite=true redoes it",
-                    plan.done_file)
+                    plan.marker.path)
         return {**plan.finished.get("summary", {}), "skipped": True}
     restrict_outputs_to([plan.source])  # outputs no more readable than the notes
     skips = SkipReport()
     records = numbered_records(settings, plan, skips)
-    stale = remove_stale_partials([*plan.outputs, plan.done_file])
+    stale = remove_stale_partials([*plan.outputs, plan.marker.path])
     if stale:
         logger.info("removed %d partial file(s) a killed earlier run left beside the outputs", stale)
     predictor = None
     if settings.model is not None:
-        predictor = Predictor(load_ner_model(settings.model), batch_size=settings.batch_size,
-                              batch_tokens=settings.batch_tokens, precision=settings.precision,
-                              device=settings.device, on_windows=LongNoteProgress())
+        predictor = load_predictor(settings.model, settings)
     else:
         logger.info("model=null: the rules and word lists alone look for PHI")
     started = time.perf_counter()
@@ -466,7 +399,7 @@ def deidentify(settings: DeidConfig) -> dict[str, Any]:
     left_out: list[str] = []
     found: dict[str, list[PhiSpan]] = {}  # by document id, for the audit
     patient_names: dict[str, dict[str, str]] = {}  # name words found in a patient's earlier notes
-    index, count = plan.shard
+    index, count = plan.shard.index, plan.shard.count
     # Progress in bytes of note text: the number of notes in a CSV is unknown until it is read.
     progress = tqdm(desc="de-identify", total=plan.input_bytes // count, unit="B", unit_scale=True,
                     mininterval=2.0)
@@ -515,10 +448,7 @@ def deidentify(settings: DeidConfig) -> dict[str, Any]:
     if plan.audit_file is not None:
         summary["audit"] = write_audit(settings, plan.audit_file, found)
     summary["shard"] = {"index": index, "count": count}
-    # Written last: its presence means every output of this run (or shard) is complete, and what it
-    # records decides whether a rerun may skip.
-    with atomic_open(plan.done_file, "w", encoding="utf-8") as handle:
-        handle.write(json.dumps({"identity": plan.identity, "summary": summary}, indent=2) + "\n")
+    plan.marker.write(summary)  # last: every output is complete, and a rerun may skip
     if left_out:
         logger.warning("%d note(s) could not be de-identified and were left out (first: %s)", len(left_out),
                        ", ".join(left_out[:3]))
