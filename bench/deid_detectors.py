@@ -3,13 +3,13 @@
     python bench/deid_detectors.py [--gold tests/data/deid_eval] [--parts g] [--model demo_out/deid/model]
                                    [--repeat 3] [--json PATH]
 
-Every note of the gold folder (i2b2 2014 XML, `finetune.formats.i2b2_2014`) goes through each detector,
-in one process:
+Every note of the gold folder (i2b2 2014 XML, `finetune.corpora.formats.i2b2_2014`) goes through
+each detector, in one process:
 
 - `rules`: the rule layer alone, `find_rule_spans(text, build_rules())` (`finetune.deid.detectors`);
 - `rules, no allow-list`: `build_rules(clinical_allow=False)`, the shipped clinical allow-list off ("n/a"
   where `build_rules` has no such keyword);
-- `model alone` and `model + rules` (when `--model` is a directory): `finetune.inference.Predictor`
+- `model alone` and `model + rules` (when `--model` is a directory): `finetune.inference.predictor.Predictor`
   (batch 16, CPU), its entities through `finetune.deid.tool.model_spans` (no threshold) and, for
   `model + rules`, given to the rules (`RuleSet.find(text, model_spans)`: the allow-list, the union
   with the rules' spans by `merge_spans`, name propagation), as `python -m finetune.deid` does;
@@ -50,13 +50,13 @@ from typing import Any, TypeVar
 import regex
 import torch
 
+from finetune.corpora.document import Document
+from finetune.corpora.formats import i2b2_2014
+from finetune.corpora.formats.i2b2_2014 import CATEGORIES, CATEGORY_OF
+from finetune.corpora.formats.report import FormatReport
 from finetune.deid.detectors import RuleSet, build_rules, find_rule_spans
 from finetune.deid.rules import PhiSpan, merge_spans
 from finetune.deid.tool import model_spans
-from finetune.document import Document
-from finetune.formats import i2b2_2014
-from finetune.formats.i2b2_2014 import CATEGORIES, CATEGORY_OF
-from finetune.formats.report import FormatReport
 
 TOKEN = regex.compile(r"[^\W_]+")
 PHILTER_NOTE = ("Philter-lite 0.6, not rerun here (it needs an NLTK tagger it cannot download offline): "
@@ -184,8 +184,8 @@ def model_predictions(path: Path) -> Callable[[Sequence[str]], list[list[PhiSpan
     """The model's spans per note, as `python -m finetune.deid` gets them (no threshold)."""
     from transformers.utils import logging as transformers_logging
 
-    from finetune.inference import Predictor
-    from finetune.model import load_ner_model
+    from finetune.inference.predictor import Predictor
+    from finetune.models.ner import load_ner_model
 
     transformers_logging.disable_progress_bar()  # "Loading weights" would interleave with the tables
     predictor = Predictor(load_ner_model(path), batch_size=16, device="cpu")

@@ -36,9 +36,9 @@ MAKE_MODEL = """
 import sys, torch
 from pathlib import Path
 from transformers import AutoTokenizer, MegatronBertConfig, MegatronBertForMaskedLM
-from finetune.formats.i2b2_2014 import CATEGORY_OF
-from finetune.labels import label_vocabulary
-from finetune.model import NerInfo, build_model, save_ner_model
+from finetune.corpora.formats.i2b2_2014 import CATEGORY_OF
+from finetune.tagging.labels import label_vocabulary
+from finetune.models.ner import NerInfo, build_model, save_ner_model
 from synthetic.corpora.notes import generate_notes, write_notes_jsonl
 from tokenizer.build import build_vocabulary
 from tokenizer.config import TokenizerConfig
@@ -83,9 +83,9 @@ while size < long_chars:  # the corpus repeats if it is shorter than the note
 
 RUN = """
 import json, resource, sys, time
-import finetune.inference as inference
+import finetune.inference.predictor as inference
 from finetune.deid.tool import DeidConfig, deidentify
-from finetune.model import load_ner_model
+from finetune.models.ner import load_ner_model
 model, source, target, setting = sys.argv[1:5]
 if setting == "floor":
     load_ner_model(model)

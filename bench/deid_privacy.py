@@ -34,13 +34,13 @@ from collections.abc import Sequence
 
 import regex
 
+from finetune.corpora.document import Document
+from finetune.corpora.formats.i2b2_2014 import CATEGORY_OF
 from finetune.deid.dates import parse_date
 from finetune.deid.guard import EXEMPT_WORDS
 from finetune.deid.rules import PhiSpan
 from finetune.deid.surrogates import Surrogates
 from finetune.deid.words import WORD, fold
-from finetune.document import Document
-from finetune.formats.i2b2_2014 import CATEGORY_OF
 from synthetic.annotated import generate_corpus
 
 SUBTYPES = sorted(CATEGORY_OF)

@@ -13,7 +13,7 @@ paths find the same entities.
 
 Baseline: `pipeline("token-classification", aggregation_strategy="simple", stride=128)` (HF's way to
 handle notes longer than 512 subwords: chunks overlapping by 128, one chunk per forward). Ours:
-`finetune.inference.Predictor` (windows overlapping by `--stride`, sorted by length, batched,
+`finetune.inference.predictor.Predictor` (windows overlapping by `--stride`, sorted by length, batched,
 `inference_mode`). Prints tokens/s of each (tokens = the notes' subwords, counted once), the ratio,
 and the share of entities found by both (same start, end, type).
 """
@@ -31,10 +31,10 @@ import numpy as np
 import torch
 from transformers import AutoTokenizer, MegatronBertConfig, MegatronBertForTokenClassification, pipeline
 
-from finetune.document import Document
-from finetune.inference import Predictor
-from finetune.labels import label_vocabulary
-from finetune.model import NerInfo, NerModel
+from finetune.corpora.document import Document
+from finetune.inference.predictor import Predictor
+from finetune.models.ner import NerInfo, NerModel
+from finetune.tagging.labels import label_vocabulary
 from synthetic.corpora.notes import generate_notes, write_notes_jsonl
 from tokenizer.build import build_vocabulary
 from tokenizer.config import TokenizerConfig

@@ -1,12 +1,14 @@
-"""finetune stage: clinical NER and de-identification on HF transformers.
+"""finetune stage: clinical NER and de-identification on HF transformers, a sub-package per step of
+the chain, the commands at the top.
 
-- `document`, `formats` (`python -m finetune.convert`): one document model, the benchmark formats.
-- `labels`: word labels (BIO/BIOES) and subword alignment; `windows`: long documents as
-  overlapping windows; `decoding`: constrained (Viterbi) decoding back to character offsets.
-- `scoring`, `evaluate` (`python -m finetune.evaluate`): evaluation as the challenges scored.
-- `config`, `data`, `model`, `train` (`python -m finetune`): fine-tuning recipes on the HF Trainer.
-- `inference`, `predict` (`python -m finetune.predict`): the fast prediction path; `runner`: what
-  every inference command shares (settings, contiguous shards, the finished-run marker).
+- `corpora` (`python -m finetune.convert`): one document model, the benchmark formats.
+- `tagging`: word labels (BIO/BIOES) and subword alignment, long documents as overlapping windows,
+  constrained (Viterbi) decoding back to character offsets.
+- `models`: the token-classification model, saved and loaded with its labels and recipe.
+- `training` (`python -m finetune`): fine-tuning recipes on the HF Trainer.
+- `inference` (`python -m finetune.predict`): the fast prediction path, and what every inference
+  command shares (settings, contiguous shards, the finished-run marker).
 - `deid` (`python -m finetune.deid`): de-identification of notes as a tool (an inference command too).
+- `scoring` (`python -m finetune.evaluate`), beside them all: evaluation as the challenges scored.
 Synthetic annotated corpora to try all of this on: `python -m synthetic.annotated`.
 """

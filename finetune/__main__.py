@@ -1,6 +1,6 @@
 """Fine-tune a clinical NER or de-identification model (stage 6 of the chain).
 
-Data: a benchmark corpus in any format of `finetune.formats` (i2b2 2010 .txt/.con, i2b2 2012 and
+Data: a benchmark corpus in any format of `finetune.corpora.formats` (i2b2 2010 .txt/.con, i2b2 2012 and
 2014 XML, n2c2 2018 brat, NeMo text/labels files, CoNLL, JSONL), laid out as the recipe says
 (`train/`, `test/` under `data_dir`; a dev split is carved from train when there is none)::
 
@@ -10,7 +10,7 @@ Data: a benchmark corpus in any format of `finetune.formats` (i2b2 2010 .txt/.co
 
 Model: any HF `megatron-bert` or `bert` directory (`python -m pretrain.export` output, or a local
 copy of UFNLP/gatortron-base). Recipes: configs/finetune/task/{i2b2_2010,i2b2_2012,deid_2014,
-n2c2_2018,nemo}.yaml (GatorTron's settings; finetune/config.py documents every key)::
+n2c2_2018,nemo}.yaml (GatorTron's settings; finetune/training/config.py documents every key)::
 
     python -m finetune task=deid_2014 model=demo_out/hf data_dir=demo_out/annotated/i2b2_2014 \
         output_dir=runs/deid task.trainer.epochs=3
@@ -30,8 +30,8 @@ import gatortron_common.environment  # noqa: F401  before torch and transformers
 import hydra
 from omegaconf import DictConfig
 
-from finetune.config import FinetuneConfig
-from finetune.train import finetune
+from finetune.training.config import FinetuneConfig
+from finetune.training.train import finetune
 from gatortron_common.cli import run_command, run_stage
 from gatortron_common.settings import HYDRA_VERSION, config_dir
 

@@ -5,7 +5,7 @@
     python -m finetune.convert input=n2c2_2018/train format=brat output_format=nemo output=nemo/ \
         +write_options.split=train
 
-Formats: see `finetune.formats`. Prints a summary (documents, entities per type, what was
+Formats: see `finetune.corpora.formats`. Prints a summary (documents, entities per type, what was
 repaired, mismatched, adjusted or left out, by file and tag id, never text) and writes the
 output atomically. Settings: configs/finetune/convert.yaml. The formats are `format` (input) and
 `output_format`, as in `python -m finetune.predict`.
@@ -26,9 +26,9 @@ from typing import Any
 import hydra
 from omegaconf import MISSING, DictConfig
 
-from finetune.document import Document
-from finetune.formats import FORMATS, FormatReport, read_corpus
-from finetune.formats.outputs import check_output, write_output
+from finetune.corpora.document import Document
+from finetune.corpora.formats import FORMATS, FormatReport, read_corpus
+from finetune.corpora.formats.outputs import check_output, write_output
 from gatortron_common.atomic import restrict_outputs_to
 from gatortron_common.cli import run_command, run_stage
 from gatortron_common.logging import InputError

@@ -2,7 +2,7 @@
 
     python -m finetune.evaluate gold=GOLD pred=PRED format=FORMAT [output_json=scores.json]
 
-Both sides are read with `finetune.formats.read_corpus(path, format)` (a directory for
+Both sides are read with `finetune.corpora.formats.read_corpus(path, format)` (a directory for
 file-per-document formats, a file for jsonl / conll, a NeMo directory for nemo) and paired by
 document id (see `finetune.scoring.pairing`: a missing prediction scores as empty and is
 reported; an extra one is an error unless allow_extra_pred=true; texts must be identical).
@@ -31,7 +31,7 @@ from typing import Any
 import hydra
 from omegaconf import MISSING, DictConfig
 
-from finetune.formats import FORMATS, read_corpus
+from finetune.corpora.formats import FORMATS, read_corpus
 from finetune.scoring.documents import SENTENCE_FORMATS, conlleval_files, evaluate_documents
 from finetune.scoring.report import format_tables
 from gatortron_common.atomic import atomic_write_text
@@ -50,7 +50,7 @@ class EvaluateConfig:
     Attributes:
         gold: the reference annotations (directory or file, as the format wants).
         pred: the predictions, in the same format and layout.
-        format: one of `finetune.formats.FORMATS`.
+        format: one of `finetune.corpora.formats.FORMATS`.
         output_json: where to write the results as JSON; None prints the tables only.
         split: NeMo split (`labels_{split}.txt`); used for format=nemo only.
         strict: the readers raise on questionable input instead of counting it.

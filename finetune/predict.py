@@ -5,7 +5,7 @@
     python -m finetune.predict model=runs/n2c2/model input=n2c2/test format=brat output=preds_brat/ \
         precision=bf16 batch_size=32
 
-Inputs: any format of `finetune.formats` (its gold entities, if any, are replaced), plain text
+Inputs: any format of `finetune.corpora.formats` (its gold entities, if any, are replaced), plain text
 (`format=txt`: a `.txt` file or a directory of them, subfolders included, one document per file,
 id = the relative path without the suffix) and
 canonical JSONL. Output: the same format (txt input -> JSONL unless `output_format=brat`), exact
@@ -15,10 +15,10 @@ back whole: their other keys in place and in order, the id's JSON type kept, the
 An existing output is replaced only with `overwrite=true`, and never when it is, holds or lies inside
 the input or the model (`gatortron_common.outputs`).
 
-Fast path (`finetune.inference`): documents are read and processed `chunk_documents` at a time,
+Fast path (`finetune.inference.predictor`): documents are read and processed `chunk_documents` at a time,
 each tokenized once, cut into windows overlapping by the model's stride, windows sorted by
 length and batched under `torch.inference_mode`. JSONL and text inputs stream; other formats are
-read whole. Shards for Slurm arrays (`finetune.runner`): `shard_index` / `shard_count` (default
+read whole. Shards for Slurm arrays (`finetune.inference.runner`): `shard_index` / `shard_count` (default
 from SLURM_ARRAY_TASK_ID / SLURM_ARRAY_TASK_COUNT) take the shard_index-th contiguous part of the
 input (a JSONL task reads only its lines), and `{shard}` in `output` is replaced by the shard index.
 `<output>.done.json`, written last, marks a finished run: rerun identically, it is skipped. Ends
@@ -37,13 +37,11 @@ import hydra
 from omegaconf import MISSING, DictConfig
 from tqdm import tqdm
 
-from finetune.decoding import DECODINGS
-from finetune.document import Document, read_jsonl, write_jsonl
-from finetune.formats import FORMATS, read_corpus
-from finetune.formats.common import read_text, text_files
-from finetune.formats.outputs import check_output, write_output
-from finetune.model import describe
-from finetune.runner import (
+from finetune.corpora.document import Document, read_jsonl, write_jsonl
+from finetune.corpora.formats import FORMATS, read_corpus
+from finetune.corpora.formats.common import read_text, text_files
+from finetune.corpora.formats.outputs import check_output, write_output
+from finetune.inference.runner import (
     InferenceRunConfig,
     RunMarker,
     check_inference_settings,
@@ -52,6 +50,8 @@ from finetune.runner import (
     run_settings,
     shard_of,
 )
+from finetune.models.ner import describe
+from finetune.tagging.decoding import DECODINGS
 from gatortron_common.atomic import restrict_outputs_to
 from gatortron_common.cli import run_command, run_stage
 from gatortron_common.logging import InputError, get_logger
@@ -66,12 +66,12 @@ TEXT_FORMAT = "txt"
 
 @dataclass
 class PredictConfig(InferenceRunConfig):
-    """Settings of `python -m finetune.predict` (and those of every inference run: `finetune.runner`).
+    """Settings of `python -m finetune.predict` (and of every inference run: `finetune.inference.runner`).
 
     Attributes:
         model: a model directory written by `python -m finetune` (its `model/`).
         input: the documents: a file or directory, as `format` wants.
-        format: `txt` or one of `finetune.formats.FORMATS`.
+        format: `txt` or one of `finetune.corpora.formats.FORMATS`.
         output: where predictions go (a file for jsonl/conll, else a directory); `{shard}` is
             replaced by the shard index. Never the input or the model, a path holding them or one
             inside them.
@@ -98,7 +98,7 @@ register_schema("finetune_predict_schema", PredictConfig)
 
 def read_text_documents(path: Path, shard: Shard = WHOLE_INPUT) -> tuple[Iterator[Document], int]:
     """Plain-text documents (streamed) of `shard`'s range of the files, and how many: one file, or
-    every `.txt` file under a directory, subfolders included (`finetune.formats.common.text_files`);
+    every `.txt` file under a directory, subfolders included (`finetune.corpora.formats.common.text_files`);
     id = the relative path without its suffix (`sub/a`)."""
 
     if not path.exists():

@@ -46,7 +46,8 @@ _READ_CHARS = 1 << 22
 @dataclass(frozen=True)
 class TextRecord:
     """One document of a corpus as read, before any annotation: a note, an article, a block of
-    plain text, with where it came from (fine-tuning's annotated document is finetune.document.Document)."""
+    plain text, with where it came from (fine-tuning's annotated document is
+    finetune.corpora.document.Document)."""
 
     text: str
     source: str

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from finetune.document import Document, Entity
+from finetune.corpora.document import Document, Entity
 
 
 def dictionary_baseline(train: list[Document], test: list[Document]) -> list[Document]:

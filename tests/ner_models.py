@@ -7,7 +7,14 @@ from pathlib import Path
 import torch
 from transformers import AutoTokenizer, MegatronBertConfig, MegatronBertForMaskedLM
 
-from finetune.config import DatasetConfig, FinetuneConfig, HeadConfig, OptimConfig, TaskConfig, TrainerConfig
+from finetune.training.config import (
+    DatasetConfig,
+    FinetuneConfig,
+    HeadConfig,
+    OptimConfig,
+    TaskConfig,
+    TrainerConfig,
+)
 from synthetic.annotated import AnnotatedCorporaConfig, write_annotated_corpora
 from synthetic.corpora.notes import generate_notes, write_notes_jsonl
 from tokenizer.build import build_vocabulary

@@ -20,11 +20,11 @@ import regex
 from hydra import compose, initialize_config_dir
 
 import finetune.deid.tool  # noqa: F401  registers the deid settings schema
+from finetune.corpora.formats.i2b2_2014 import CATEGORY_OF, read
+from finetune.corpora.formats.report import FormatReport
 from finetune.deid.detectors import RULE_NAMES, build_rules, find_rule_spans
 from finetune.deid.lexicon import lexicon
 from finetune.deid.rules import PhiSpan, Rule, merge_spans
-from finetune.formats.i2b2_2014 import CATEGORY_OF, read
-from finetune.formats.report import FormatReport
 from gatortron_common.logging import InputError
 from gatortron_common.settings import HYDRA_VERSION
 

@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 import regex
 
+from finetune.corpora.formats.i2b2_2014 import CATEGORY_OF
 from finetune.deid.dates import shift_date
 from finetune.deid.guard import surrogate_is_safe
 from finetune.deid.rules import PhiSpan
 from finetune.deid.surrogates import Surrogates
-from finetune.formats.i2b2_2014 import CATEGORY_OF
 from synthetic import lexicon as lx
 
 HANDWRITTEN = Path(__file__).parent / "data" / "deid_handwritten.jsonl"

@@ -18,14 +18,14 @@ import torch
 from ner_models import make_corpora, make_encoder
 from transformers import AutoTokenizer
 
+from finetune.corpora.document import Document, Entity
+from finetune.corpora.formats import read_corpus
+from finetune.corpora.formats.i2b2_2014 import CATEGORY_OF
 from finetune.deid.audit import audit
 from finetune.deid.rules import PhiSpan
 from finetune.deid.tool import DeidConfig, RuleConfig, deidentify
-from finetune.document import Document, Entity
-from finetune.formats import read_corpus
-from finetune.formats.i2b2_2014 import CATEGORY_OF
-from finetune.labels import label_vocabulary
-from finetune.model import NerInfo, build_model, save_ner_model
+from finetune.models.ner import NerInfo, build_model, save_ner_model
+from finetune.tagging.labels import label_vocabulary
 from gatortron_common.logging import InputError
 from synthetic.annotated import generate_corpus
 

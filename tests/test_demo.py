@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from finetune.formats import read_corpus
+from finetune.corpora.formats import read_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
 PAIR_START = "--- before (synthetic) ---"

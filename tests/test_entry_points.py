@@ -45,7 +45,7 @@ COMMANDS = [
      {"model": "hf", "output": "runs/y"}, []),
     ("pretrain.fill_mask", "pretrain.fill_mask", "pretrain.fill_mask", "pretrain/hf", "fill_mask",
      {"model": "hf", "text": "no mask"}, []),
-    ("finetune", "finetune.__main__", "finetune.config", "finetune", "train",
+    ("finetune", "finetune.__main__", "finetune.training.config", "finetune", "train",
      {"model": "hf", "data_dir": "corpus", "output_dir": "runs/ner"}, ["task=deid_2014"]),
     ("finetune.predict", "finetune.predict", "finetune.predict", "finetune", "predict",
      {"model": "m", "input": "notes", "format": "txt", "output": "pred"}, []),
@@ -156,3 +156,13 @@ def test_shard_placeholder_reaches_the_stage_as_written() -> None:
     for argument in quote_shard_placeholders(arguments[:2]):
         override = OverridesParser.create().parse_override(argument)
         assert "{shard}" in override.value()
+
+
+def test_finetune_shows_the_chain_a_sub_package_per_step_and_the_commands_on_top() -> None:
+    """A newcomer finds any piece of fine-tuning in one hop: the top level holds the commands the README
+    names, each step of the chain is a sub-package."""
+    package = REPO / "finetune"
+    modules = sorted(path.name for path in package.glob("*.py"))
+    assert modules == ["__init__.py", "__main__.py", "convert.py", "evaluate.py", "predict.py"]
+    steps = sorted(path.name for path in package.iterdir() if (path / "__init__.py").is_file())
+    assert steps == ["corpora", "deid", "inference", "models", "scoring", "tagging", "training"]

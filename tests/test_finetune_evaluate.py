@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from finetune.document import Document, Entity
+from finetune.corpora.document import Document, Entity
 from finetune.evaluate import EvaluateConfig, evaluate
 from finetune.scoring.bio_files import read_conll_pairs, read_nemo_pairs
 from finetune.scoring.conlleval import conlleval, format_report

@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 
 from finetune.convert import ConvertConfig, convert
-from finetune.document import Document, Entity
-from finetune.formats import FORMATS, FormatReport, read_corpus, write_corpus
-from finetune.formats.i2b2_2014 import CATEGORIES
-from finetune.formats.report import ADJUST, MISMATCH, REPAIR, SKIP
-from finetune.labels import label_document
+from finetune.corpora.document import Document, Entity
+from finetune.corpora.formats import FORMATS, FormatReport, read_corpus, write_corpus
+from finetune.corpora.formats.i2b2_2014 import CATEGORIES
+from finetune.corpora.formats.report import ADJUST, MISMATCH, REPAIR, SKIP
+from finetune.tagging.labels import label_document
 from gatortron_common.logging import InputError
 
 REPO = Path(__file__).resolve().parents[1]

@@ -6,9 +6,8 @@ from __future__ import annotations
 import pytest
 from transformers import BertTokenizer
 
-from finetune.data import training_windows
-from finetune.document import Document, Entity
-from finetune.labels import (
+from finetune.corpora.document import Document, Entity
+from finetune.tagging.labels import (
     IGNORE_INDEX,
     LabelSettings,
     entities_from_labels,
@@ -16,6 +15,7 @@ from finetune.labels import (
     label_vocabulary,
     word_spans,
 )
+from finetune.training.data import training_windows
 from gatortron_common.logging import InputError
 
 MED_TEXT = "Pt given aspirin 81 mg daily for chest wall pain."

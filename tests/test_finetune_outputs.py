@@ -14,13 +14,13 @@ from ner_models import make_encoder, settings
 from transformers import AutoTokenizer
 
 from finetune.convert import ConvertConfig, convert
-from finetune.document import Document, Entity, read_jsonl
-from finetune.formats import write_corpus
-from finetune.labels import label_vocabulary
-from finetune.model import NerInfo, build_model, save_ner_model
+from finetune.corpora.document import Document, Entity, read_jsonl
+from finetune.corpora.formats import write_corpus
+from finetune.models.ner import NerInfo, build_model, save_ner_model
 from finetune.predict import PredictConfig, predict
 from finetune.predict import validate as validate_predict
-from finetune.train import check_output_dir, start_output
+from finetune.tagging.labels import label_vocabulary
+from finetune.training.train import check_output_dir, start_output
 from gatortron_common.logging import InputError
 from gatortron_common.outputs import check_output_path, refuse_output_that_is_input
 

@@ -15,17 +15,17 @@ from pathlib import Path
 import pytest
 
 from finetune.convert import ConvertConfig, convert
+from finetune.corpora.document import Document, Entity
+from finetune.corpora.formats import FormatReport, read_corpus, write_corpus, xml_standoff
+from finetune.corpora.formats.common import read_text
 from finetune.deid.records import read_records
 from finetune.deid.tool import DeidConfig
 from finetune.deid.tool import validate as validate_deid
-from finetune.document import Document, Entity
 from finetune.evaluate import EvaluateConfig
 from finetune.evaluate import validate as validate_evaluate
-from finetune.formats import FormatReport, read_corpus, write_corpus, xml_standoff
-from finetune.formats.common import read_text
 from finetune.predict import PredictConfig
 from finetune.predict import validate as validate_predict
-from finetune.train import FinetuneConfig, check_output_dir
+from finetune.training.train import FinetuneConfig, check_output_dir
 from gatortron_common.logging import InputError
 from synthetic.annotated.config import AnnotatedCorporaConfig
 from synthetic.annotated.corpus import write_annotated_corpora

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from finetune.document import read_jsonl
-from finetune.formats import read_corpus
-from finetune.formats.i2b2_2012 import EVENT_TYPES, TIMEX_TYPES
-from finetune.formats.i2b2_2014 import CATEGORIES
-from finetune.labels import LabelSettings, label_document
+from finetune.corpora.document import read_jsonl
+from finetune.corpora.formats import read_corpus
+from finetune.corpora.formats.i2b2_2012 import EVENT_TYPES, TIMEX_TYPES
+from finetune.corpora.formats.i2b2_2014 import CATEGORIES
+from finetune.tagging.labels import LabelSettings, label_document
 from gatortron_common.logging import InputError
 from synthetic.annotated import (
     CORPORA,

@@ -21,14 +21,14 @@ from ner_models import make_corpora, make_encoder, settings
 from safetensors.torch import load_file
 from transformers import AutoModelForTokenClassification, AutoTokenizer
 
-from finetune.document import Document, Entity, write_jsonl
+from finetune.corpora.document import Document, Entity, write_jsonl
+from finetune.corpora.formats import read_corpus
 from finetune.evaluate import evaluate_documents
-from finetune.formats import read_corpus
-from finetune.inference import Predictor
-from finetune.labels import label_vocabulary
-from finetune.model import NerInfo, NerModel, build_model, load_ner_model, ner_info_of, save_ner_model
+from finetune.inference.predictor import Predictor
+from finetune.models.ner import NerInfo, NerModel, build_model, load_ner_model, ner_info_of, save_ner_model
 from finetune.predict import PredictConfig, predict
-from finetune.train import finetune
+from finetune.tagging.labels import label_vocabulary
+from finetune.training.train import finetune
 from gatortron_common.logging import InputError
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,21 +11,21 @@ import torch
 from ner_models import make_corpora, make_encoder
 from transformers import AutoTokenizer, MegatronBertConfig, MegatronBertForTokenClassification
 
-from finetune.data import category_map
-from finetune.decoding import LabelDecoder, allowed_transitions, viterbi
-from finetune.document import Document, Entity
+from finetune.corpora.document import Document, Entity
+from finetune.corpora.formats import read_corpus, write_corpus
 from finetune.evaluate import evaluate_documents
-from finetune.formats import read_corpus, write_corpus
-from finetune.inference import Predictor, predicted_document
-from finetune.labels import (
+from finetune.inference.predictor import Predictor, predicted_document
+from finetune.models.ner import NerInfo, NerModel
+from finetune.tagging.decoding import LabelDecoder, allowed_transitions, viterbi
+from finetune.tagging.labels import (
     OUTSIDE,
     LabelSettings,
     label_vocabulary,
     place_entities,
     word_spans,
 )
-from finetune.model import NerInfo, NerModel
-from finetune.windows import plan_windows
+from finetune.tagging.windows import plan_windows
+from finetune.training.data import category_map
 from gatortron_common.logging import InputError
 
 

@@ -13,12 +13,19 @@ import torch
 from ner_models import make_encoder
 from transformers import AutoTokenizer
 
-from finetune.decoding import EntityStream, LabelDecoder
-from finetune.document import Document
-from finetune.inference import Predictor
-from finetune.labels import label_vocabulary, word_span_blocks, word_spans
-from finetune.model import NerInfo, NerModel, build_model
-from finetune.windows import TokenStream, Window, count_tokens, iter_windows, tokenize_words, window_count
+from finetune.corpora.document import Document
+from finetune.inference.predictor import Predictor
+from finetune.models.ner import NerInfo, NerModel, build_model
+from finetune.tagging.decoding import EntityStream, LabelDecoder
+from finetune.tagging.labels import label_vocabulary, word_span_blocks, word_spans
+from finetune.tagging.windows import (
+    TokenStream,
+    Window,
+    count_tokens,
+    iter_windows,
+    tokenize_words,
+    window_count,
+)
 from synthetic.annotated import generate_corpus
 
 TYPES = ["AGE", "DATE", "NAME", "PHONE"]

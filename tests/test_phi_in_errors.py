@@ -216,7 +216,7 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     import torch
     from transformers import MegatronBertConfig, MegatronBertForMaskedLM, MegatronBertForTokenClassification
 
-    from finetune.model import NerInfo, save_ner_model
+    from finetune.models.ner import NerInfo, save_ner_model
     from tokenizer.export import export_tokenizer
     from tokenizer.vocab import bert_header
 

@@ -29,7 +29,7 @@ STAGES = {
     "pretrain/hf/export.yaml": ("pretrain.to_hf", "ExportConfig", "pretrain.export"),
     "pretrain/hf/fill_mask.yaml": ("pretrain.fill_mask", "FillMaskConfig", "pretrain.fill_mask"),
     "pretrain/hf/import_hf.yaml": ("pretrain.from_hf", "ImportConfig", "pretrain.import_hf"),
-    "finetune/train.yaml": ("finetune.config", "FinetuneConfig", "finetune"),
+    "finetune/train.yaml": ("finetune.training.config", "FinetuneConfig", "finetune"),
     "finetune/evaluate.yaml": ("finetune.evaluate", "EvaluateConfig", "finetune.evaluate"),
     "finetune/deid.yaml": ("finetune.deid.tool", "DeidConfig", "finetune.deid"),
     "finetune/predict.yaml": ("finetune.predict", "PredictConfig", "finetune.predict"),

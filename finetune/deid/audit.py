@@ -13,8 +13,8 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from finetune.corpora.document import Document, Entity
 from finetune.deid.rules import PhiSpan
-from finetune.document import Document, Entity
 from finetune.scoring.documents import evaluate_documents
 
 _TOKEN = re.compile(r"[A-Za-z0-9]+")

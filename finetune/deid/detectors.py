@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 import regex
 
+from finetune.corpora.formats.i2b2_2014 import CATEGORY_OF
 from finetune.deid.context_rules import (
     MILITARY_RULE,
     UNIT_RULE,
@@ -49,7 +50,6 @@ from finetune.deid.place_rules import (
 from finetune.deid.rules import PhiSpan, Rule, merge_spans
 from finetune.deid.shape_rules import SHAPE_RULES
 from finetune.deid.words import fold
-from finetune.formats.i2b2_2014 import CATEGORY_OF
 from gatortron_common.logging import InputError
 
 WORD_RULE_NAMES = ("names", "places", "institutions", "organizations", "professions", "fields",

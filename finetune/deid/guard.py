@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Set
 
+from finetune.corpora.formats.i2b2_2014 import CATEGORY_OF
 from finetune.deid.ages import AGE_WORDS
 from finetune.deid.dates import DATE_WORDS
 from finetune.deid.names import LABELS, SUFFIXES, TITLES, NameToken, is_name, parse_name
 from finetune.deid.words import DIGITS, WORD, ascii_digits, fold
-from finetune.formats.i2b2_2014 import CATEGORY_OF
 
 ORDINALS = frozenset(("st", "nd", "rd", "th"))
 # Generic head words: these alone identify no place, so a place surrogate may keep them.

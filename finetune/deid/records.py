@@ -13,7 +13,7 @@ number of fields, broken quoting, bad bytes), a header naming a column twice, a 
 not one JSON object or holds a key twice: each stops the run with an `InputError` naming file and
 line (the outputs, written atomically, do not appear). A blank line holds no note: it is counted
 (`blank_line`) and reported, and not written back. A folder of .txt notes is read with its
-subfolders (`finetune.formats.common.text_files`); the output folder mirrors them.
+subfolders (`finetune.corpora.formats.common.text_files`); the output folder mirrors them.
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from finetune.document import Document, Entity, json_lines
-from finetune.formats import read_corpus, write_corpus
-from finetune.formats.common import read_text, text_files, write_text
+from finetune.corpora.document import Document, Entity, json_lines
+from finetune.corpora.formats import read_corpus, write_corpus
+from finetune.corpora.formats.common import read_text, text_files, write_text
 from gatortron_common.atomic import atomic_directory, atomic_open
 from gatortron_common.logging import InputError, SkipReport, get_logger, location
 from gatortron_common.readers import has_surrogates, read_delimited_rows

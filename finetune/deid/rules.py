@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import regex
 
-from finetune.formats.i2b2_2014 import CATEGORIES, CATEGORY_OF
+from finetune.corpora.formats.i2b2_2014 import CATEGORIES, CATEGORY_OF
 from gatortron_common.logging import InputError
 
 if TYPE_CHECKING:

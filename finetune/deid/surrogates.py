@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 
 import regex
 
+from finetune.corpora.formats.i2b2_2014 import CATEGORY_OF
 from finetune.deid import surrogate_lists as lx
 from finetune.deid.ages import age_parts, written
 from finetune.deid.dates import shift_date
@@ -58,7 +59,6 @@ from finetune.deid.guard import (
 from finetune.deid.names import PARTICLES, NameToken, is_name, parse_name
 from finetune.deid.rules import PhiSpan
 from finetune.deid.words import TOKEN, WORD, cased, digit_value, fold
-from finetune.formats.i2b2_2014 import CATEGORY_OF
 
 _ALNUM = regex.compile(r"[\p{L}\p{N}]")
 _ONLY_WORDS = regex.compile(r"[\p{L}\p{M}\s.'’-]+")

@@ -1,6 +1,6 @@
 """`python -m finetune.deid`: find PHI in notes with a fine-tuned model and the rule layer, then tag it.
 
-Per chunk of notes: the model's entities (through `finetune.inference.Predictor`, the prediction
+Per chunk of notes: the model's entities (through `finetune.inference.predictor.Predictor`, the prediction
 fast path) above each category's `threshold`, plus the rules' spans, merged into unions that keep
 their sources; then `mode=tag` writes each note with every PHI span replaced by `template`
 (`[**{category}**]`, or e.g. `[**{subtype}**]`) in the input's own layout, and `mode=spans` writes
@@ -26,16 +26,16 @@ from typing import Any
 from omegaconf import MISSING
 from tqdm import tqdm
 
+from finetune.corpora.document import Document, Entity
+from finetune.corpora.formats import read_corpus
+from finetune.corpora.formats.i2b2_2014 import CATEGORIES, CATEGORY_OF
 from finetune.deid.audit import audit
 from finetune.deid.detectors import RULE_NAMES, RuleSet, build_rules
 from finetune.deid.records import FORMATS, NoteRecord, RecordWriter, detect_format, read_records
 from finetune.deid.rules import PhiSpan
 from finetune.deid.span_files import SPAN_FORMATS, SpanWriter
 from finetune.deid.surrogates import Surrogates
-from finetune.document import Document, Entity
-from finetune.formats import read_corpus
-from finetune.formats.i2b2_2014 import CATEGORIES, CATEGORY_OF
-from finetune.runner import (
+from finetune.inference.runner import (
     InferenceRunConfig,
     RunMarker,
     check_inference_settings,
@@ -89,7 +89,7 @@ class RuleConfig:
 
 @dataclass
 class DeidConfig(InferenceRunConfig):
-    """Settings of `python -m finetune.deid` (and those of every inference run: `finetune.runner`).
+    """Settings of `python -m finetune.deid` (and of every inference run: `finetune.inference.runner`).
 
     Attributes:
         model: a de-id model directory from `python -m finetune` (its `model/`); null runs the rules alone.

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from finetune.formats.common import read_lines
+from finetune.corpora.formats.common import read_lines
 from gatortron_common.logging import InputError, location
 
 Sentence = tuple[list[str], list[str]]  # (gold labels, predicted labels)

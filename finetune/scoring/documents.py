@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from finetune.document import Document
+from finetune.corpora.document import Document
 from finetune.scoring.bio_files import read_conll_pairs, read_nemo_pairs
 from finetune.scoring.conlleval import ConllevalResult, conlleval
 from finetune.scoring.entities import score_entities

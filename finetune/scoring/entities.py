@@ -18,7 +18,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from finetune.document import Document, Entity
+from finetune.corpora.document import Document, Entity
 from finetune.scoring.metrics import Counts, summarize
 
 Spans = tuple[tuple[int, int], ...]

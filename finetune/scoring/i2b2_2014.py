@@ -57,7 +57,7 @@ from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from finetune.document import Document
+from finetune.corpora.document import Document
 from finetune.scoring.metrics import Counts, summarize
 from gatortron_common.logging import SkipReport
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from finetune.document import Document
+from finetune.corpora.document import Document
 from gatortron_common.logging import InputError
 
 _SHOWN = 5  # ids named in an error message

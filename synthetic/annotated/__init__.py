@@ -3,7 +3,7 @@
 - `builder`: text written left to right with exact entity offsets.
 - `deid` (i2b2 2014), `concepts` (i2b2 2010), `temporal` (i2b2 2012), `medications` (n2c2 2018):
   one note generator each.
-- `corpus` / `__main__`: generate, split train/test, write through `finetune.formats` (Hydra CLI).
+- `corpus` / `__main__`: generate, split train/test, write through `finetune.corpora.formats` (Hydra CLI).
 """
 
 from synthetic.annotated.config import CORPUS_NAMES, AnnotatedCorporaConfig

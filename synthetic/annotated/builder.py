@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from finetune.document import Document, Entity
+from finetune.corpora.document import Document, Entity
 
 _SLOT = re.compile(r"\{(\w+)\}")
 

@@ -10,7 +10,7 @@ in double quotes.
 
 from __future__ import annotations
 
-from finetune.document import Document
+from finetune.corpora.document import Document
 from synthetic import lexicon as lx
 from synthetic.annotated.builder import AnnotatedText, Mention
 from synthetic.text import Dice

@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from finetune.document import Document, write_jsonl
-from finetune.formats import FormatReport, write_corpus
+from finetune.corpora.document import Document, write_jsonl
+from finetune.corpora.formats import FormatReport, write_corpus
 from gatortron_common.atomic import atomic_directory, atomic_write_text
 from gatortron_common.logging import InputError, get_logger
 from gatortron_common.outputs import check_output_path
@@ -48,7 +48,7 @@ class CorpusSpec:
 
     Args:
         name: directory name under output_dir.
-        fmt: `finetune.formats` format name.
+        fmt: `finetune.corpora.formats` format name.
         make: `(dice, index) -> Document` for the index-th document of the corpus.
     """
 

@@ -13,8 +13,8 @@ import datetime as dt
 import re
 from collections.abc import Callable
 
-from finetune.document import Document
-from finetune.formats.i2b2_2014 import CATEGORY_OF
+from finetune.corpora.document import Document
+from finetune.corpora.formats.i2b2_2014 import CATEGORY_OF
 from synthetic import lexicon as lx
 from synthetic.annotated.builder import AnnotatedText, Mention
 from synthetic.text import Dice, fictional_phone

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from finetune.document import Document, Entity
+from finetune.corpora.document import Document, Entity
 from synthetic import lexicon as lx
 from synthetic.annotated.builder import AnnotatedText, Mention
 from synthetic.text import Dice

@@ -14,12 +14,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from finetune.document import Document, Entity
+from finetune.corpora.document import Document, Entity
 from synthetic import lexicon as lx
 from synthetic.annotated.builder import AnnotatedText, Mention
 from synthetic.text import Dice
 
-METADATA_KEY = "i2b2_2012"  # where finetune.formats.i2b2_2012 keeps tags that are not entities
+METADATA_KEY = "i2b2_2012"  # where finetune.corpora.formats.i2b2_2012 keeps tags that are not entities
 _PROBLEMS = tuple(c for c in lx.CONDITIONS + lx.SYMPTOMS if c.islower() and "(" not in c) + (
     "Crohn's disease", "Bell's palsy")
 _TESTS = ("chest x-ray", "EKG", "blood cultures", "CT scan", "troponin", "echocardiogram", "urinalysis",

@@ -9,7 +9,7 @@
   CSV/TSV), the records whose first line starts in the i-th range of its bytes (a JSONL task seeks
   to its range and reads only that; a CSV task parses from the top, since a quoted cell may hold a
   newline, and stops at its range's end); formats read whole, a range of their documents.
-- `load_predictor`: the model behind the prediction fast path (`finetune.inference.Predictor`).
+- `load_predictor`: the model behind the prediction fast path (`finetune.inference.predictor.Predictor`).
 - `RunMarker`: written last, it says every output is complete and records what made them; a rerun of
   the identical run skips, a marker of another run is refused (its outputs would pass for this one's).
 """
@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from finetune.inference import LongNoteProgress, Predictor
-from finetune.model import load_ner_model
+from finetune.inference.predictor import LongNoteProgress, Predictor
+from finetune.models.ner import load_ner_model
 from gatortron_common.atomic import atomic_open
 from gatortron_common.logging import InputError
 from gatortron_common.shards import Shard

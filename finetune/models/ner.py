@@ -19,7 +19,7 @@ from typing import Any
 
 from transformers import AutoConfig, AutoModelForTokenClassification, AutoTokenizer, PretrainedConfig
 
-from finetune.modeling_gatortron_ner import GatorTronNerConfig, MegatronBertForTokenClassificationMLP
+from finetune.models.modeling_gatortron_ner import GatorTronNerConfig, MegatronBertForTokenClassificationMLP
 from gatortron_common.atomic import atomic_directory
 from gatortron_common.logging import InputError
 

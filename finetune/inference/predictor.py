@@ -3,7 +3,7 @@
 Used by `python -m finetune.predict`, by the test-set predictions at the end of training and by
 the dev-set metric during training (which gets its logits from the HF Trainer and shares
 `decode_document`). Each document is tokenized once (a group of documents per tokenizer call),
-cut into windows (`finetune.windows`), and all windows of the group are sorted by length and
+cut into windows (`finetune.tagging.windows`), and all windows of the group are sorted by length and
 batched, so padding is small and no token is computed twice beyond the stride.
 
 Memory is bounded per note. Notes up to `long_document_chars` characters are grouped up to
@@ -28,12 +28,12 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from finetune.decoding import EntityStream, LabelDecoder
-from finetune.document import Document, Entity
-from finetune.formats import without_annotations
-from finetune.labels import word_spans
-from finetune.model import NerInfo, NerModel
-from finetune.windows import (
+from finetune.corpora.document import Document, Entity
+from finetune.corpora.formats import without_annotations
+from finetune.models.ner import NerInfo, NerModel
+from finetune.tagging.decoding import EntityStream, LabelDecoder
+from finetune.tagging.labels import word_spans
+from finetune.tagging.windows import (
     TokenizedDocument,
     TokenStream,
     Window,

@@ -20,10 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from finetune.config import DatasetConfig
-from finetune.document import Document
-from finetune.formats import read_corpus
-from finetune.labels import (
+from finetune.corpora.document import Document
+from finetune.corpora.formats import read_corpus
+from finetune.tagging.labels import (
     IGNORE_INDEX,
     LabelSettings,
     LabelStats,
@@ -31,10 +30,11 @@ from finetune.labels import (
     place_entities,
     word_spans,
 )
-from finetune.windows import TokenizedDocument, Window, plan_windows, tokenize_words
+from finetune.tagging.windows import TokenizedDocument, Window, plan_windows, tokenize_words
+from finetune.training.config import DatasetConfig
 from gatortron_common.logging import InputError, get_logger
 
-logger = get_logger("finetune.data")
+logger = get_logger("finetune.training.data")
 
 
 @dataclass

@@ -28,9 +28,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from finetune.document import Document
-from finetune.formats import brat, conll, i2b2_2010, i2b2_2012, i2b2_2014, jsonl, nemo
-from finetune.formats.report import FormatReport
+from finetune.corpora.document import Document
+from finetune.corpora.formats import brat, conll, i2b2_2010, i2b2_2012, i2b2_2014, jsonl, nemo
+from finetune.corpora.formats.report import FormatReport
 from gatortron_common.logging import InputError, get_logger
 
 FORMATS: tuple[str, ...] = ("jsonl", "i2b2_2010", "i2b2_2012", "i2b2_2014", "brat", "nemo", "conll")

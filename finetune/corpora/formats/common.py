@@ -11,8 +11,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from finetune.document import Document, Entity, safe_id
-from finetune.formats.report import MISMATCH, REPAIR, FormatReport
+from finetune.corpora.document import Document, Entity, safe_id
+from finetune.corpora.formats.report import MISMATCH, REPAIR, FormatReport
 from gatortron_common.atomic import atomic_directory
 from gatortron_common.logging import InputError, get_logger
 

@@ -20,9 +20,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from finetune.document import Document, Entity
-from finetune.formats import xml_standoff
-from finetune.formats.common import (
+from finetune.corpora.document import Document, Entity
+from finetune.corpora.formats import xml_standoff
+from finetune.corpora.formats.common import (
     assign_ids,
     checked,
     entity_where,
@@ -34,7 +34,7 @@ from finetune.formats.common import (
     safe_file_stem,
     write_text,
 )
-from finetune.formats.report import FormatReport
+from finetune.corpora.formats.report import FormatReport
 from gatortron_common.logging import InputError
 
 ROOT = "ClinicalNarrativeTemporalAnnotation"

@@ -8,8 +8,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from finetune.document import Document
-from finetune.formats import FormatReport, write_corpus
+from finetune.corpora.document import Document
+from finetune.corpora.formats import FormatReport, write_corpus
 from gatortron_common.logging import InputError
 from gatortron_common.outputs import check_output_path, replacing
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from finetune.document import Document, Entity
-from finetune.formats.common import entity_where, whitespace_token_spans
-from finetune.formats.report import ADJUST, REPAIR, SKIP, FormatReport
-from finetune.labels import OUTSIDE, LabelSettings, entities_from_labels, place_entities
+from finetune.corpora.document import Document, Entity
+from finetune.corpora.formats.common import entity_where, whitespace_token_spans
+from finetune.corpora.formats.report import ADJUST, REPAIR, SKIP, FormatReport
+from finetune.tagging.labels import OUTSIDE, LabelSettings, entities_from_labels, place_entities
 from gatortron_common.logging import InputError
 
 # How the writers label: BIO, the default overlap policy, a discontinuous entity as one span.
@@ -56,7 +56,7 @@ def sentence(words: Sequence[str], labels: Sequence[str], where: str,
 
 def labels(document: Document, report: FormatReport) -> tuple[list[str], list[str]]:
     """The document's whitespace words and their BIO labels, placed as fine-tuning places them
-    (`finetune.labels.place_entities`, its default `longest` overlap policy).
+    (`finetune.tagging.labels.place_entities`, its default `longest` overlap policy).
 
     BIO holds one label per word: of entities sharing a word the longest (then the leftmost) is
     kept and the others left out; one over whitespace only is left out too; spans not on word

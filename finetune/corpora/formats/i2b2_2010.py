@@ -18,8 +18,8 @@ import bisect
 import re
 from pathlib import Path
 
-from finetune.document import Document, Entity
-from finetune.formats.common import (
+from finetune.corpora.document import Document, Entity
+from finetune.corpora.formats.common import (
     checked,
     compare_span_text,
     entity_where,
@@ -30,8 +30,8 @@ from finetune.formats.common import (
     whitespace_token_spans,
     write_text,
 )
-from finetune.formats.report import ADJUST, SKIP, FormatReport
-from finetune.labels import snap_to_words
+from finetune.corpora.formats.report import ADJUST, SKIP, FormatReport
+from finetune.tagging.labels import snap_to_words
 from gatortron_common.logging import InputError, location
 
 TYPES = ("problem", "test", "treatment")

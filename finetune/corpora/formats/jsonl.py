@@ -1,12 +1,12 @@
-"""The canonical JSONL form (one `Document` per line), via `finetune.document`."""
+"""The canonical JSONL form (one `Document` per line), via `finetune.corpora.document`."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from finetune.document import Document, read_jsonl, write_jsonl
-from finetune.formats.common import require_file
-from finetune.formats.report import FormatReport
+from finetune.corpora.document import Document, read_jsonl, write_jsonl
+from finetune.corpora.formats.common import require_file
+from finetune.corpora.formats.report import FormatReport
 
 
 def read(path: Path, report: FormatReport) -> list[Document]:

@@ -11,7 +11,7 @@ The chain from a `Document` (entities as character offsets) to model inputs:
    through `place_entities`, the one entity -> word label step (also used for the dev set's words
    and the BIO file writers' whitespace words): an entity labels every word its spans touch, so
    where words are not cut at its edges a span ending inside a word covers all of that word.
-3. `finetune.windows.tokenize_words` and `finetune.data.window_features` (the next steps): HF
+3. `finetune.tagging.windows.tokenize_words` and `finetune.training.data.window_features` (the next steps): HF
    fast-tokenizer subwords of those words (`is_split_into_words=True`); the first subword of each
    word carries the word's label, other subwords and special tokens get `IGNORE_INDEX` (-100,
    ignored by the loss).
@@ -49,7 +49,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from finetune.document import Document, Entity
+from finetune.corpora.document import Document, Entity
 from gatortron_common.logging import InputError
 
 WORD_PATTERN = re.compile(r"\w+|[^\w\s]")

@@ -11,10 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from finetune.document import Document
-from finetune.formats import bio
-from finetune.formats.common import checked, read_text, require_file
-from finetune.formats.report import SKIP, FormatReport
+from finetune.corpora.document import Document
+from finetune.corpora.formats import bio
+from finetune.corpora.formats.common import checked, read_text, require_file
+from finetune.corpora.formats.report import SKIP, FormatReport
 from gatortron_common.atomic import atomic_write_text
 from gatortron_common.logging import InputError, location
 

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from finetune.document import Entity
-from finetune.labels import OUTSIDE, Span, entities_from_labels
+from finetune.corpora.document import Entity
+from finetune.tagging.labels import OUTSIDE, Span, entities_from_labels
 from gatortron_common.logging import InputError
 
 DECODINGS: tuple[str, ...] = ("viterbi", "argmax")

@@ -14,9 +14,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from finetune.document import Document
-from finetune.formats import xml_standoff
-from finetune.formats.common import (
+from finetune.corpora.document import Document
+from finetune.corpora.formats import xml_standoff
+from finetune.corpora.formats.common import (
     assign_ids,
     checked,
     entity_where,
@@ -26,7 +26,7 @@ from finetune.formats.common import (
     safe_file_stem,
     write_text,
 )
-from finetune.formats.report import FormatReport
+from finetune.corpora.formats.report import FormatReport
 from gatortron_common.logging import InputError
 
 ROOT = "deIdi2b2"

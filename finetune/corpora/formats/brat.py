@@ -17,8 +17,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from finetune.document import Document, Entity, safe_id
-from finetune.formats.common import (
+from finetune.corpora.document import Document, Entity, safe_id
+from finetune.corpora.formats.common import (
     assign_ids,
     check_span,
     checked,
@@ -32,7 +32,7 @@ from finetune.formats.common import (
     safe_file_stem,
     write_text,
 )
-from finetune.formats.report import MISMATCH, SKIP, FormatReport
+from finetune.corpora.formats.report import MISMATCH, SKIP, FormatReport
 from gatortron_common.logging import InputError, location
 
 METADATA_KEY = "brat"

@@ -21,7 +21,7 @@ class DatasetConfig:
     """The corpus and how it becomes labelled windows.
 
     Attributes:
-        format: corpus format (`finetune.formats.FORMATS`).
+        format: corpus format (`finetune.corpora.formats.FORMATS`).
         train: the training split, relative to `data_dir` (a directory, or a file for jsonl/conll).
         dev: the dev split; None carves `dev_fraction` of the training documents (by document, seeded).
         test: the test split scored at the end; None skips testing.
@@ -148,9 +148,10 @@ class FinetuneConfig:
             `test_scores.json` / `.txt`, `test_predictions/` and `train_summary.json`.
         seed: seeds weights of the head, dev carving and data order.
         resume: continue from the last checkpoint in `output_dir/checkpoints`. Refused (naming every
-            key) when a setting that shapes the optimisation or the data (`finetune.train.RESUME_KEYS`:
-            model, data_dir, seed, processes, task.name, task.dataset.*, task.head.*, task.optim.*,
-            epochs, batch_size, grad_accumulation, precision) differs from the earlier run's.
+            key) when a setting that shapes the optimisation or the data
+            (`finetune.training.train.RESUME_KEYS`: model, data_dir, seed, processes, task.name,
+            task.dataset.*, task.head.*, task.optim.*, epochs, batch_size, grad_accumulation,
+            precision) differs from the earlier run's.
         overwrite: replace an `output_dir` that holds something else (or an earlier run, without
             resume). Never one that is, holds or lies inside `model` or `data_dir`.
         device: `auto`, `cpu` or `cuda` for single-process runs (torchrun sets it per rank).

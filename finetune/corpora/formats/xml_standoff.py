@@ -32,9 +32,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from xml.parsers import expat
 
-from finetune.document import Entity, safe_id
-from finetune.formats.common import compare_span_text
-from finetune.formats.report import ADJUST, REPAIR, SKIP, FormatReport
+from finetune.corpora.document import Entity, safe_id
+from finetune.corpora.formats.common import compare_span_text
+from finetune.corpora.formats.report import ADJUST, REPAIR, SKIP, FormatReport
 from gatortron_common.logging import InputError, location
 
 _CDATA_OPEN = re.compile(r"<TEXT>\s*<!\[CDATA\[")

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from finetune.labels import Span, word_span_blocks
+from finetune.tagging.labels import Span, word_span_blocks
 from gatortron_common.logging import InputError
 
 
@@ -66,7 +66,7 @@ def tokenize_words(tokenizer: Any, word_lists: Sequence[Sequence[Span]],
 
     Args:
         tokenizer: a fast HF tokenizer (word ids need one).
-        word_lists: each document's word spans (e.g. from `finetune.labels.word_spans`).
+        word_lists: each document's word spans (e.g. from `finetune.tagging.labels.word_spans`).
         texts: the documents' texts.
     """
     if not getattr(tokenizer, "is_fast", False):

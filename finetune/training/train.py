@@ -32,8 +32,30 @@ from transformers import (
 from transformers.integrations import TensorBoardCallback
 from transformers.trainer_utils import get_last_checkpoint
 
-from finetune.config import FinetuneConfig
-from finetune.data import (
+from finetune.corpora.document import Document
+from finetune.corpora.formats import FORMATS, write_corpus
+from finetune.inference.predictor import (
+    PRECISIONS,
+    Predictor,
+    decode_document,
+    predicted_document,
+    resolve_device,
+)
+from finetune.models.ner import (
+    HEADS,
+    NerInfo,
+    NerModel,
+    build_model,
+    encoder_config,
+    ner_info_of,
+    save_ner_model,
+)
+from finetune.scoring.documents import evaluate_documents
+from finetune.scoring.report import format_tables
+from finetune.tagging.decoding import DECODINGS, LabelDecoder
+from finetune.tagging.labels import LabelSettings, label_vocabulary
+from finetune.training.config import FinetuneConfig
+from finetune.training.data import (
     Splits,
     WindowSet,
     category_map,
@@ -43,14 +65,6 @@ from finetune.data import (
     read_splits,
     training_windows,
 )
-from finetune.decoding import DECODINGS, LabelDecoder
-from finetune.document import Document
-from finetune.formats import FORMATS, write_corpus
-from finetune.inference import PRECISIONS, Predictor, decode_document, predicted_document, resolve_device
-from finetune.labels import LabelSettings, label_vocabulary
-from finetune.model import HEADS, NerInfo, NerModel, build_model, encoder_config, ner_info_of, save_ner_model
-from finetune.scoring.documents import evaluate_documents
-from finetune.scoring.report import format_tables
 from gatortron_common.atomic import atomic_write_text, restrict_outputs_to
 from gatortron_common.logging import InputError, get_logger
 from gatortron_common.outputs import check_output_path
