@@ -33,6 +33,13 @@ class Recompute(StrEnum):
 
 
 # megatron-core's spellings; "inverse-square-root" is no Python name, hence the functional form.
+class LayerSpec(StrEnum):
+    """Which megatron-core layer spec builds the transformer layers."""
+
+    local = "local"  # megatron-core's local spec with this project's SDPA attention and fused MLP
+    te = "te"  # Transformer Engine's (its fused kernels); needs transformer_engine (NGC containers)
+
+
 class Attention(StrEnum):
     """The core attention of megatron-core's local layer spec (Transformer Engine's own is used
     wherever TE is installed)."""
@@ -69,6 +76,9 @@ class ModelConfig:
             between the two.
         fused_bias_gelu: the MLP's bias add and exact GELU in one compiled kernel on a GPU (local
             spec; the CPU computes the same expression unfused). Checkpoints move freely too.
+        spec: the layer spec: `local` (the default: the two settings above) or `te` (Transformer
+            Engine's, where transformer_engine is installed; never measured in this project yet, so
+            never chosen on its own: the log names the spec that ran).
     """
 
     name: str = MISSING
@@ -86,6 +96,7 @@ class ModelConfig:
     make_vocab_size_divisible_by: int = 128
     attention: Attention = Attention.sdpa
     fused_bias_gelu: bool = True
+    spec: LayerSpec = LayerSpec.local
 
 
 def model_record(model: ModelConfig) -> dict[str, Any]:
@@ -438,6 +449,9 @@ def _machine_checks(cfg: PretrainConfig, on_gpu: bool) -> list[Check]:
     te_or_apex = bert_layer_specs.HAVE_TE or bert_layer_specs.HAVE_APEX
     distributed, sequence = cfg.parallel.distributed_optimizer, cfg.parallel.sequence_parallel
     return [
+        (cfg.model.spec != LayerSpec.te or bert_layer_specs.HAVE_TE,
+         "model.spec=te needs Transformer Engine, which is not importable here (use an NGC PyTorch "
+         "container, or model.spec=local)"),
         # DistributedOptimizer checks each parameter's type string against torch.cuda.*Tensor.
         (not distributed or on_gpu, "parallel.distributed_optimizer=true needs GPUs (megatron-core's "
                                     "distributed optimizer accepts CUDA parameters only)"),

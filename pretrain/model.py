@@ -21,7 +21,15 @@ from megatron.core.transformer.spec_utils import ModuleSpec
 from megatron.core.transformer.transformer_config import TransformerConfig
 
 from pretrain.attention import SdpaAttention, padding_keys
-from pretrain.config import Attention, ModelConfig, ParallelConfig, PretrainConfig, Recompute, TrainConfig
+from pretrain.config import (
+    Attention,
+    LayerSpec,
+    ModelConfig,
+    ParallelConfig,
+    PretrainConfig,
+    Recompute,
+    TrainConfig,
+)
 from pretrain.mlp import ExactGeluMLP
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -46,10 +54,11 @@ def _quiet_known_mlp_warning() -> None:
 
 
 def layer_spec(model: ModelConfig | None = None) -> tuple[ModuleSpec, str]:
-    """(layer spec, its name): TE when transformer_engine is importable, else megatron-core's local
-    spec with `model.attention` as its core attention and, with `model.fused_bias_gelu`, the fused
-    bias + exact GELU MLP (model None: megatron-core's local spec as it is)."""
-    if bert_layer_specs.HAVE_TE:
+    """(layer spec, its name), as `model.spec` says: Transformer Engine's (`te`; validation checked
+    that it imports), or megatron-core's local spec with `model.attention` as its core attention and,
+    with `model.fused_bias_gelu`, the fused bias + exact GELU MLP (model None: megatron-core's local
+    spec as it is). Never TE merely because it is installed: that spec has not been measured here."""
+    if model is not None and model.spec == LayerSpec.te:
         return bert_layer_specs.get_bert_layer_with_transformer_engine_spec(), "transformer_engine"
     return local_layer_spec(model), "local" if model is None else f"local ({describe_local_spec(model)})"
 

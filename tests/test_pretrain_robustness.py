@@ -100,6 +100,10 @@ def test_precision_and_recompute_the_machine_cannot_run_end_in_one_line_before_t
     with pytest.raises(InputError, match=r"^train\.precision=bf16 needs GPUs; use fp32 on the CPU$"):
         pretrain_in_process(settings(**{"data.vocab": str(missing), "checkpoint.dir": str(run),
                                         "train.precision": "bf16"}))
+    # Transformer Engine's spec only when asked for, and refused where TE does not import (this machine)
+    with pytest.raises(InputError, match=r"^model\.spec=te needs Transformer Engine, which is not"):
+        pretrain_in_process(settings(**{"data.vocab": str(missing), "checkpoint.dir": str(run),
+                                        "model.spec": "te"}))
     bad = run_module("pretrain", "data.blend=nowhere", f"data.vocab={missing}", f"checkpoint.dir={run}",
                      "parallel.recompute=partial")
     assert bad.returncode == 2, bad.stderr[-3000:]
