@@ -130,7 +130,7 @@ def read_documents(settings: PredictConfig, shard: Shard) -> tuple[Iterable[Docu
     if settings.format == "jsonl" and not settings.read_options:
         if not source.is_file():
             raise InputError(f"input={source}: jsonl input must be a file")
-        part = shard.lines(source)
+        part = shard.part(source).lines
         return read_jsonl(source, part), _count_lines(source, part)
     documents = shard.items(read_corpus(source, settings.format, **settings.read_options))
     return documents, len(documents)

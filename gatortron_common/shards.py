@@ -13,7 +13,6 @@ from gatortron_common.logging import InputError
 from gatortron_common.readers import LineRange
 
 Item = TypeVar("Item")
-_SCAN_BYTES = 1 << 24
 
 
 def resolve_shard(index: int | None, count: int | None) -> tuple[int, int]:
@@ -64,22 +63,39 @@ class Shard:
         start, end = self.bounds(len(items))
         return items[start:end]
 
-    def lines(self, path: Path) -> LineRange:
+    def part(self, path: Path, to_end: bool = False) -> LinePart:
         """This shard's part of a line-based file: the lines that start in its range of the bytes
-        (each range starts at a line start, so every line is in exactly one shard)."""
+        (each range starts at a line start, so every line is in exactly one shard). One pass over
+        the bytes ahead of it counts its first line's number and the records ahead; `to_end` counts
+        on to its end (for CSV/TSV, which is parsed from the top anyway)."""
         if self.count == 1:
-            return LineRange()
-        size = path.stat().st_size
-        start, end = (_line_start(path, cut) for cut in self.bounds(size))
-        return LineRange(start, end, _line_number_at(path, start))
+            return LinePart(LineRange(), 0, None)
+        start, end = (_line_start(path, cut) for cut in self.bounds(path.stat().st_size))
+        lines_ahead = records_ahead = lines_in = position = 0
+        with open(path, "rb") as handle:
+            while position < start and (raw := handle.readline()):  # start is a line start
+                position += len(raw)
+                lines_ahead += 1
+                records_ahead += bool(raw.strip())
+            while to_end and position < end and (raw := handle.readline()):
+                position += len(raw)
+                lines_in += 1
+        first = lines_ahead + 1
+        return LinePart(LineRange(start, end, first), records_ahead, first + lines_in if to_end else None)
 
-    def line_numbers(self, path: Path) -> range:
-        """The numbers of the lines `lines(path)` holds: a record of a file that must be parsed from
-        the top (CSV/TSV, where a quoted cell may hold a newline) is this shard's when its first
-        line is in it."""
-        part = self.lines(path)
-        end = _line_number_at(path, part.end) if part.end is not None else None
-        return range(part.first_line, end if end is not None else 1 << 62)
+
+@dataclass(frozen=True)
+class LinePart:
+    """A shard's part of a line-based file."""
+
+    lines: LineRange  # the bytes [start, end) it holds, and the number of its first line
+    records_ahead: int  # non-blank lines before it: the records of the shards ahead
+    end_line: int | None  # the number of the first line after it (counted with to_end=True)
+
+    def line_numbers(self) -> range:
+        """The numbers of its lines: a record parsed from the top (a CSV/TSV row, whose quoted cell
+        may hold a newline) is this shard's when its first line is one of them."""
+        return range(self.lines.first_line, self.end_line if self.end_line is not None else 1 << 62)
 
 
 def _line_start(path: Path, offset: int) -> int:
@@ -92,31 +108,4 @@ def _line_start(path: Path, offset: int) -> int:
         return handle.tell()
 
 
-def _line_number_at(path: Path, offset: int) -> int:
-    """The 1-based number of the line starting at `offset` (newlines counted in large blocks)."""
-    line, position = 1, 0
-    with open(path, "rb") as handle:
-        while position < offset:
-            block = handle.read(min(_SCAN_BYTES, offset - position))
-            if not block:
-                break
-            line += block.count(b"\n")
-            position += len(block)
-    return line
-
-
 WHOLE_INPUT = Shard(0, 1)
-
-
-def records_before(path: Path, offset: int) -> int:
-    """Non-blank lines that start before byte `offset` (a line start) of a line-based file: how many
-    records of a JSONL file come before a shard's part."""
-    count = position = 0
-    with open(path, "rb") as handle:
-        while position < offset:
-            raw = handle.readline()
-            if not raw:
-                break
-            position += len(raw)
-            count += bool(raw.strip())
-    return count

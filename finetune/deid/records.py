@@ -33,7 +33,7 @@ from finetune.corpora.formats.common import read_text, text_files, write_text
 from gatortron_common.atomic import atomic_directory, atomic_open
 from gatortron_common.logging import InputError, SkipReport, get_logger, location
 from gatortron_common.readers import has_surrogates, read_delimited_rows
-from gatortron_common.shards import WHOLE_INPUT, Shard, records_before
+from gatortron_common.shards import WHOLE_INPUT, Shard
 
 logger = get_logger(__name__)
 FORMATS: tuple[str, ...] = ("txt", "jsonl", "csv", "tsv", "i2b2_2014")
@@ -136,9 +136,9 @@ def _read_jsonl(path: Path, text_key: str, patient_key: str | None,
     def blank(number: int) -> None:
         skips.skip("blank_line", path, number, by_design=True)
 
-    part = shard.lines(path)
-    position = records_before(path, part.start)
-    for number, where, record in json_lines(path, on_blank=blank, lines=part):
+    part = shard.part(path)
+    position = part.records_ahead
+    for number, where, record in json_lines(path, on_blank=blank, lines=part.lines):
         if not isinstance(record, dict):
             kind = _JSON_TYPES.get(type(record), "another value")
             raise InputError(f"{where}: not a JSON object but {kind}")
@@ -157,7 +157,7 @@ def _read_delimited(path: Path, delimiter: str, text_column: str, patient_key: s
     rows = read_delimited_rows(path, delimiter)
     header = next(rows).cells
     _check_header(path, header, text_column, patient_key)
-    mine = shard.line_numbers(path) if shard.count > 1 else None
+    mine = shard.part(path, to_end=True).line_numbers() if shard.count > 1 else None
     position = 0
     for row in rows:
         if mine is not None and row.line not in mine:

@@ -373,7 +373,8 @@ def numbered_records(settings: DeidConfig, plan: Plan, skips: SkipReport) -> Ite
     if first is None:
         logger.warning("shard %d of %d holds no notes; its outputs are empty", plan.shard.index,
                        plan.shard.count)
-    return ((record.position, record) for record in itertools.chain([first] if first else [], records))
+    return ((record.position, record) for record in itertools.chain([first] if first is not None else [],
+                                                                    records))
 
 
 def deidentify(settings: DeidConfig) -> dict[str, Any]:
