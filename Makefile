@@ -95,7 +95,10 @@ bench: setup
 	$(BIN)/python bench/prep.py
 	$(BIN)/python bench/pretrain_step.py
 	$(BIN)/python bench/convert_memory.py
+	$(BIN)/python bench/int8_runtimes.py
 	$(BIN)/python bench/ner_infer.py
+	$(BIN)/python bench/int8_agreement.py
+	$(BIN)/python bench/deid_throughput.py
 	$(BIN)/python bench/deid_privacy.py
 	$(BIN)/python bench/deid_memory.py
 	$(BIN)/python bench/deid_detectors.py

@@ -1,6 +1,7 @@
 """NER inference throughput: `finetune.predict`'s path vs HF `pipeline("token-classification")`.
 
-    python bench/ner_infer.py [--notes 200] [--batch-size 16] [--stride 32]
+    python bench/ner_infer.py [--notes 200] [--batch-size 16] [--stride 32] [--precisions fp32,int8]
+    python bench/ner_infer.py --device cuda --precisions fp32,bf16 --no-pipeline   # on a GPU
 
 Both run in this process, one after the other, on the same model and the same synthetic notes
 (many longer than 512 subwords): a 12-layer / 768-wide MegatronBert (BERT-base size) with random
@@ -12,10 +13,13 @@ B-LOCATION, everything else O. Windows, batching and decoding then decide alone 
 paths find the same entities.
 
 Baseline: `pipeline("token-classification", aggregation_strategy="simple", stride=128)` (HF's way to
-handle notes longer than 512 subwords: chunks overlapping by 128, one chunk per forward). Ours:
-`finetune.inference.predictor.Predictor` (windows overlapping by `--stride`, sorted by length, batched,
-`inference_mode`). Prints tokens/s of each (tokens = the notes' subwords, counted once), the ratio,
-and the share of entities found by both (same start, end, type).
+handle notes longer than 512 subwords: chunks overlapping by 128, one chunk per forward), fp32 on
+the CPU. Ours: `finetune.inference.predictor.Predictor` (windows overlapping by `--stride`, sorted by
+length, batched, `inference_mode`) at each of `--precisions` on `--device`; `int8` is the ONNX
+Runtime graph `precision=int8` uses (built from the model saved under bench_out/ner_infer/model and
+cached: its build time is printed apart and is not in the timing). Prints tokens/s of each (tokens
+= the notes' subwords, counted once), the ratio to the pipeline, the share of the pipeline's
+entities each finds (same start, end, type), and on a GPU the peak memory.
 """
 
 from __future__ import annotations
@@ -32,8 +36,8 @@ import torch
 from transformers import AutoTokenizer, MegatronBertConfig, MegatronBertForTokenClassification, pipeline
 
 from finetune.corpora.document import Document
-from finetune.inference.predictor import Predictor
-from finetune.models.ner import NerInfo, NerModel
+from finetune.inference.predictor import PredictionStats, Predictor
+from finetune.models.ner import NerInfo, load_ner_model, save_ner_model
 from finetune.tagging.labels import label_vocabulary
 from synthetic.corpora.notes import generate_notes, write_notes_jsonl
 from tokenizer.build import build_vocabulary
@@ -108,15 +112,20 @@ def pipeline_entities(model, tokenizer, texts: list[str]) -> tuple[list[set], fl
     return [{(e["start"], e["end"], e["entity_group"]) for e in found} for found in outputs], seconds
 
 
-def our_entities(model, tokenizer, labels, texts: list[str], batch_size: int,
-                 stride: int) -> tuple[list[set], float]:
-    info = NerInfo(labels=labels, max_seq_length=512, stride=stride)
-    predictor = Predictor(NerModel(model, tokenizer, info), batch_size=batch_size, device="cpu")
+def our_entities(model_dir: Path, texts: list[str], batch_size: int, stride: int, precision: str,
+                 device: str) -> tuple[list[set], float, Predictor]:
+    predictor = Predictor(load_ner_model(model_dir), batch_size=batch_size, device=device, stride=stride,
+                          precision=precision, int8_cache=OUT / "int8_cache")
+    if predictor.int8 is not None:
+        graph = predictor.int8.graph
+        print(f"int8 graph: {f'built in {graph.seconds:.1f} s' if graph.built else 'cached'}", flush=True)
     documents = [Document(id=str(i), text=text) for i, text in enumerate(texts)]
+    predictor.predict_chunk(documents[:2])  # warm-up (and a GPU's kernels) outside the timing
+    predictor.stats = PredictionStats()
     started = time.perf_counter()
     predictions = list(predictor.predict(documents, chunk_documents=64))
     seconds = time.perf_counter() - started
-    return [{(e.start, e.end, e.type) for e in d.entities} for d in predictions], seconds
+    return [{(e.start, e.end, e.type) for e in d.entities} for d in predictions], seconds, predictor
 
 
 def main() -> None:
@@ -124,6 +133,9 @@ def main() -> None:
     parser.add_argument("--notes", type=int, default=200)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--stride", type=int, default=32, help="our window overlap in subwords")
+    parser.add_argument("--precisions", default="fp32,int8", help="ours, comma-separated")
+    parser.add_argument("--device", default="cpu", help="ours: cpu, cuda or cuda:N (the pipeline: the CPU)")
+    parser.add_argument("--no-pipeline", action="store_true", help="leave out the HF pipeline baseline")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     corpus = OUT / "vocab_notes.jsonl"
@@ -136,28 +148,45 @@ def main() -> None:
     lengths = np.array([len(ids) for ids in encoded])
     labels = label_vocabulary(TYPES, "BIO")
     model = bench_model(tokenizer, labels, entity_tokens(tokenizer, texts))
+    model_dir = OUT / f"model_{args.notes}"  # the typed tokens depend on the notes
+    if not (model_dir / "config.json").is_file():  # kept: its int8 graph stays cached across runs
+        save_ner_model(model, tokenizer, NerInfo(labels=labels, max_seq_length=512), model_dir)
     tokens = int(lengths.sum())
     print(f"{len(texts)} notes, {tokens} subwords (median {int(np.median(lengths))}, max {lengths.max()}, "
           f"{int((lengths > 510).sum())} longer than 510); torch threads {torch.get_num_threads()}",
           flush=True)
-    with torch.inference_mode():
-        model(torch.ones(1, 16, dtype=torch.long))  # warm-up outside both timings
-    ours, our_seconds = our_entities(model, tokenizer, labels, texts, args.batch_size, args.stride)
-    print(f"ours: {our_seconds:.1f} s, {tokens / our_seconds:.0f} tokens/s", flush=True)
-    baseline, pipe_seconds = pipeline_entities(model, tokenizer, texts)
-    print(f"HF pipeline (simple, stride=128): {pipe_seconds:.1f} s, {tokens / pipe_seconds:.0f} tokens/s",
-          flush=True)
-    both = sum(len(a & b) for a, b in zip(ours, baseline, strict=True))
-    total_ours, total_pipe = sum(map(len, ours)), sum(map(len, baseline))
-    result = {"notes": len(texts), "tokens": tokens, "ours_tokens_per_s": round(tokens / our_seconds, 1),
-              "pipeline_tokens_per_s": round(tokens / pipe_seconds, 1),
-              "speedup": round(pipe_seconds / our_seconds, 2), "entities_ours": total_ours,
-              "entities_pipeline": total_pipe, "identical": both,
-              "agreement_of_pipeline_entities": round(both / max(total_pipe, 1), 4),
-              "agreement_of_our_entities": round(both / max(total_ours, 1), 4),
-              "batch_size": args.batch_size, "stride": args.stride}
+    ours: dict[str, tuple[list[set], float, Predictor]] = {}
+    for precision in args.precisions.split(","):
+        ours[precision] = our_entities(model_dir, texts, args.batch_size, args.stride, precision, args.device)
+        print(f"ours {precision} on {args.device}: {ours[precision][1]:.1f} s, "
+              f"{tokens / ours[precision][1]:.0f} tokens/s", flush=True)
+    baseline, pipe_seconds = None, None
+    if not args.no_pipeline:
+        with torch.inference_mode():
+            model(torch.ones(1, 16, dtype=torch.long))  # warm-up outside the timing
+        baseline, pipe_seconds = pipeline_entities(model, tokenizer, texts)
+        print(f"HF pipeline (simple, stride=128): {pipe_seconds:.1f} s, {tokens / pipe_seconds:.0f} tokens/s",
+              flush=True)
+    reference = baseline if baseline is not None else ours[next(iter(ours))][0]
+    rows = {}
+    for precision, (found, seconds, predictor) in ours.items():
+        both = sum(len(a & b) for a, b in zip(found, reference, strict=True))
+        row = {"tokens_per_s": round(tokens / seconds, 1), "entities": sum(map(len, found)),
+               "identical": both,
+               "agreement_of_reference_entities": round(both / max(sum(map(len, reference)), 1), 4),
+               "agreement_of_these_entities": round(both / max(sum(map(len, found)), 1), 4)}
+        if pipe_seconds:
+            row["speedup_over_pipeline"] = round(pipe_seconds / seconds, 2)
+        if predictor.stats.gpu_peak_bytes:
+            row["gpu_peak_memory_gib"] = predictor.stats.as_dict()["gpu_peak_memory_gib"]
+        rows[precision] = row
+    result = {"notes": len(texts), "tokens": tokens, "device": args.device, "batch_size": args.batch_size,
+              "stride": args.stride,
+              "reference": "HF pipeline" if baseline is not None else args.precisions.split(",")[0],
+              "pipeline_tokens_per_s": round(tokens / pipe_seconds, 1) if pipe_seconds else None,
+              "pipeline_entities": sum(map(len, baseline)) if baseline is not None else None, "ours": rows}
     print(json.dumps(result, indent=2))
-    (OUT / "result.json").write_text(json.dumps(result, indent=2) + "\n")
+    (OUT / f"result_{args.device.replace(':', '')}.json").write_text(json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from __future__ import annotations
 import bisect
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from transformers import AutoModelForTokenClassification, AutoTokenizer
 from finetune.corpora.document import Document, Entity, write_jsonl
 from finetune.corpora.formats import read_corpus
 from finetune.evaluate import evaluate_documents
+from finetune.inference import int8 as int8_module
 from finetune.inference.predictor import Predictor
 from finetune.models.ner import NerInfo, NerModel, build_model, load_ner_model, ner_info_of, save_ner_model
 from finetune.predict import PredictConfig, predict
@@ -115,6 +117,79 @@ def test_predict_shards_are_contiguous_and_a_finished_shard_is_not_redone(
     with pytest.raises(InputError, match="another decoding; set overwrite=true"):
         predict(PredictConfig(**common, output=str(tmp_path / "part_{shard}.jsonl"), shard_index=0,
                               shard_count=2, decoding="argmax"))
+
+
+def entity_sets(documents: list[Document]) -> list[set[tuple]]:
+    return [{(e.start, e.end, e.type) for e in d.entities} for d in documents]
+
+
+def test_int8_finds_the_entities_fp32_finds_and_its_graph_is_built_once_per_model(
+        trained: tuple[Path, dict], corpus: Path, tmp_path: Path) -> None:
+    output, _ = trained
+    cache = tmp_path / "int8_cache"
+    test = read_corpus(corpus / "i2b2_2014" / "test", "i2b2_2014")
+    common = {"model": str(output / "model"), "format": "jsonl", "device": "cpu", "int8_cache": str(cache),
+              "input": str(corpus / "i2b2_2014" / "test.jsonl")}
+    summary = predict(PredictConfig(**common, output=str(tmp_path / "int8.jsonl"), precision="int8"))
+    int8 = entity_sets(read_corpus(tmp_path / "int8.jsonl", "jsonl"))
+    fp32 = entity_sets(read_corpus(output / "test_predictions", "i2b2_2014"))
+    same = sum(len(a & b) for a, b in zip(fp32, int8, strict=True))
+    f1 = {name: evaluate_documents(test, read_corpus(path, fmt), "i2b2_2014")["strict"]["micro"]["f1"]
+          for name, path, fmt in (("fp32", output / "test_predictions", "i2b2_2014"),
+                                  ("int8", tmp_path / "int8.jsonl", "jsonl"))}
+    print(f"int8 vs fp32: {same} of {sum(map(len, fp32))} fp32 entities identical, "
+          f"{sum(map(len, int8))} int8 entities; strict F1 {f1['fp32']:.4f} -> {f1['int8']:.4f}")
+    assert summary["documents"] == len(test)
+    assert same >= 0.99 * sum(map(len, fp32)) and same >= 0.99 * sum(map(len, int8))
+    assert abs(f1["int8"] - f1["fp32"]) <= 0.005
+    graphs = list(cache.glob("*/model.int8.onnx"))
+    assert len(graphs) == 1 and json.loads((graphs[0].parent / "int8.json").read_text())["recipe"]
+    built = graphs[0].stat().st_mtime_ns
+
+    # Another run with the same model finds the graph; it is not rebuilt.
+    again = Predictor(load_ner_model(output / "model"), device="cpu", precision="int8", int8_cache=cache)
+    assert again.int8 is not None and not again.int8.graph.built and again.model is None
+    assert graphs[0].stat().st_mtime_ns == built and list(cache.glob("*/model.int8.onnx")) == graphs
+
+    # A changed model is a new key: its own graph (which follows the change), the old one left alone.
+    ner = load_ner_model(output / "model")
+    with torch.no_grad():
+        ner.model.classifier.bias[0] = 50.0  # O everywhere
+    save_ner_model(ner.model, ner.tokenizer, ner.info, tmp_path / "changed")
+    changed = Predictor(load_ner_model(tmp_path / "changed"), device="cpu", precision="int8",
+                        int8_cache=cache)
+    assert changed.int8 is not None and changed.int8.graph.built
+    assert len(list(cache.glob("*/model.int8.onnx"))) == 2
+    assert not any(d.entities for d in changed.predict(test[:3]))
+
+
+def test_a_failed_int8_build_leaves_no_graph_and_int8_settings_are_checked_first(
+        trained: tuple[Path, dict], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    output, _ = trained
+    cache = tmp_path / "cache"
+    real_build = int8_module._build
+
+    def killed(model, path: Path) -> None:
+        real_build(model, path)  # the graph is written whole, then the job is "killed"
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(int8_module, "_build", killed)
+    with pytest.raises(KeyboardInterrupt):
+        int8_module.int8_graph(output / "model", load_ner_model(output / "model").model, cache)
+    assert not list(cache.rglob("*.onnx"))  # nothing a later run could take for a finished graph
+    monkeypatch.setattr(int8_module, "_build", real_build)
+    graph = int8_module.int8_graph(output / "model", load_ner_model(output / "model").model, cache)
+    assert graph.built and graph.path.is_file()
+
+    ner = load_ner_model(output / "model")
+    with pytest.raises(InputError, match="precision=int8 needs a model loaded from its directory"):
+        Predictor(NerModel(ner.model, ner.tokenizer, ner.info), device="cpu", precision="int8")
+    common = {"model": str(output / "model"), "format": "jsonl", "input": str(tmp_path / "missing.jsonl"),
+              "output": str(tmp_path / "out.jsonl")}
+    for bad, message in (({"precision": "int4"}, "precision='int4': expected one of fp32, bf16, fp16, int8"),
+                         ({"precision": "int8", "device": "cuda"}, "device=cuda")):
+        with pytest.raises(InputError, match=re.escape(message)):
+            predict(PredictConfig(**common, **bad))
 
 
 def long_document(documents: list[Document], tokenizer, tokens: int) -> tuple[Document, list[int]]:

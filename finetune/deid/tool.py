@@ -39,13 +39,13 @@ from finetune.inference.runner import (
     InferenceRunConfig,
     RunMarker,
     check_inference_settings,
-    files_fingerprint,
     inputs_fingerprints,
     load_predictor,
     run_settings,
     shard_of,
 )
 from gatortron_common.atomic import atomic_open, remove_stale_partials, restrict_outputs_to
+from gatortron_common.fingerprint import files_fingerprint
 from gatortron_common.logging import InputError, SkipReport, get_logger
 from gatortron_common.outputs import check_output_path, refuse_output_that_is_input
 from gatortron_common.settings import register_schema
@@ -396,7 +396,7 @@ def deidentify(settings: DeidConfig) -> dict[str, Any]:
     else:
         logger.info("model=null: the rules and word lists alone look for PHI")
     started = time.perf_counter()
-    notes, categories, sources = 0, Counter(), Counter()
+    notes, characters, categories, sources = 0, 0, Counter(), Counter()
     left_out: list[str] = []
     found: dict[str, list[PhiSpan]] = {}  # by document id, for the audit
     patient_names: dict[str, dict[str, str]] = {}  # name words found in a patient's earlier notes
@@ -436,14 +436,18 @@ def deidentify(settings: DeidConfig) -> dict[str, Any]:
                 if writer is not None:
                     writer.write(record, *new_text)
                 notes += 1
+                characters += len(record.text)
     progress.update(max(0, progress.total - progress.n))  # the bar counted note text, not the whole file
     progress.close()
     seconds = time.perf_counter() - started
     summary = {"notes": notes, "notes_left_out": len(left_out), "left_out": left_out[:100],
                "spans": sum(categories.values()), "spans_per_category": dict(sorted(categories.items())),
                "spans_by_source": dict(sorted(sources.items())), "seconds": round(seconds, 2),
-               "notes_per_second": round(notes / seconds, 2) if seconds else 0.0,
+               "notes_per_second": round(notes / seconds, 2) if seconds else 0.0, "characters": characters,
+               "characters_per_second": round(characters / seconds) if seconds else 0,
                "output": str(plan.target) if plan.target else None, "span_file": str(plan.span_file)}
+    if predictor is not None:  # the model's share of the time (tokens/s; GPU peak memory)
+        summary["prediction"] = {"precision": settings.precision, **predictor.stats.as_dict()}
     summary["skipped_lines"] = skips.as_dict()
     skips.log_summary(logger)
     if plan.audit_file is not None:

@@ -22,6 +22,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,7 @@ from tqdm import tqdm
 
 from finetune.corpora.document import Document, Entity
 from finetune.corpora.formats import without_annotations
+from finetune.inference.int8 import Int8Encoder, int8_graph
 from finetune.models.ner import NerInfo, NerModel
 from finetune.tagging.decoding import EntityStream, LabelDecoder
 from finetune.tagging.labels import word_spans
@@ -48,7 +50,9 @@ from finetune.tagging.windows import (
 )
 from gatortron_common.logging import InputError
 
-PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16")
+PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16")  # training's, and inference's on torch
+# Inference adds int8: an ONNX Runtime graph with int8 weights, on CPUs (`finetune.inference.int8`).
+INFERENCE_PRECISIONS: tuple[str, ...] = (*PRECISIONS, "int8")
 CPU_BATCH_TOKENS = 512
 LONG_DOCUMENT_CHARS = 50_000  # longer notes are streamed
 CHUNK_CHARS = 200_000  # characters of shorter notes windowed and scored together
@@ -72,6 +76,7 @@ class PredictionStats:
     streamed: int = 0
     max_windows_held: int = 0
     max_tokens_held: int = 0
+    gpu_peak_bytes: int = 0
 
     @property
     def tokens_per_second(self) -> float:
@@ -83,7 +88,9 @@ class PredictionStats:
                 "entities_per_type": dict(sorted(self.entities.items())),
                 "seconds": round(self.seconds, 3), "tokens_per_second": round(self.tokens_per_second, 1),
                 "streamed": self.streamed, "max_windows_held": self.max_windows_held,
-                "max_tokens_held": self.max_tokens_held}
+                "max_tokens_held": self.max_tokens_held,
+                **({"gpu_peak_memory_gib": round(self.gpu_peak_bytes / 2**30, 2)}
+                   if self.gpu_peak_bytes else {})}
 
 
 def resolve_device(device: str) -> torch.device:
@@ -99,11 +106,13 @@ def resolve_device(device: str) -> torch.device:
 
 
 def check_precision(precision: str, device: torch.device) -> None:
-    """Raise `InputError` for a precision this device cannot run."""
-    if precision not in PRECISIONS:
-        raise InputError(f"precision={precision!r}: expected one of {', '.join(PRECISIONS)}")
+    """Raise `InputError` for an inference precision this device cannot run."""
+    if precision not in INFERENCE_PRECISIONS:
+        raise InputError(f"precision={precision!r}: expected one of {', '.join(INFERENCE_PRECISIONS)}")
     if precision == "fp16" and device.type != "cuda":
-        raise InputError("precision=fp16 needs a CUDA device; use fp32 or bf16 on a CPU")
+        raise InputError("precision=fp16 needs a CUDA device; use fp32, int8 or bf16 on a CPU")
+    if precision == "int8" and device.type != "cpu":
+        raise InputError(f"precision=int8 runs on CPUs (device={device}); use bf16 or fp16 on a GPU")
 
 
 def document_windows(documents: Sequence[TokenizedDocument], info: NerInfo) -> list[list[Window]]:
@@ -152,7 +161,10 @@ class Predictor:
     Args:
         ner: the loaded model, tokenizer and `NerInfo`.
         batch_size: the most windows per forward pass.
-        precision: `fp32`, `bf16` (autocast; CPUs without bf16 units run it slower) or `fp16` (CUDA).
+        precision: `fp32`, `bf16` (autocast; CPUs without bf16 units run it slower), `fp16` (CUDA)
+            or `int8` (CPU: the model's int8 ONNX Runtime graph, `finetune.inference.int8`; the model
+            must have been loaded from its directory).
+        int8_cache: where int8 graphs are kept (None: `finetune.inference.int8.default_cache()`).
         device: `auto`, `cpu`, `cuda` or `cuda:N`.
         stride: subwords shared by neighbouring windows; None keeps the model's.
         decoding: `viterbi` or `argmax`; None keeps the model's.
@@ -173,7 +185,8 @@ class Predictor:
     def __init__(self, ner: NerModel, batch_size: int = 16, precision: str = "fp32", device: str = "auto",
                  stride: int | None = None, decoding: str | None = None,
                  batch_tokens: int | None = None, long_document_chars: int | None = None,
-                 on_windows: Callable[[int, int], None] | None = None) -> None:
+                 on_windows: Callable[[int, int], None] | None = None,
+                 int8_cache: str | Path | None = None) -> None:
         if batch_size < 1:
             raise InputError(f"batch_size={batch_size} must be at least 1")
         if batch_tokens is not None and batch_tokens < 0:
@@ -187,7 +200,16 @@ class Predictor:
                                "decoding": decoding or info.decoding})
         plan_windows(0, self.info.max_seq_length - 2, self.info.stride)  # validates the stride
         self.decoder = LabelDecoder(self.info.labels, self.info.scheme, self.info.decoding)
-        self.model = ner.model.to(self.device).eval()
+        self.int8: Int8Encoder | None = None
+        self.model = ner.model.eval()
+        if precision == "int8":
+            if ner.source is None:
+                raise InputError("precision=int8 needs a model loaded from its directory (the int8 graph "
+                                 "is built from, and cached by, its files)")
+            self.int8 = Int8Encoder(int8_graph(ner.source, ner.model, int8_cache))
+            self.model = None  # the graph holds the weights now
+        else:
+            self.model = self.model.to(self.device)
         self.tokenizer = ner.tokenizer
         self.batch_size = batch_size
         self.batch_tokens = batch_tokens
@@ -200,7 +222,7 @@ class Predictor:
         self.stats = PredictionStats()
 
     def _autocast(self) -> contextlib.AbstractContextManager:
-        if self.precision == "fp32":
+        if self.precision in ("fp32", "int8"):
             return contextlib.nullcontext()
         dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
         return torch.autocast(self.device.type, dtype=dtype)
@@ -224,24 +246,58 @@ class Predictor:
         """Label log-probabilities `[len + 2, labels]` ([CLS] row first) of windows given as subword
         ids, batched by `batches`; in the order given."""
         results: list[np.ndarray | None] = [None] * len(windows)
-        cls_id, sep_id, pad_id = (self.tokenizer.cls_token_id, self.tokenizer.sep_token_id,
-                                  self.tokenizer.pad_token_id or 0)
+        scored: list[tuple[list[int], torch.Tensor]] = []
         with torch.inference_mode(), self._autocast():
             for batch in self.batches([len(tokens) for tokens in windows]):
-                width = len(windows[batch[0]]) + 2
-                ids = np.full((len(batch), width), pad_id, dtype=np.int64)
-                mask = np.zeros((len(batch), width), dtype=np.int64)
-                for row, index in enumerate(batch):
-                    tokens = windows[index]
-                    ids[row, 0], ids[row, len(tokens) + 1] = cls_id, sep_id
-                    ids[row, 1:len(tokens) + 1] = tokens
-                    mask[row, :len(tokens) + 2] = 1
-                logits = self.model(input_ids=torch.from_numpy(ids).to(self.device),
-                                    attention_mask=torch.from_numpy(mask).to(self.device)).logits
-                scores = torch.log_softmax(logits.float(), dim=-1).cpu().numpy()
+                ids, mask = self._padded([windows[index] for index in batch])
+                scored.append((batch, self._log_probabilities(ids, mask)))
+            # On a GPU the batches were queued without waiting; one wait here brings them all back.
+            for batch, scores in self._on_host(scored):
                 for row, index in enumerate(batch):
                     results[index] = scores[row, :len(windows[index]) + 2]
         return results  # type: ignore[return-value]
+
+    def _padded(self, windows: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """`[CLS] window [SEP]` rows padded to the first (longest) one: ids and attention mask."""
+        width = len(windows[0]) + 2
+        ids = np.full((len(windows), width), self.tokenizer.pad_token_id or 0, dtype=np.int64)
+        mask = np.zeros((len(windows), width), dtype=np.int64)
+        for row, tokens in enumerate(windows):
+            ids[row, 0], ids[row, len(tokens) + 1] = self.tokenizer.cls_token_id, self.tokenizer.sep_token_id
+            ids[row, 1:len(tokens) + 1] = tokens
+            mask[row, :len(tokens) + 2] = 1
+        return ids, mask
+
+    def _log_probabilities(self, ids: np.ndarray, mask: np.ndarray) -> torch.Tensor:
+        """fp32 label log-probabilities of one padded batch, left on the device."""
+        if self.int8 is not None:
+            logits = torch.from_numpy(self.int8.logits(ids, mask))
+        else:
+            logits = self.model(input_ids=self._to_device(ids), attention_mask=self._to_device(mask)).logits
+        return torch.log_softmax(logits.float(), dim=-1)
+
+    def _to_device(self, array: np.ndarray) -> torch.Tensor:
+        tensor = torch.from_numpy(array)
+        if self.device.type != "cuda":
+            return tensor
+        # From pinned memory the copy is queued behind the work before it: no wait on the host.
+        return tensor.pin_memory().to(self.device, non_blocking=True)
+
+    def _on_host(self, scored: list[tuple[list[int], torch.Tensor]]
+                 ) -> Iterator[tuple[list[int], np.ndarray]]:
+        """The batches' scores as NumPy arrays; on a GPU, copied out together after a single wait."""
+        if self.device.type != "cuda":
+            yield from ((batch, scores.numpy()) for batch, scores in scored)
+            return
+        copies = []
+        for batch, scores in scored:
+            host = torch.empty(scores.shape, dtype=scores.dtype, pin_memory=True)
+            host.copy_(scores, non_blocking=True)
+            copies.append((batch, host))
+        torch.cuda.current_stream(self.device).synchronize()
+        peak = torch.cuda.max_memory_allocated(self.device)
+        self.stats.gpu_peak_bytes = max(self.stats.gpu_peak_bytes, peak)
+        yield from ((batch, host.numpy()) for batch, host in copies)
 
     def window_scores(self, documents: Sequence[TokenizedDocument],
                       windows: Sequence[Sequence[Window]]) -> list[list[np.ndarray]]:

@@ -66,11 +66,13 @@ class NerInfo:
 
 @dataclass
 class NerModel:
-    """A loaded fine-tuned model with its tokenizer and `NerInfo`."""
+    """A loaded fine-tuned model with its tokenizer and `NerInfo`; `source`: the directory it was
+    loaded from (None for a model built in memory)."""
 
     model: Any
     tokenizer: Any
     info: NerInfo
+    source: Path | None = None
 
 
 def encoder_config(path: str | Path) -> PretrainedConfig:
@@ -162,7 +164,7 @@ def load_ner_model(path: str | Path) -> NerModel:
                          f"({type(error).__name__})") from None
     model = AutoModelForTokenClassification.from_pretrained(directory, local_files_only=True)
     model.eval()
-    return NerModel(model=model, tokenizer=tokenizer, info=info)
+    return NerModel(model=model, tokenizer=tokenizer, info=info, source=directory)
 
 
 def describe(info: NerInfo) -> str:
