@@ -107,6 +107,23 @@ def test_tag_mode_on_tsv_keeps_layout_and_every_untouched_byte(weak_model: Path,
     assert set(summary["spans_per_category"]) >= {"CONTACT", "ID", "DATE"}
 
 
+def test_int8_deid_writes_what_fp32_writes_and_reports_the_models_share(weak_model: Path, notes: list,
+                                                                          tmp_path: Path) -> None:
+    source = tmp_path / "notes.tsv"
+    write_tsv(source, notes)
+    runs = {precision: deidentify(DeidConfig(model=str(weak_model), input=str(source), device="cpu",
+                                             output=str(tmp_path / f"{precision}.tsv"), precision=precision,
+                                             int8_cache=str(tmp_path / "cache")))
+            for precision in ("fp32", "int8")}
+    assert (tmp_path / "int8.tsv").read_bytes() == (tmp_path / "fp32.tsv").read_bytes()
+    assert list(Path(tmp_path / "cache").glob("*/model.int8.onnx"))
+    for precision, summary in runs.items():
+        prediction = summary["prediction"]
+        assert prediction["precision"] == precision and prediction["documents"] == len(notes)
+        assert 0 < prediction["seconds"] <= summary["seconds"] and prediction["tokens_per_second"] > 0
+        assert summary["characters"] == sum(len(note.text) for note in notes)
+
+
 def test_rules_catch_what_the_weak_model_misses(weak_model: Path, notes: list, tmp_path: Path) -> None:
     source = tmp_path / "notes.tsv"
     write_tsv(source, notes)
