@@ -94,7 +94,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--notes", type=int, default=2000)
     parser.add_argument("--base-notes", type=int, default=200)
-    parser.add_argument("--base-epochs", type=int, default=3, help="if the base model is not built yet")
     parser.add_argument("--demo", type=Path, default=ROOT / "demo_out", help="a `make demo` output folder")
     parser.add_argument("--skip-base", action="store_true", help="leave out the BERT-base rows")
     args = parser.parse_args()
@@ -114,7 +113,7 @@ def main() -> None:
         for mode in ("tag", "surrogate"):
             plan.append((f"{tiny_name} {precision}, {mode}", notes, tiny, mode, precision))
     if not args.skip_base:
-        base = base_model(160, args.base_epochs)
+        base = base_model(160)
         for precision in ("fp32", "int8"):
             plan.append((f"base {precision}, tag", base_notes, base, "tag", precision))
     rows = []

@@ -1,6 +1,6 @@
 """Does `precision=int8` find the entities fp32 finds? Agreement and strict F1 on fine-tuned models.
 
-    python bench/int8_agreement.py [--demo demo_out] [--base-epochs 3] [--documents 160]
+    python bench/int8_agreement.py [--demo demo_out] [--base-epochs 5] [--base-lr 3e-4] [--documents 160]
 
 Two fine-tuned de-id models, each run on its synthetic i2b2 2014 test notes with fp32 and with
 int8 (`finetune.inference.predictor.Predictor`, the path `finetune.predict` and `finetune.deid` take):
@@ -80,9 +80,9 @@ def fine_tuned_model(root: Path, hidden: int, layers: int, documents: int, epoch
     return model
 
 
-def base_model(documents: int, epochs: int) -> Path:
-    """BERT-base size: 12 layers, 768 wide."""
-    return fine_tuned_model(OUT / "base", 768, 12, documents, epochs, lr=1e-4)
+def base_model(documents: int, epochs: int = 5, lr: float = 3e-4) -> Path:
+    """BERT-base size: 12 layers, 768 wide; one folder per recipe."""
+    return fine_tuned_model(OUT / f"base_{documents}d_{epochs}e_lr{lr:g}", 768, 12, documents, epochs, lr)
 
 
 def predictions(model: Path, precision: str,
@@ -134,7 +134,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--demo", type=Path, default=ROOT / "demo_out", help="a `make demo` output folder")
     parser.add_argument("--documents", type=int, default=160, help="synthetic notes for the base model")
-    parser.add_argument("--base-epochs", type=int, default=3)
+    parser.add_argument("--base-epochs", type=int, default=5)
+    parser.add_argument("--base-lr", type=float, default=3e-4)
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -142,8 +143,8 @@ def main() -> None:
         rows.append(compare("demo", args.demo / "deid" / "model", args.demo / TEST))
     else:
         print(f"demo: no {args.demo / 'deid' / 'model'} (run make demo first); row left out", flush=True)
-    base = base_model(args.documents, args.base_epochs)
-    rows.append(compare("base (12 x 768)", base, OUT / "base" / TEST))
+    base = base_model(args.documents, args.base_epochs, args.base_lr)
+    rows.append(compare("base (12 x 768)", base, base.parent.parent / TEST))
     print(f"\n{'model':<16} {'ents fp32':>9} {'ents int8':>9} {'same/fp32':>9} {'same/int8':>9} "
           f"{'F1 fp32':>7} {'F1 int8':>7} {'tok/s fp32':>10} {'tok/s int8':>10} {'build s':>7} "
           f"{'2nd load':>8} {'p kept':>6} {'p changed':>9}")

@@ -165,4 +165,4 @@ def test_finetune_shows_the_chain_a_sub_package_per_step_and_the_commands_on_top
     modules = sorted(path.name for path in package.glob("*.py"))
     assert modules == ["__init__.py", "__main__.py", "convert.py", "evaluate.py", "predict.py"]
     steps = sorted(path.name for path in package.iterdir() if (path / "__init__.py").is_file())
-    assert steps == ["corpora", "deid", "inference", "models", "scoring", "tagging", "training"]
+    assert steps == ["corpora", "deid", "inference", "models", "relations", "scoring", "tagging", "training"]

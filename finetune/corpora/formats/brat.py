@@ -96,7 +96,11 @@ def _read_pair(text_file: Path, ann_file: Path, report: FormatReport) -> Documen
                 entities.append(entity)
                 kinds.append("T")
         elif identifier.startswith("R"):
-            relations.append(_relation(line, named))
+            try:
+                relations.append(_relation(line, named))
+            except InputError as error:  # one bad line costs that relation, not the corpus
+                report.note(SKIP, str(error).removeprefix(f"{named}: "), named)
+                continue
             kinds.append("R")
         elif identifier.startswith(_OTHER_PREFIXES):
             others.append(line)

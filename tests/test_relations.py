@@ -1,0 +1,136 @@
+"""Relation extraction's foundations (issue 26, part 1): brat relations read and written, candidate
+pairs with entity markers, and the n2c2 2018 track 2 style scores checked by hand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from finetune.corpora.document import Document, Entity
+from finetune.corpora.formats import read_corpus, write_corpus
+from finetune.corpora.formats.report import FormatReport
+from finetune.relations.candidates import MARKERS, NONE, Sentences, candidate_pairs, coverage, marked_text
+from finetune.relations.scoring import score_relations
+from gatortron_common.logging import InputError
+from synthetic.annotated import generate_corpus
+
+TEXT = "Lasix 40 mg daily was given. He also takes Aspirin PO for pain."
+
+
+def entity(identifier: str, kind: str, start: int, end: int) -> Entity:
+    return Entity(start=start, end=end, type=kind, id=identifier)
+
+
+def relation(identifier: str, kind: str, first: str, second: str) -> dict:
+    return {"id": identifier, "type": kind, "args": {"Arg1": first, "Arg2": second}}
+
+
+def gold_document() -> Document:
+    entities = [entity("T1", "Drug", 0, 5), entity("T2", "Strength", 6, 11),
+                entity("T3", "Frequency", 12, 17), entity("T4", "Drug", 43, 50),
+                entity("T5", "Route", 51, 53), entity("T6", "Reason", 58, 62)]
+    relations = [relation("R1", "Strength-Drug", "T2", "T1"), relation("R2", "Frequency-Drug", "T3", "T1"),
+                 relation("R3", "Route-Drug", "T5", "T4")]
+    return Document(id="note", text=TEXT, entities=entities, relations=relations)
+
+
+def test_relation_scores_equal_a_hand_count() -> None:
+    gold = gold_document()
+    predicted = Document(id="note", text=TEXT, entities=[
+        entity("T1", "Drug", 0, 5), entity("T2", "Strength", 6, 11),
+        entity("T3", "Frequency", 13, 17),  # one character short: lenient only
+        entity("T4", "Drug", 43, 50), entity("T6", "Reason", 58, 62), entity("T9", "Dosage", 6, 8)],
+        relations=[relation("R1", "Strength-Drug", "T2", "T1"), relation("R2", "Frequency-Drug", "T3", "T1"),
+                   relation("R3", "Dosage-Drug", "T9", "T4"), relation("R4", "Reason-Drug", "T6", "T7")])
+    scores = score_relations([(gold, predicted)])
+    # strict: Strength-Drug TP; Frequency-Drug FP + FN; Route-Drug FN; Dosage-Drug FP -> 1 / 2 / 2.
+    strict = scores["strict"]
+    assert (strict["micro"]["tp"], strict["micro"]["fp"], strict["micro"]["fn"]) == (1, 2, 2)
+    assert strict["micro"]["precision"] == pytest.approx(1 / 3)
+    assert strict["micro"]["f1"] == pytest.approx(1 / 3)
+    assert strict["per_type"]["Frequency-Drug"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "tp": 0,
+                                                    "fp": 1, "fn": 1}
+    # macro over the four types present: precisions 1, 0, 0, 0 and recalls 1, 0, 0, 0.
+    assert strict["macro"]["types"] == 4
+    assert strict["macro"]["precision"] == pytest.approx(0.25)
+    assert strict["macro"]["recall"] == pytest.approx(0.25)
+    # lenient: the short Frequency argument overlaps -> 2 / 1 / 1.
+    lenient = scores["lenient"]["micro"]
+    assert (lenient["tp"], lenient["fp"], lenient["fn"]) == (2, 1, 1)
+    assert lenient["f1"] == pytest.approx(2 / 3)
+    assert scores["unresolved"] == {"gold": 0, "pred": 1}  # R4 names T7, which the prediction lacks
+
+
+def test_gold_relations_through_the_brat_writer_score_perfectly(tmp_path: Path) -> None:
+    documents = generate_corpus("n2c2_2018", seed=2, documents=12)
+    assert sum(len(document.relations) for document in documents) > 100
+    write_corpus(documents, tmp_path / "brat", "brat")
+    assert "\nR1\t" in (tmp_path / "brat" / f"{documents[0].id}.ann").read_text()
+    again = read_corpus(tmp_path / "brat", "brat")
+    scores = score_relations(zip(sorted(documents, key=lambda d: d.id), again, strict=True))
+    for view in ("strict", "lenient"):
+        assert scores[view]["micro"]["f1"] == 1.0 and scores[view]["macro"]["f1"] == 1.0
+        assert scores[view]["micro"]["fn"] == 0 and scores[view]["micro"]["fp"] == 0
+    assert scores["unresolved"] == {"gold": 0, "pred": 0}
+
+
+def test_a_malformed_relation_line_is_counted_and_skipped(tmp_path: Path) -> None:
+    folder = tmp_path / "brat"
+    folder.mkdir()
+    (folder / "a.txt").write_text(TEXT)
+    (folder / "a.ann").write_text("T1\tDrug 0 5\tLasix\nT2\tStrength 6 11\t40 mg\n"
+                                  "R1\tStrength-Drug Arg1:T2 Arg2:T1\nR2\tStrength-Drug Arg1T2\n")
+    report = FormatReport()
+    document, = read_corpus(folder, "brat", report=report)
+    assert [r["id"] for r in document.relations] == ["R1"]
+    assert report.count("skip") == 1
+    with pytest.raises(InputError, match="a.ann:4"):
+        read_corpus(folder, "brat", strict=True)
+
+
+def test_candidates_cover_gold_pairs_within_the_window_and_carry_their_labels() -> None:
+    document = gold_document()
+    pairs = candidate_pairs(document, max_sentence_distance=0)
+    found = {(c.attribute.id, c.head.id): c.label for c in pairs}
+    # Sentence 1 holds T1-T3, sentence 2 T4-T6: no pair crosses them at distance 0.
+    assert found == {("T2", "T1"): "Strength-Drug", ("T3", "T1"): "Frequency-Drug",
+                     ("T5", "T4"): "Route-Drug", ("T6", "T4"): NONE}
+    assert coverage(document, pairs) == (3, 3)
+    wider = candidate_pairs(document, max_sentence_distance=1)
+    assert len(wider) == 8 and ("T2", "T4") in {(c.attribute.id, c.head.id) for c in wider}
+    unlabelled = candidate_pairs(Document(id="x", text=TEXT, entities=document.entities))
+    assert all(c.label is None for c in unlabelled)
+
+
+def test_marked_text_holds_both_arguments_inside_their_markers_and_only_their_sentences() -> None:
+    document = gold_document()
+    sentences = Sentences(document.text)
+    route = next(c for c in candidate_pairs(document, 0) if c.attribute.id == "T5")
+    text = marked_text(document.text, route, sentences)
+    start_1, end_1, start_2, end_2 = MARKERS
+    assert f"{start_1} PO {end_1}" in text and f"{start_2} Aspirin {end_2}" in text
+    assert "Lasix" not in text
+    assert text.split() == "He also takes [E2] Aspirin [/E2] [E1] PO [/E1] for pain.".split()
+    across = next(c for c in candidate_pairs(document, 1) if (c.attribute.id, c.head.id) == ("T2", "T4"))
+    both = marked_text(document.text, across, sentences)
+    assert both.startswith("Lasix") and both.rstrip().endswith("pain.")
+
+
+def test_no_candidate_of_a_long_note_is_lost() -> None:
+    notes = generate_corpus("n2c2_2018", seed=4, documents=15)
+    separate = sum(len(candidate_pairs(note, 1)) for note in notes)
+    parts, entities, relations, offset = [], [], [], 0
+    for index, note in enumerate(notes):
+        rename = {e.id: f"T{index}_{e.id}" for e in note.entities}
+        entities += [Entity(start=e.start + offset, end=e.end + offset, type=e.type, id=rename[e.id])
+                     for e in note.entities]
+        relations += [relation(f"R{index}_{r['id']}", r["type"], rename[r["args"]["Arg1"]],
+                               rename[r["args"]["Arg2"]]) for r in note.relations]
+        parts.append(note.text + "\n\n")
+        offset += len(note.text) + 2
+    long_note = Document(id="long", text="".join(parts), entities=entities, relations=relations)
+    pairs = candidate_pairs(long_note, 1)
+    assert len(long_note.text) > 10_000 and coverage(long_note, pairs) == (len(relations), len(relations))
+    # Joined notes add pairs across the seams only: never fewer than the notes had apart.
+    assert len(pairs) >= separate
