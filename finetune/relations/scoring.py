@@ -14,13 +14,13 @@ in gold or prediction of each type's precision and recall, F1 from those two mea
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
 from finetune.corpora.document import Document, Entity
 from finetune.scoring.entities import Spans, overlap, spans_of
-from finetune.scoring.metrics import Counts, f1, total
+from finetune.scoring.metrics import Counts, exact_match_counts, f1, total
 
 Argument = tuple[str, Spans]  # entity type, spans
 Key = tuple[str, Argument, Argument]  # relation type, Arg1, Arg2
@@ -42,15 +42,7 @@ def relation_keys(document: Document) -> tuple[list[Key], int]:
 
 def strict_counts(gold: list[Key], pred: list[Key]) -> dict[str, Counts]:
     """Per relation type counts of exact one-to-one matches in one document."""
-    gold_keys, pred_keys = Counter(gold), Counter(pred)
-    counts: dict[str, Counts] = defaultdict(Counts)
-    for key in gold_keys.keys() | pred_keys.keys():
-        matched = min(gold_keys[key], pred_keys[key])
-        item = counts[key[0]]
-        item.tp += matched
-        item.fn += gold_keys[key] - matched
-        item.fp += pred_keys[key] - matched
-    return dict(counts)
+    return exact_match_counts(gold, pred)
 
 
 def _shared(first: Argument, second: Argument) -> int:

@@ -14,12 +14,12 @@ The `type` is the entity's label (`problem`, `Drug`, and for i2b2 2014 the subty
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from finetune.corpora.document import Document, Entity
-from finetune.scoring.metrics import Counts, summarize
+from finetune.scoring.metrics import Counts, exact_match_counts, summarize
 
 Spans = tuple[tuple[int, int], ...]
 
@@ -41,16 +41,8 @@ def length(spans: Spans) -> int:
 
 def strict_counts(gold: Sequence[Entity], pred: Sequence[Entity]) -> dict[str, Counts]:
     """Per-type counts of exact (spans + type) one-to-one matches in one document."""
-    gold_keys = Counter((entity.type, spans_of(entity)) for entity in gold)
-    pred_keys = Counter((entity.type, spans_of(entity)) for entity in pred)
-    counts: dict[str, Counts] = defaultdict(Counts)
-    for key in gold_keys.keys() | pred_keys.keys():
-        matched = min(gold_keys[key], pred_keys[key])
-        item = counts[key[0]]
-        item.tp += matched
-        item.fn += gold_keys[key] - matched
-        item.fp += pred_keys[key] - matched
-    return dict(counts)
+    return exact_match_counts(((entity.type, spans_of(entity)) for entity in gold),
+                              ((entity.type, spans_of(entity)) for entity in pred))
 
 
 def _greedy_matches(gold: list[Spans], pred: list[Spans]) -> int:

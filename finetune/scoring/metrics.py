@@ -13,6 +13,7 @@ all every macro value is None.
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -67,6 +68,20 @@ def total(counts: Iterable[Counts]) -> Counts:
     for item in counts:
         summed.add(item)
     return summed
+
+
+def exact_match_counts(gold: Iterable[tuple], pred: Iterable[tuple]) -> dict[str, Counts]:
+    """Per-type counts of one-to-one exact matches between hashable keys whose first item is the
+    type: two identical predictions of one gold key are one TP and one FP."""
+    gold_keys, pred_keys = Counter(gold), Counter(pred)
+    counts: dict[str, Counts] = defaultdict(Counts)
+    for key in gold_keys.keys() | pred_keys.keys():
+        matched = min(gold_keys[key], pred_keys[key])
+        item = counts[key[0]]
+        item.tp += matched
+        item.fn += gold_keys[key] - matched
+        item.fp += pred_keys[key] - matched
+    return dict(counts)
 
 
 def micro(per_document: Iterable[Counts]) -> dict[str, Any]:
