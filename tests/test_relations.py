@@ -3,15 +3,22 @@ pairs with entity markers, and the n2c2 2018 track 2 style scores checked by han
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+import torch
+from ner_models import make_corpora, make_encoder
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from finetune.corpora.document import Document, Entity
 from finetune.corpora.formats import read_corpus, write_corpus
 from finetune.corpora.formats.report import FormatReport
 from finetune.relations.candidates import MARKERS, NONE, Sentences, candidate_pairs, coverage, marked_text
+from finetune.relations.data import classify, examples_of, with_relations
+from finetune.relations.model import load_relation_model
 from finetune.relations.scoring import score_relations
+from finetune.relations.train import RelationTrainConfig, train_relations
 from gatortron_common.logging import InputError
 from synthetic.annotated import generate_corpus
 
@@ -109,9 +116,9 @@ def test_marked_text_holds_both_arguments_inside_their_markers_and_only_their_se
     route = next(c for c in candidate_pairs(document, 0) if c.attribute.id == "T5")
     text = marked_text(document.text, route, sentences)
     start_1, end_1, start_2, end_2 = MARKERS
-    assert f"{start_1} PO {end_1}" in text and f"{start_2} Aspirin {end_2}" in text
+    assert f"{start_1} Route PO {end_1}" in text and f"{start_2} Drug Aspirin {end_2}" in text
     assert "Lasix" not in text
-    assert text.split() == "He also takes [E2] Aspirin [/E2] [E1] PO [/E1] for pain.".split()
+    assert text.split() == "He also takes [E2] Drug Aspirin [/E2] [E1] Route PO [/E1] for pain.".split()
     across = next(c for c in candidate_pairs(document, 1) if (c.attribute.id, c.head.id) == ("T2", "T4"))
     both = marked_text(document.text, across, sentences)
     assert both.startswith("Lasix") and both.rstrip().endswith("pain.")
@@ -134,3 +141,64 @@ def test_no_candidate_of_a_long_note_is_lost() -> None:
     assert len(long_note.text) > 10_000 and coverage(long_note, pairs) == (len(relations), len(relations))
     # Joined notes add pairs across the seams only: never fewer than the notes had apart.
     assert len(pairs) >= separate
+
+
+@pytest.fixture(scope="module")
+def relation_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict]:
+    root = tmp_path_factory.mktemp("relations")
+    encoder = make_encoder(root, hidden=64)
+    data = make_corpora(root / "corpora", 48, ["n2c2_2018"]) / "n2c2_2018"
+    summary = train_relations(RelationTrainConfig(model=str(encoder), data_dir=str(data),
+                                                  output_dir=str(root / "run"), epochs=6, batch_size=16,
+                                                  lr=3e-3, max_seq_length=96, seed=3))
+    return root / "run", data, summary
+
+
+def nearest_drug(documents: list[Document]) -> list[Document]:
+    """A trivial baseline: every attribute linked to the nearest drug in its sentence."""
+    predicted = []
+    for document in documents:
+        relations = []
+        pairs = candidate_pairs(document, 0)
+        for pair in pairs:
+            others = [c for c in pairs if c.attribute is pair.attribute]
+            if pair is min(others, key=lambda c: abs(c.head.start - c.attribute.start)):
+                relations.append(relation(f"R{len(relations) + 1}", f"{pair.attribute.type}-{pair.head.type}",
+                                          pair.attribute.id, pair.head.id))
+        predicted.append(Document(id=document.id, text=document.text, entities=document.entities,
+                                  relations=relations))
+    return predicted
+
+
+def test_a_tiny_relation_model_beats_the_trivial_baselines(relation_run: tuple[Path, Path, dict]) -> None:
+    output, data, summary = relation_run
+    test = read_corpus(data / "test", "brat")
+    majority = score_relations([(d, Document(id=d.id, text=d.text, entities=d.entities)) for d in test])
+    nearest = score_relations(zip(test, nearest_drug(test), strict=True))
+    model_f1 = summary["test_strict_micro_f1"]
+    baselines = {name: scores["strict"]["micro"]["f1"] for name, scores in
+                 (("nearest drug", nearest), ("majority (NONE)", majority))}
+    print(f"relations, strict micro F1: model {model_f1:.3f}, "
+          + ", ".join(f"{name} {value:.3f}" for name, value in baselines.items()))
+    assert summary["test_gold_covered"][0] == summary["test_gold_covered"][1] > 50
+    assert model_f1 > baselines["majority (NONE)"] + 0.5
+    scores = json.loads((output / "test_scores.json").read_text())
+    assert scores["strict"]["micro"]["f1"] == model_f1 and scores["lenient"]["micro"]["f1"] >= model_f1
+
+
+def test_the_saved_relation_model_reloads_with_the_auto_classes_and_predicts_the_same(
+        relation_run: tuple[Path, Path, dict]) -> None:
+    output, data, summary = relation_run
+    test = read_corpus(data / "test", "brat")
+    reloaded = load_relation_model(output / "model")
+    assert reloaded.info.labels[0] == NONE
+    assert all(reloaded.tokenizer.tokenize(f"{marker} x")[0] == marker for marker in MARKERS)
+    examples = examples_of(test, reloaded)
+    predicted = with_relations(test, examples, classify(reloaded, examples))
+    assert score_relations(zip(test, predicted, strict=True))["strict"]["micro"]["f1"] == \
+        summary["test_strict_micro_f1"]
+    model = AutoModelForSequenceClassification.from_pretrained(output / "model").eval()
+    tokenizer = AutoTokenizer.from_pretrained(output / "model")
+    with torch.no_grad():
+        logits = model(**tokenizer("Lasix [E2] 40 mg [/E2]", return_tensors="pt")).logits
+    assert logits.shape[-1] == len(summary["labels"])
