@@ -26,7 +26,7 @@ from finetune.corpora.document import Document, Entity, write_jsonl
 from finetune.corpora.formats import read_corpus
 from finetune.evaluate import evaluate_documents
 from finetune.inference import int8 as int8_module
-from finetune.inference.predictor import Predictor
+from finetune.inference.predictor import Predictor, resolve_device
 from finetune.models.ner import NerInfo, NerModel, build_model, load_ner_model, ner_info_of, save_ner_model
 from finetune.predict import PredictConfig, predict
 from finetune.tagging.labels import label_vocabulary
@@ -181,6 +181,7 @@ def test_a_failed_int8_build_leaves_no_graph_and_int8_settings_are_checked_first
     graph = int8_module.int8_graph(output / "model", load_ner_model(output / "model").model, cache)
     assert graph.built and graph.path.is_file()
 
+    assert resolve_device("auto", "int8").type == "cpu"  # even on a GPU machine: int8 runs on CPUs
     ner = load_ner_model(output / "model")
     with pytest.raises(InputError, match="precision=int8 needs a model loaded from its directory"):
         Predictor(NerModel(ner.model, ner.tokenizer, ner.info), device="cpu", precision="int8")

@@ -93,8 +93,11 @@ class PredictionStats:
                    if self.gpu_peak_bytes else {})}
 
 
-def resolve_device(device: str) -> torch.device:
-    """`auto` -> CUDA when available, else CPU; `cpu` / `cuda` / `cuda:N` as given (checked)."""
+def resolve_device(device: str, precision: str = "fp32") -> torch.device:
+    """`auto` -> CUDA when available, else CPU (always the CPU for precision=int8, which runs there);
+    `cpu` / `cuda` / `cuda:N` as given (checked)."""
+    if device == "auto" and precision == "int8":
+        return torch.device("cpu")
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device.startswith("cuda") and not torch.cuda.is_available():
@@ -191,7 +194,7 @@ class Predictor:
             raise InputError(f"batch_size={batch_size} must be at least 1")
         if batch_tokens is not None and batch_tokens < 0:
             raise InputError(f"batch_tokens={batch_tokens} must be 0 (no limit) or positive")
-        self.device = resolve_device(device)
+        self.device = resolve_device(device, precision)
         if batch_tokens is None:
             batch_tokens = CPU_BATCH_TOKENS if self.device.type == "cpu" else 0
         check_precision(precision, self.device)

@@ -48,7 +48,7 @@ class InferenceRunConfig:
             is built once per model and cached, see `finetune.inference.int8`).
         int8_cache: the folder int8 graphs are cached in, keyed by the model's files (null:
             `$XDG_CACHE_HOME/gatortron/int8`, else `~/.cache/gatortron/int8`).
-        device: `auto`, `cpu`, `cuda` or `cuda:N`.
+        device: `auto` (a GPU when there is one; the CPU for precision=int8), `cpu`, `cuda` or `cuda:N`.
         chunk_documents: documents read and processed together.
         shard_index: this task's shard, the shard_index-th contiguous part of the input (None: the
             Slurm array task, else 0); `{shard}` in the outputs names each shard's own.
@@ -81,7 +81,7 @@ def check_inference_settings(settings: InferenceRunConfig) -> None:
             raise InputError(f"{name}={getattr(settings, name)}: must be at least 1")
     if settings.batch_tokens is not None and settings.batch_tokens < 0:
         raise InputError(f"batch_tokens={settings.batch_tokens}: must be 0 (no limit) or positive")
-    check_precision(settings.precision, resolve_device(settings.device))
+    check_precision(settings.precision, resolve_device(settings.device, settings.precision))
     if settings.precision == "int8":
         runtime_version()  # onnxruntime is there
 
