@@ -9,8 +9,7 @@ the chain, the commands at the top.
 - `inference` (`python -m finetune.predict`): the fast prediction path, and what every inference
   command shares (settings, contiguous shards, the finished-run marker).
 - `deid` (`python -m finetune.deid`): de-identification of notes as a tool (an inference command too).
-- `relations`: relation extraction (n2c2 2018 track 2): candidate pairs with entity markers and
-  the track's scores; its model, recipe and command are still to come.
+- `relations` (`python -m finetune.relations`, `.predict`): relation extraction (n2c2 2018 track 2).
 - `scoring` (`python -m finetune.evaluate`), beside them all: evaluation as the challenges scored.
 Synthetic annotated corpora to try all of this on: `python -m synthetic.annotated`.
 """

@@ -28,7 +28,8 @@ SLOW_MODULES = frozenset((
 # The longest modules, longest first: `make test` runs modules in parallel (pytest-xdist, a module per
 # worker at a time, so its fixtures are made once), and starting these first lets the workers end together.
 LONGEST_MODULES = ("test_pretrain", "test_demo", "test_slurm", "test_export", "test_finetune_train",
-                   "test_phi_in_errors", "test_pretrain_robustness", "test_finetune_outputs")
+                   "test_relations", "test_phi_in_errors", "test_pretrain_robustness",
+                   "test_finetune_outputs")
 
 
 def _module_name(item: pytest.Item) -> str:

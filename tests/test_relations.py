@@ -4,11 +4,13 @@ pairs with entity markers, and the n2c2 2018 track 2 style scores checked by han
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import torch
-from ner_models import make_corpora, make_encoder
+from ner_models import make_corpora, make_encoder, settings
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from finetune.corpora.document import Document, Entity
@@ -17,8 +19,10 @@ from finetune.corpora.formats.report import FormatReport
 from finetune.relations.candidates import MARKERS, NONE, Sentences, candidate_pairs, coverage, marked_text
 from finetune.relations.data import classify, examples_of, with_relations
 from finetune.relations.model import load_relation_model
+from finetune.relations.predict import RelationPredictConfig, predict_relations
 from finetune.relations.scoring import score_relations
 from finetune.relations.train import RelationTrainConfig, train_relations
+from finetune.training.train import finetune
 from gatortron_common.logging import InputError
 from synthetic.annotated import generate_corpus
 
@@ -202,3 +206,57 @@ def test_the_saved_relation_model_reloads_with_the_auto_classes_and_predicts_the
     with torch.no_grad():
         logits = model(**tokenizer("Lasix [E2] 40 mg [/E2]", return_tensors="pt")).logits
     assert logits.shape[-1] == len(summary["labels"])
+
+
+def test_predicted_relations_written_as_brat_score_as_the_run_did(relation_run: tuple[Path, Path, dict],
+                                                                   tmp_path: Path) -> None:
+    output, data, summary = relation_run
+    result = predict_relations(RelationPredictConfig(model=str(output / "model"), input=str(data / "test"),
+                                                     output=str(tmp_path / "pred"), device="cpu"))
+    test = read_corpus(data / "test", "brat")
+    written = read_corpus(tmp_path / "pred", "brat")
+    assert result["documents"] == len(test) and result["relations"] > 50
+    assert [d.entities for d in written] == [d.entities for d in test]  # the entities as given
+    scores = score_relations(zip(test, written, strict=True))
+    assert scores["strict"]["micro"]["f1"] == summary["test_strict_micro_f1"]
+    with pytest.raises(InputError, match="output="):  # never the input, nor over an existing output
+        predict_relations(RelationPredictConfig(model=str(output / "model"), input=str(data / "test"),
+                                                output=str(tmp_path / "pred"), device="cpu"))
+
+
+def test_end_to_end_relations_from_a_concept_extraction_models_entities(
+        relation_run: tuple[Path, Path, dict], tmp_path: Path) -> None:
+    output, data, summary = relation_run
+    ner = finetune(settings(output.parent / "encoder", data, tmp_path / "ner", recipe="n2c2_2018",
+                            fmt="brat", epochs=8))
+    result = predict_relations(RelationPredictConfig(model=str(output / "model"), input=str(data / "test"),
+                                                     output=str(tmp_path / "pred"), device="cpu",
+                                                     entities=str(tmp_path / "ner" / "model")))
+    test = read_corpus(data / "test", "brat")
+    scores = score_relations(zip(test, read_corpus(tmp_path / "pred", "brat"), strict=True))
+    end_to_end = scores["lenient"]["micro"]["f1"]
+    strict = scores["strict"]["micro"]["f1"]
+    print(f"end to end: concept F1 {ner['test']['strict_micro']['f1']:.3f}, relations lenient F1 "
+          f"{end_to_end:.3f}, strict {strict:.3f} (gold entities: {summary['test_strict_micro_f1']:.3f})")
+    assert result["entities_from"].endswith("model") and result["relations"] > 0
+    assert 0.2 < end_to_end and strict <= summary["test_strict_micro_f1"]
+
+
+def test_relation_settings_are_checked_before_any_work(relation_run: tuple[Path, Path, dict],
+                                                       tmp_path: Path) -> None:
+    output, data, _ = relation_run
+    encoder = output.parent / "encoder"
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "notes.txt").write_text("not ours")
+    for values, message in (({"epochs": 0}, "epochs=0"), ({"data_dir": str(tmp_path)}, "no train/ folder"),
+                            ({"output_dir": str(tmp_path / "busy")}, "output_dir"),
+                            ({"output_dir": str(data / "run")}, "output_dir")):
+        chosen = {"model": str(encoder), "data_dir": str(data), "output_dir": str(tmp_path / "new"), **values}
+        with pytest.raises(InputError, match=message):
+            train_relations(RelationTrainConfig(**chosen))
+    assert not (tmp_path / "new").exists()
+    command = [sys.executable, "-m", "finetune.relations", f"model={tmp_path / 'nothing'}",
+               f"data_dir={data}", f"output_dir={tmp_path / 'x'}"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert result.returncode == 2 and "model=" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

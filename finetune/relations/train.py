@@ -1,32 +1,42 @@
 """Train a relation classifier with the HF Trainer and score it on a test split.
 
-`train_relations` is the library entry point (its command and recipe YAML are still to come): it
-reads the brat splits, turns every candidate pair into an example, fine-tunes
+    python -m finetune.relations model=hf/gatortron-base data_dir=/data/n2c2_2018 output_dir=runs/re
+
+`train_relations` (what the command runs; settings: configs/finetune/relations.yaml) reads the brat
+splits, turns every candidate pair into an example, fine-tunes
 `AutoModelForSequenceClassification` (cross-entropy over the relation types and `NONE`), saves the
 model self-describing, predicts the test split's relations from its gold entities and scores them
-with `finetune.relations.scoring` (strict and lenient, per type, micro and macro).
+with `finetune.relations.scoring` (strict and lenient, per type, micro and macro) into
+`test_scores.json`; `summary.json` ends the run. `output_dir` is never, holds or lies inside the
+model or the corpus; an earlier run of this command there is replaced only with `overwrite=true`.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from transformers import DataCollatorWithPadding, Trainer, TrainingArguments, set_seed
 
 from finetune.corpora.formats import read_corpus
+from finetune.inference.predictor import resolve_device
+from finetune.models.ner import encoder_config
 from finetune.relations.candidates import ATTRIBUTE_TYPES, HEAD_TYPES, NONE
 from finetune.relations.data import ExampleDataset, classify, examples_of, with_relations
 from finetune.relations.model import RelationInfo, build_relation_model, save_relation_model
 from finetune.relations.scoring import score_relations
-from gatortron_common.atomic import atomic_write_text
+from gatortron_common.atomic import atomic_write_text, restrict_outputs_to
 from gatortron_common.logging import InputError, get_logger
+from gatortron_common.outputs import check_output_path
+from gatortron_common.settings import register_schema
 
 logger = get_logger("finetune.relations")
+RUN_MARKER = "relations_run.json"  # marks an output_dir as this command's own
 
 
 @dataclass
@@ -38,9 +48,16 @@ class RelationTrainConfig:
         data_dir: a folder with the brat splits `train/` and `test/`.
         output_dir: where `model/`, `test_scores.json` and `summary.json` go.
         max_sentence_distance: candidate pairs lie at most this many sentences apart.
-        max_seq_length: subwords per candidate.
-        epochs, batch_size, lr, weight_decay, warmup_ratio: the optimisation.
+        max_seq_length: subwords per candidate ([CLS] and [SEP] included; cut around the markers).
+        epochs: passes over the training candidates.
+        batch_size: candidates per step.
+        lr: peak learning rate (AdamW, linear decay).
+        weight_decay: AdamW's weight decay.
+        warmup_ratio: share of the steps spent warming up.
         seed: for the head's initialisation and the data order.
+        device: `auto`, `cpu` or `cuda`.
+        overwrite: replace an earlier run of this command in output_dir.
+        log_level: logging level.
     """
 
     model: str
@@ -54,6 +71,35 @@ class RelationTrainConfig:
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
     seed: int = 42
+    device: str = "auto"
+    overwrite: bool = False
+    log_level: str = "INFO"
+
+
+register_schema("finetune_relations_schema", RelationTrainConfig)
+
+
+def is_run_dir(path: Path) -> bool:
+    return path.is_dir() and (path / RUN_MARKER).is_file()
+
+
+def validate(settings: RelationTrainConfig) -> None:
+    """Every setting checked before any work (one InputError naming the first bad one)."""
+    for name, value, least in (("max_sentence_distance", settings.max_sentence_distance, 0),
+                               ("max_seq_length", settings.max_seq_length, 8), ("epochs", settings.epochs, 1),
+                               ("batch_size", settings.batch_size, 1)):
+        if value < least:
+            raise InputError(f"{name}={value}: must be at least {least}")
+    if not settings.lr > 0 or not 0 <= settings.warmup_ratio < 1:
+        raise InputError("lr must be positive and warmup_ratio in [0, 1)")
+    encoder_config(settings.model)
+    for split in ("train", "test"):
+        if not (Path(settings.data_dir) / split).is_dir():
+            raise InputError(f"data_dir={settings.data_dir}: no {split}/ folder of brat .txt/.ann files")
+    resolve_device(settings.device)
+    check_output_path(settings.output_dir, "output_dir", settings.overwrite, is_run_dir,
+                      inputs=[settings.model, settings.data_dir], what="relation extraction output",
+                      kind="directory", within_inputs=True)
 
 
 def relation_labels(documents: list) -> list[str]:
@@ -65,9 +111,13 @@ def relation_labels(documents: list) -> list[str]:
 def train_relations(settings: RelationTrainConfig) -> dict[str, Any]:
     """Train, save and score (see the module docstring); returns the summary."""
     started = time.perf_counter()
-    if settings.max_sentence_distance < 0 or settings.max_seq_length < 8:
-        raise InputError("max_sentence_distance must be 0 or more and max_seq_length at least 8")
+    validate(settings)
     data, output = Path(settings.data_dir), Path(settings.output_dir)
+    restrict_outputs_to([settings.model, settings.data_dir])
+    if output.exists():  # our own earlier run (validate refused anything else)
+        shutil.rmtree(output)
+    output.mkdir(parents=True)
+    atomic_write_text(output / RUN_MARKER, json.dumps({"settings": asdict(settings)}, indent=2) + "\n")
     train = read_corpus(data / "train", "brat")
     test = read_corpus(data / "test", "brat")
     labels = relation_labels(train)
@@ -83,8 +133,8 @@ def train_relations(settings: RelationTrainConfig) -> dict[str, Any]:
         output_dir=str(output / "checkpoints"), num_train_epochs=settings.epochs,
         per_device_train_batch_size=settings.batch_size, learning_rate=settings.lr,
         weight_decay=settings.weight_decay, warmup_steps=settings.warmup_ratio, save_strategy="no",
-        logging_steps=50, report_to="none", seed=settings.seed, data_seed=settings.seed, use_cpu=True,
-        disable_tqdm=True)
+        logging_steps=50, report_to="none", seed=settings.seed, data_seed=settings.seed,
+        use_cpu=resolve_device(settings.device).type == "cpu")
     trainer = Trainer(model=relation.model, args=arguments, train_dataset=ExampleDataset(train_examples),
                       data_collator=DataCollatorWithPadding(relation.tokenizer))
     trainer.train()
