@@ -295,6 +295,10 @@ def test_scripts_run_directly_in_a_pyxis_container_or_through_a_launcher() -> No
     assert "python3 -m finetune.predict model=m" in pyxis
     wrapped = dry_run("finetune.sbatch", "task=deid_2014", LAUNCHER="singularity exec --nv /images/gt.sif")
     assert wrapped.startswith("singularity exec --nv /images/gt.sif python3 -m finetune task=deid_2014")
+    relations = dry_run("relations.sbatch", "predict", "model=m", "entities=n")
+    assert relations.split()[1:] == ["-m", "finetune.relations.predict", "model=m", "entities=n"]
+    train = dry_run("relations.sbatch", "train", "model=m")
+    assert train.split()[1:] == ["-m", "finetune.relations", "model=m"]
     pretrain = dry_run("pretrain.sbatch", "model=tiny", CONTAINER_IMAGE="img", GATORTRON_PROCS_PER_NODE="4")
     assert "--container-image=img" in pretrain and "--nproc-per-node=4" in pretrain
     assert "--ntasks-per-node=1" in pretrain  # one torchrun per node, whatever the job's tasks per node
