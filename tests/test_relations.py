@@ -242,8 +242,8 @@ def test_end_to_end_relations_from_a_concept_extraction_models_entities(
     assert 0.2 < end_to_end and strict <= summary["test_strict_micro_f1"]
 
 
-def test_relation_settings_are_checked_before_any_work(relation_run: tuple[Path, Path, dict],
-                                                       tmp_path: Path) -> None:
+def test_relation_settings_are_checked_before_any_work(relation_run: tuple[Path, Path, dict], tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     output, data, _ = relation_run
     encoder = output.parent / "encoder"
     (tmp_path / "busy").mkdir()
@@ -254,6 +254,11 @@ def test_relation_settings_are_checked_before_any_work(relation_run: tuple[Path,
         chosen = {"model": str(encoder), "data_dir": str(data), "output_dir": str(tmp_path / "new"), **values}
         with pytest.raises(InputError, match=message):
             train_relations(RelationTrainConfig(**chosen))
+    with monkeypatch.context() as patch:  # under torchrun every rank would write the outputs
+        patch.setenv("WORLD_SIZE", "2")
+        with pytest.raises(InputError, match="one process"):
+            train_relations(RelationTrainConfig(model=str(encoder), data_dir=str(data),
+                                                output_dir=str(tmp_path / "new")))
     assert not (tmp_path / "new").exists()
     command = [sys.executable, "-m", "finetune.relations", f"model={tmp_path / 'nothing'}",
                f"data_dir={data}", f"output_dir={tmp_path / 'x'}"]

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from finetune.corpora.document import Document
 from finetune.relations.candidates import NONE, Candidate, Sentences, candidate_pairs, coverage, marked_text
@@ -80,14 +81,16 @@ class ExampleDataset(torch.utils.data.Dataset):
 
 
 def classify(relation: RelationModel, examples: Examples, batch_size: int = 32,
-             device: torch.device | None = None) -> list[str]:
-    """The predicted label of every example (length-sorted batches, `inference_mode`)."""
+             device: torch.device | None = None, progress: bool = False) -> list[str]:
+    """The predicted label of every example (length-sorted batches, `inference_mode`); `progress`
+    shows a bar in candidates."""
     model = relation.model.eval()
     device = device or next(model.parameters()).device
     order = sorted(range(len(examples.input_ids)), key=lambda i: -len(examples.input_ids[i]))
     predicted: list[int] = [0] * len(order)
     pad = relation.tokenizer.pad_token_id or 0
-    with torch.inference_mode():
+    bar = tqdm(total=len(order), desc="relations", unit=" candidates", disable=not progress, mininterval=2.0)
+    with torch.inference_mode(), bar:
         for start in range(0, len(order), batch_size):
             batch = order[start:start + batch_size]
             width = len(examples.input_ids[batch[0]])
@@ -101,6 +104,7 @@ def classify(relation: RelationModel, examples: Examples, batch_size: int = 32,
                            attention_mask=torch.from_numpy(mask).to(device)).logits
             for position, label in zip(batch, logits.argmax(-1).tolist(), strict=True):
                 predicted[position] = label
+            bar.update(len(batch))
     return [relation.info.labels[label] for label in predicted]
 
 

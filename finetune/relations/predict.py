@@ -90,7 +90,8 @@ def predict_relations(settings: RelationPredictConfig) -> dict[str, Any]:
         predictor = Predictor(load_ner_model(settings.entities), device=settings.device)
         documents = [with_entity_ids(document) for document in predictor.predict_chunk(documents)]
     examples = examples_of(documents, relation)
-    predicted = with_relations(documents, examples, classify(relation, examples, settings.batch_size, device))
+    predicted = with_relations(documents, examples, classify(relation, examples, settings.batch_size, device,
+                                                                progress=True))
     write_output(predicted, target, "brat", report=FormatReport())
     relations = sum(len(document.relations) for document in predicted)
     summary = {"documents": len(predicted), "entities": sum(len(d.entities) for d in predicted),

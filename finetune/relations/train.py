@@ -14,6 +14,7 @@ model or the corpus; an earlier run of this command there is replaced only with 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from collections import Counter
@@ -92,6 +93,8 @@ def validate(settings: RelationTrainConfig) -> None:
             raise InputError(f"{name}={value}: must be at least {least}")
     if not settings.lr > 0 or not 0 <= settings.warmup_ratio < 1:
         raise InputError("lr must be positive and warmup_ratio in [0, 1)")
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # every rank would write the outputs
+        raise InputError("python -m finetune.relations trains in one process; start it without torchrun")
     encoder_config(settings.model)
     for split in ("train", "test"):
         if not (Path(settings.data_dir) / split).is_dir():
