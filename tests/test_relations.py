@@ -260,6 +260,13 @@ def test_relation_settings_are_checked_before_any_work(relation_run: tuple[Path,
             train_relations(RelationTrainConfig(model=str(encoder), data_dir=str(data),
                                                 output_dir=str(tmp_path / "new")))
     assert not (tmp_path / "new").exists()
+    (tmp_path / "a_file").write_text("not a folder")  # replaced only with overwrite=true, and then whole
+    with pytest.raises(InputError, match="output_dir"):
+        train_relations(RelationTrainConfig(model=str(encoder), data_dir=str(data),
+                                            output_dir=str(tmp_path / "a_file"), epochs=1))
+    summary = train_relations(RelationTrainConfig(model=str(encoder), data_dir=str(data), epochs=1,
+                                                  output_dir=str(tmp_path / "a_file"), overwrite=True))
+    assert (tmp_path / "a_file" / "model" / "config.json").is_file() and summary["train_candidates"] > 0
     command = [sys.executable, "-m", "finetune.relations", f"model={tmp_path / 'nothing'}",
                f"data_dir={data}", f"output_dir={tmp_path / 'x'}"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)

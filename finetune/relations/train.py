@@ -117,8 +117,11 @@ def train_relations(settings: RelationTrainConfig) -> dict[str, Any]:
     validate(settings)
     data, output = Path(settings.data_dir), Path(settings.output_dir)
     restrict_outputs_to([settings.model, settings.data_dir])
-    if output.exists():  # our own earlier run (validate refused anything else)
+    # What validate let through: our own earlier run, an empty folder, or anything under overwrite=true.
+    if output.is_dir() and not output.is_symlink():
         shutil.rmtree(output)
+    elif output.exists() or output.is_symlink():
+        output.unlink()  # a file where the folder goes
     output.mkdir(parents=True)
     atomic_write_text(output / RUN_MARKER, json.dumps({"settings": asdict(settings)}, indent=2) + "\n")
     train = read_corpus(data / "train", "brat")
