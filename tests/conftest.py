@@ -22,14 +22,15 @@ SLOW_MODULES = frozenset((
     "test_pretrain_structure", "test_export", "test_finetune_train", "test_finetune_outputs",
     "test_finetune_windows", "test_finetune_robustness", "test_inference_memory", "test_phi_in_errors",
     "test_entry_points", "test_data_prep_parallel", "test_data_prep_robustness", "test_deid_tool",
-    "test_tokenizer_memory", "test_tokenizer_robustness", "test_settings"))
+    "test_tokenizer_memory", "test_tokenizer_robustness", "test_settings", "test_relations",
+    "test_sentence_pairs", "test_qa"))
 
 
 # The longest modules, longest first: `make test` runs modules in parallel (pytest-xdist, a module per
 # worker at a time, so its fixtures are made once), and starting these first lets the workers end together.
 LONGEST_MODULES = ("test_pretrain", "test_demo", "test_slurm", "test_export", "test_finetune_train",
-                   "test_relations", "test_phi_in_errors", "test_pretrain_robustness",
-                   "test_finetune_outputs")
+                   "test_qa", "test_relations", "test_sentence_pairs", "test_phi_in_errors",
+                   "test_pretrain_robustness", "test_finetune_outputs")
 
 
 def _module_name(item: pytest.Item) -> str:

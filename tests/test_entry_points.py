@@ -59,6 +59,14 @@ COMMANDS = [
      {"model": "hf", "data_dir": "n2c2_2018", "output_dir": "runs/re"}, []),
     ("finetune.relations.predict", "finetune.relations.predict", "finetune.relations.predict", "finetune",
      "relations_predict", {"model": "m", "input": "notes", "output": "pred"}, []),
+    ("finetune.pairs", "finetune.pairs.__main__", "finetune.pairs.train", "finetune", "pairs",
+     {"corpus": "sts", "model": "hf", "data_dir": "sts", "output_dir": "runs/sts"}, []),
+    ("finetune.pairs.predict", "finetune.pairs.predict", "finetune.pairs.predict", "finetune",
+     "pairs_predict", {"model": "m", "input": "pairs.txt", "output": "pred.txt"}, []),
+    ("finetune.qa", "finetune.qa.__main__", "finetune.qa.train", "finetune", "qa",
+     {"model": "hf", "data_dir": "emrqa", "output_dir": "runs/qa"}, []),
+    ("finetune.qa.predict", "finetune.qa.predict", "finetune.qa.predict", "finetune", "qa_predict",
+     {"model": "m", "input": "test.json", "output": "answers.json"}, []),
     ("synthetic.corpora", "synthetic.corpora.__main__", "synthetic.corpora.config", "synthetic", "corpora",
      {"output_dir": "corpora"}, []),
     ("synthetic.annotated", "synthetic.annotated.__main__", "synthetic.annotated.config", "synthetic",
@@ -169,4 +177,5 @@ def test_finetune_shows_the_chain_a_sub_package_per_step_and_the_commands_on_top
     modules = sorted(path.name for path in package.glob("*.py"))
     assert modules == ["__init__.py", "__main__.py", "convert.py", "evaluate.py", "predict.py"]
     steps = sorted(path.name for path in package.iterdir() if (path / "__init__.py").is_file())
-    assert steps == ["corpora", "deid", "inference", "models", "relations", "scoring", "tagging", "training"]
+    assert steps == ["corpora", "deid", "inference", "models", "pairs", "qa", "relations", "scoring",
+                     "tagging", "training"]

@@ -295,10 +295,13 @@ def test_scripts_run_directly_in_a_pyxis_container_or_through_a_launcher() -> No
     assert "python3 -m finetune.predict model=m" in pyxis
     wrapped = dry_run("finetune.sbatch", "task=deid_2014", LAUNCHER="singularity exec --nv /images/gt.sif")
     assert wrapped.startswith("singularity exec --nv /images/gt.sif python3 -m finetune task=deid_2014")
-    relations = dry_run("relations.sbatch", "predict", "model=m", "entities=n")
+    relations = dry_run("tasks.sbatch", "relations", "predict", "model=m", "entities=n")
     assert relations.split()[1:] == ["-m", "finetune.relations.predict", "model=m", "entities=n"]
-    train = dry_run("relations.sbatch", "train", "model=m")
-    assert train.split()[1:] == ["-m", "finetune.relations", "model=m"]
+    for task, extra in (("relations", []), ("pairs", ["corpus=sts"]), ("qa", [])):
+        train = dry_run("tasks.sbatch", task, "train", "model=m", *extra)
+        assert train.split()[1:] == ["-m", f"finetune.{task}", "model=m", *extra]
+    answer = dry_run("tasks.sbatch", "qa", "predict", "input=q.json")
+    assert answer.split()[1:3] == ["-m", "finetune.qa.predict"]
     pretrain = dry_run("pretrain.sbatch", "model=tiny", CONTAINER_IMAGE="img", GATORTRON_PROCS_PER_NODE="4")
     assert "--container-image=img" in pretrain and "--nproc-per-node=4" in pretrain
     assert "--ntasks-per-node=1" in pretrain  # one torchrun per node, whatever the job's tasks per node

@@ -10,13 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
-from tqdm import tqdm
 
 from finetune.corpora.document import Document
 from finetune.relations.candidates import NONE, Candidate, Sentences, candidate_pairs, coverage, marked_text
 from finetune.relations.model import RelationModel
+from finetune.training.task_runs import batched_outputs
 
 
 @dataclass
@@ -82,29 +81,13 @@ class ExampleDataset(torch.utils.data.Dataset):
 
 def classify(relation: RelationModel, examples: Examples, batch_size: int = 32,
              device: torch.device | None = None, progress: bool = False) -> list[str]:
-    """The predicted label of every example (length-sorted batches, `inference_mode`); `progress`
-    shows a bar in candidates."""
-    model = relation.model.eval()
-    device = device or next(model.parameters()).device
-    order = sorted(range(len(examples.input_ids)), key=lambda i: -len(examples.input_ids[i]))
-    predicted: list[int] = [0] * len(order)
-    pad = relation.tokenizer.pad_token_id or 0
-    bar = tqdm(total=len(order), desc="relations", unit=" candidates", disable=not progress, mininterval=2.0)
-    with torch.inference_mode(), bar:
-        for start in range(0, len(order), batch_size):
-            batch = order[start:start + batch_size]
-            width = len(examples.input_ids[batch[0]])
-            ids = np.full((len(batch), width), pad, dtype=np.int64)
-            mask = np.zeros((len(batch), width), dtype=np.int64)
-            for row, position in enumerate(batch):
-                tokens = examples.input_ids[position]
-                ids[row, :len(tokens)] = tokens
-                mask[row, :len(tokens)] = 1
-            logits = model(input_ids=torch.from_numpy(ids).to(device),
-                           attention_mask=torch.from_numpy(mask).to(device)).logits
-            for position, label in zip(batch, logits.argmax(-1).tolist(), strict=True):
-                predicted[position] = label
-            bar.update(len(batch))
+    """The predicted label of every example; `progress` shows a bar in candidates."""
+    predicted: list[int] = [0] * len(examples.input_ids)
+    features = [{"input_ids": ids} for ids in examples.input_ids]
+    for batch, outputs in batched_outputs(relation.model, relation.tokenizer, features, batch_size, device,
+                                          progress, unit="candidates"):
+        for position, label in zip(batch, outputs.logits.argmax(-1).tolist(), strict=True):
+            predicted[position] = label
     return [relation.info.labels[label] for label in predicted]
 
 

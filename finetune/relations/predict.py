@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import hydra
-from omegaconf import MISSING, DictConfig
+from omegaconf import DictConfig
 
 from finetune.corpora.document import Document
 from finetune.corpora.formats import FormatReport, read_corpus
@@ -28,6 +28,7 @@ from finetune.inference.predictor import Predictor, resolve_device
 from finetune.models.ner import load_ner_model
 from finetune.relations.data import classify, examples_of, with_relations
 from finetune.relations.model import load_relation_model
+from finetune.training.task_runs import TaskPredictConfig, check_at_least
 from gatortron_common.atomic import restrict_outputs_to
 from gatortron_common.cli import run_command, run_stage
 from gatortron_common.logging import InputError, get_logger
@@ -37,29 +38,17 @@ logger = get_logger("finetune.relations.predict")
 
 
 @dataclass
-class RelationPredictConfig:
-    """Settings of `python -m finetune.relations.predict`.
+class RelationPredictConfig(TaskPredictConfig):
+    """Settings of `python -m finetune.relations.predict`: `TaskPredictConfig`'s (`input` a folder of
+    brat `.txt` notes, with `.ann` files holding their entities unless `entities`; `output` the brat
+    folder written), and the entity source.
 
     Attributes:
-        model: a relation model directory (`<output_dir>/model` of `python -m finetune.relations`).
-        input: a folder of brat `.txt` notes (and `.ann` files with their entities, unless `entities`).
-        output: the brat folder written (notes, entities, predicted relations); never the input.
         entities: a fine-tuned concept-extraction model that finds the entities first (end to end);
             null takes them from the input's `.ann` files.
-        batch_size: candidates per forward pass.
-        device: `auto`, `cpu` or `cuda`.
-        overwrite: replace an existing output.
-        log_level: logging level.
     """
 
-    model: str = MISSING
-    input: str = MISSING
-    output: str = MISSING
     entities: str | None = None
-    batch_size: int = 32
-    device: str = "auto"
-    overwrite: bool = False
-    log_level: str = "INFO"
 
 
 register_schema("finetune_relations_predict_schema", RelationPredictConfig)
@@ -75,8 +64,7 @@ def with_entity_ids(document: Document) -> Document:
 def predict_relations(settings: RelationPredictConfig) -> dict[str, Any]:
     """Read, (find entities,) classify every candidate, write brat; returns the summary."""
     started = time.perf_counter()
-    if settings.batch_size < 1:
-        raise InputError(f"batch_size={settings.batch_size}: must be at least 1")
+    check_at_least((("batch_size", settings.batch_size, 1),))
     device = resolve_device(settings.device)
     source, target = Path(settings.input), Path(settings.output)
     if not source.is_dir():

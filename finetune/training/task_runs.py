@@ -1,0 +1,192 @@
+"""What the one-process task commands share (relations, sentence pairs, question answering): their
+common settings, the checks made before any work, the output folder they own, the HF `Trainer` run,
+and batched inference over encoded examples.
+
+Token classification (`finetune.training.train`) has its own, richer run (DDP, dev selection,
+resume); these commands fine-tune a head over whole examples in one process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import MISSING
+from tqdm import tqdm
+from transformers import DataCollatorWithPadding, Trainer, TrainingArguments, set_seed
+
+from finetune.inference.predictor import resolve_device
+from finetune.models.ner import encoder_config
+from gatortron_common.atomic import atomic_write_text, restrict_outputs_to
+from gatortron_common.logging import InputError
+from gatortron_common.outputs import check_output_path
+
+
+@dataclass
+class TaskRunConfig:
+    """Settings every one-process task command has.
+
+    Attributes:
+        model: a HF BERT-style encoder directory.
+        data_dir: the corpus folder (its layout: the command's docstring).
+        output_dir: where `model/`, `test_scores.json` and `summary.json` go.
+        max_seq_length: subwords per input ([CLS] and [SEP] included).
+        epochs: passes over the training examples.
+        batch_size: examples per step.
+        lr: peak learning rate (AdamW, linear decay).
+        weight_decay: AdamW's weight decay.
+        warmup_ratio: share of the steps spent warming up.
+        seed: for the head's initialisation and the data order.
+        device: `auto`, `cpu` or `cuda`.
+        overwrite: replace an earlier run of this command in output_dir.
+        log_level: logging level.
+    """
+
+    model: str
+    data_dir: str
+    output_dir: str
+    max_seq_length: int = 256
+    epochs: int = 3
+    batch_size: int = 16
+    lr: float = 5e-5
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    seed: int = 42
+    device: str = "auto"
+    overwrite: bool = False
+    log_level: str = "INFO"
+
+
+@dataclass
+class TaskPredictConfig:
+    """Settings every task's predict command has.
+
+    Attributes:
+        model: a model directory the task's training command saved (`<output_dir>/model`).
+        input: what to predict for (the task's input form; gold labels optional).
+        output: what is written; never the input.
+        batch_size: inputs per forward pass.
+        device: `auto`, `cpu` or `cuda`.
+        overwrite: replace an existing output.
+        log_level: logging level.
+    """
+
+    model: str = MISSING
+    input: str = MISSING
+    output: str = MISSING
+    batch_size: int = 32
+    device: str = "auto"
+    overwrite: bool = False
+    log_level: str = "INFO"
+
+
+def check_file_prediction(settings: TaskPredictConfig, what: str) -> torch.device:
+    """The checks of a predict command that reads one file and writes one file, before any work;
+    returns the device."""
+    check_at_least((("batch_size", settings.batch_size, 1),))
+    device = resolve_device(settings.device)
+    if not Path(settings.input).is_file():
+        raise InputError(f"input={settings.input}: not a file")
+    check_output_path(settings.output, "output", settings.overwrite, lambda _: False,
+                      inputs=[settings.input, settings.model], what=what, kind="file")
+    return device
+
+
+def check_at_least(values: Sequence[tuple[str, int, int]]) -> None:
+    """(name, value, least) triples: an `InputError` naming the first value below its least."""
+    for name, value, least in values:
+        if value < least:
+            raise InputError(f"{name}={value}: must be at least {least}")
+
+
+def find_split_file(data_dir: str | Path, split: str, suffix: str) -> Path | None:
+    """The one file of `data_dir` ending in `suffix` whose name holds `split` (`train`, `dev`,
+    `test`), a `.gs.` gold-score file aside; None when there is none.
+
+    Raises:
+        InputError: several files match.
+    """
+    found = sorted(path for path in Path(data_dir).iterdir()
+                   if path.is_file() and path.name.endswith(suffix) and split in path.name
+                   and ".gs." not in path.name)
+    if len(found) > 1:
+        raise InputError(f"data_dir={data_dir}: several {split} files ({', '.join(p.name for p in found)}); "
+                         "keep one")
+    return found[0] if found else None
+
+
+def check_task_run(settings: TaskRunConfig, command: str, marker: str, what: str) -> None:
+    """The shared settings checked before any work (one `InputError` naming the first bad one).
+
+    Args:
+        command: the command's module, for the torchrun refusal.
+        marker: the file that marks an output_dir as this command's own.
+        what: what the command writes, for the output refusal.
+    """
+    check_at_least((("max_seq_length", settings.max_seq_length, 8), ("epochs", settings.epochs, 1),
+                    ("batch_size", settings.batch_size, 1)))
+    if not settings.lr > 0 or not 0 <= settings.warmup_ratio < 1:
+        raise InputError("lr must be positive and warmup_ratio in [0, 1)")
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # every rank would write the outputs
+        raise InputError(f"python -m {command} trains in one process; start it without torchrun")
+    config = encoder_config(settings.model)
+    positions = getattr(config, "max_position_embeddings", None)
+    if positions is not None and settings.max_seq_length > positions:
+        raise InputError(f"max_seq_length={settings.max_seq_length}: the model has {positions} positions")
+    resolve_device(settings.device)
+    check_output_path(settings.output_dir, "output_dir", settings.overwrite,
+                      lambda path: path.is_dir() and (path / marker).is_file(),
+                      inputs=[settings.model, settings.data_dir], what=what, kind="directory",
+                      within_inputs=True)
+
+
+def start_output(settings: TaskRunConfig, marker: str) -> Path:
+    """Empty `output_dir` (what `check_task_run` let through: our own earlier run, an empty folder,
+    or anything under overwrite=true) and mark it as ours; the umask follows the inputs."""
+    output = Path(settings.output_dir)
+    restrict_outputs_to([settings.model, settings.data_dir])
+    if output.is_dir() and not output.is_symlink():
+        shutil.rmtree(output)
+    elif output.exists() or output.is_symlink():
+        output.unlink()  # a file where the folder goes
+    output.mkdir(parents=True)
+    atomic_write_text(output / marker, json.dumps({"settings": asdict(settings)}, indent=2) + "\n")
+    return output
+
+
+def fit(model: Any, tokenizer: Any, dataset: torch.utils.data.Dataset, settings: TaskRunConfig,
+        output: Path, collator: Callable | None = None) -> None:
+    """Fine-tune `model` on `dataset` with the HF Trainer (no checkpoints kept: the runs are short and
+    the model is saved once, at the end)."""
+    set_seed(settings.seed)
+    arguments = TrainingArguments(
+        output_dir=str(output / "checkpoints"), num_train_epochs=settings.epochs,
+        per_device_train_batch_size=settings.batch_size, learning_rate=settings.lr,
+        weight_decay=settings.weight_decay, warmup_steps=settings.warmup_ratio, save_strategy="no",
+        logging_steps=50, report_to="none", seed=settings.seed, data_seed=settings.seed,
+        use_cpu=resolve_device(settings.device).type == "cpu")
+    Trainer(model=model, args=arguments, train_dataset=dataset,
+            data_collator=collator or DataCollatorWithPadding(tokenizer)).train()
+
+
+def batched_outputs(model: Any, tokenizer: Any, features: Sequence[dict[str, list[int]]],
+                    batch_size: int = 32, device: torch.device | None = None, progress: bool = False,
+                    unit: str = "examples") -> Iterator[tuple[list[int], Any]]:
+    """(positions in `features`, model output) per batch: longest first so that a batch pads little,
+    under `inference_mode`; `progress` shows a bar."""
+    model.eval()
+    device = device or next(model.parameters()).device
+    order = sorted(range(len(features)), key=lambda i: -len(features[i]["input_ids"]))
+    bar = tqdm(total=len(order), desc=unit, unit=f" {unit}", disable=not progress, mininterval=2.0)
+    with torch.inference_mode(), bar:
+        for start in range(0, len(order), batch_size):
+            batch = order[start:start + batch_size]
+            padded = tokenizer.pad([features[position] for position in batch], return_tensors="pt")
+            yield batch, model(**{key: value.to(device) for key, value in padded.items()})
+            bar.update(len(batch))
