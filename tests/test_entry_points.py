@@ -60,7 +60,7 @@ COMMANDS = [
     ("finetune.relations.predict", "finetune.relations.predict", "finetune.relations.predict", "finetune",
      "relations_predict", {"model": "m", "input": "notes", "output": "pred"}, []),
     ("finetune.pairs", "finetune.pairs.__main__", "finetune.pairs.train", "finetune", "pairs",
-     {"corpus": "sts", "model": "hf", "data_dir": "sts", "output_dir": "runs/sts"}, []),
+     {"model": "hf", "data_dir": "sts", "output_dir": "runs/sts"}, ["task=sts"]),
     ("finetune.pairs.predict", "finetune.pairs.predict", "finetune.pairs.predict", "finetune",
      "pairs_predict", {"model": "m", "input": "pairs.txt", "output": "pred.txt"}, []),
     ("finetune.qa", "finetune.qa.__main__", "finetune.qa.train", "finetune", "qa",

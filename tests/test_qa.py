@@ -18,7 +18,7 @@ from finetune.qa.model import best_spans, load_qa_model, predict_answers
 from finetune.qa.predict import QaPredictConfig, predict_qa_file
 from finetune.qa.scoring import exact_match, normalize_answer, score_answers, token_f1
 from finetune.qa.squad import Answer, Question, read_predictions, read_squad, write_predictions, write_squad
-from finetune.qa.train import QaTrainConfig, train_qa
+from finetune.qa.train import QaRecipe, QaTrainConfig, train_qa
 from finetune.qa.windows import question_windows
 from gatortron_common.logging import InputError, SkipReport
 from synthetic.annotated.emrqa import generate_emrqa
@@ -59,6 +59,8 @@ def test_the_reader_repairs_moved_answers_and_counts_bad_entries_by_place(tmp_pa
     assert report.total == 6 and "a question id seen before" in counts["by_reason"]
     assert "data[0].paragraphs[0].qas[2]" in json.dumps(counts) and "data[1]" in json.dumps(counts)
     assert "Secret" not in json.dumps(counts)
+    (tmp_path / "bom.json").write_bytes(b"\xef\xbb\xbf" + json.dumps(raw).encode())  # a BOM is no JSON
+    assert [q.id for q in read_squad(tmp_path / "bom.json")] == ["q1", "q2", "q3"]
     (tmp_path / "broken.json").write_text("{\"data\": [")
     with pytest.raises(InputError, match="broken.json: not JSON"):
         read_squad(tmp_path / "broken.json")
@@ -120,9 +122,9 @@ def qa_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict]:
     data.mkdir()
     write_squad(data / "medication-train.json", generate_emrqa(0, 24))
     write_squad(data / "medication-test.json", generate_emrqa(1, 12))
+    recipe = QaRecipe(name="tiny", epochs=4, batch_size=16, lr=3e-3, max_seq_length=128, doc_stride=32)
     summary = train_qa(QaTrainConfig(model=str(encoder), data_dir=str(data), output_dir=str(root / "run"),
-                                     epochs=4, batch_size=16, lr=3e-3, max_seq_length=128, doc_stride=32,
-                                     seed=3, device="cpu"))
+                                     task=recipe, seed=3, device="cpu"))
     return root / "run", data, summary
 
 
@@ -182,8 +184,8 @@ def test_qa_settings_are_checked_before_any_work(qa_run: tuple, tmp_path: Path) 
     output, data, _ = qa_run
     base = {"model": str(output.parent / "encoder"), "data_dir": str(data),
             "output_dir": str(tmp_path / "new")}
-    for values, message in (({"doc_stride": 0}, "doc_stride=0"),
-                            ({"max_seq_length": 64}, "max_seq_length=64"),
+    for values, message in (({"task": QaRecipe(doc_stride=0)}, "task.doc_stride=0"),
+                            ({"task": QaRecipe(max_seq_length=64)}, "task.max_seq_length=64"),
                             ({"data_dir": str(tmp_path)}, "named for train"),
                             ({"output_dir": str(data / "run")}, "output_dir")):
         with pytest.raises(InputError, match=message):

@@ -21,7 +21,7 @@ from finetune.relations.data import classify, examples_of, with_relations
 from finetune.relations.model import load_relation_model
 from finetune.relations.predict import RelationPredictConfig, predict_relations
 from finetune.relations.scoring import score_relations
-from finetune.relations.train import RelationTrainConfig, train_relations
+from finetune.relations.train import RelationRecipe, RelationTrainConfig, train_relations
 from finetune.training.train import finetune
 from gatortron_common.logging import InputError
 from synthetic.annotated import generate_corpus
@@ -152,9 +152,9 @@ def relation_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, 
     root = tmp_path_factory.mktemp("relations")
     encoder = make_encoder(root, hidden=64)
     data = make_corpora(root / "corpora", 48, ["n2c2_2018"]) / "n2c2_2018"
+    recipe = RelationRecipe(name="tiny", epochs=6, batch_size=16, lr=3e-3, max_seq_length=96)
     summary = train_relations(RelationTrainConfig(model=str(encoder), data_dir=str(data),
-                                                  output_dir=str(root / "run"), epochs=6, batch_size=16,
-                                                  lr=3e-3, max_seq_length=96, seed=3))
+                                                  output_dir=str(root / "run"), task=recipe, seed=3))
     return root / "run", data, summary
 
 
@@ -248,7 +248,8 @@ def test_relation_settings_are_checked_before_any_work(relation_run: tuple[Path,
     encoder = output.parent / "encoder"
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy" / "notes.txt").write_text("not ours")
-    for values, message in (({"epochs": 0}, "epochs=0"), ({"data_dir": str(tmp_path)}, "no train/ folder"),
+    for values, message in (({"task": RelationRecipe(epochs=0)}, "task.epochs=0"),
+                            ({"data_dir": str(tmp_path)}, "no train/ folder"),
                             ({"output_dir": str(tmp_path / "busy")}, "output_dir"),
                             ({"output_dir": str(data / "run")}, "output_dir")):
         chosen = {"model": str(encoder), "data_dir": str(data), "output_dir": str(tmp_path / "new"), **values}
@@ -263,8 +264,9 @@ def test_relation_settings_are_checked_before_any_work(relation_run: tuple[Path,
     (tmp_path / "a_file").write_text("not a folder")  # replaced only with overwrite=true, and then whole
     with pytest.raises(InputError, match="output_dir"):
         train_relations(RelationTrainConfig(model=str(encoder), data_dir=str(data),
-                                            output_dir=str(tmp_path / "a_file"), epochs=1))
-    summary = train_relations(RelationTrainConfig(model=str(encoder), data_dir=str(data), epochs=1,
+                                            output_dir=str(tmp_path / "a_file")))
+    summary = train_relations(RelationTrainConfig(model=str(encoder), data_dir=str(data),
+                                                  task=RelationRecipe(epochs=1),
                                                   output_dir=str(tmp_path / "a_file"), overwrite=True))
     assert (tmp_path / "a_file" / "model" / "config.json").is_file() and summary["train_candidates"] > 0
     command = [sys.executable, "-m", "finetune.relations", f"model={tmp_path / 'nothing'}",

@@ -18,7 +18,7 @@ from finetune.pairs.model import encode_pairs, load_pair_model, predict_pairs
 from finetune.pairs.predict import PairPredictConfig, predict_pair_file
 from finetune.pairs.readers import find_split, read_mednli, read_pairs, read_predictions, read_sts
 from finetune.pairs.scoring import score_mednli, score_sts
-from finetune.pairs.train import PairTrainConfig, train_pairs
+from finetune.pairs.train import PairRecipe, PairTrainConfig, train_pairs
 from gatortron_common.logging import InputError, SkipReport
 from synthetic.annotated.sentence_pairs import (
     generate_mednli,
@@ -65,6 +65,12 @@ def test_readers_take_the_release_layouts_and_name_bad_lines_without_their_text(
                    "Secret Smith A\tSecret Smith B\tseven\nA\tB\t9\n\t\t2\n")
     report = SkipReport()
     assert [p.label for p in read_sts(bad, report=report)] == [3.5]
+    # A BOM, CRLF line ends and a form feed inside a sentence neither break a line nor shift the numbers.
+    odd = tmp_path / "odd.train.txt"
+    odd.write_bytes("\ufeffA\fB\tC\t1.5\r\nD\tE\t9\r\nF\tG\t2\r\n".encode())
+    odd_report = SkipReport()
+    assert [(p.sentence1, p.label) for p in read_sts(odd, report=odd_report)] == [("A\fB", 1.5), ("F", 2.0)]
+    assert odd_report.examples == {"the score is not a number from 0 to 5": [f"{odd}:2"]}
     assert report.total == 4 and "bad.train.txt:2" in json.dumps(report.as_dict())
     assert "Secret" not in json.dumps(report.as_dict())
     with pytest.raises(InputError, match="bad.train.txt:2"):
@@ -112,9 +118,9 @@ def pair_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path,
                                                     "test": generate_mednli(2, 210)})
     runs = {}
     for task, data, epochs in (("sts", sts, 8), ("mednli", mednli, 6)):
-        summary = train_pairs(PairTrainConfig(corpus=task, model=str(encoder), data_dir=str(data),
-                                              output_dir=str(root / "runs" / task), epochs=epochs,
-                                              batch_size=16, lr=2e-3, max_seq_length=64, seed=3,
+        recipe = PairRecipe(name=task, corpus=task, epochs=epochs, batch_size=16, lr=2e-3, max_seq_length=64)
+        summary = train_pairs(PairTrainConfig(model=str(encoder), data_dir=str(data),
+                                              output_dir=str(root / "runs" / task), task=recipe, seed=3,
                                               device="cpu"))
         runs[task] = (root / "runs" / task, data, summary)
     return runs
@@ -180,17 +186,20 @@ def test_the_saved_pair_model_reloads_with_the_auto_classes_and_predicts_the_sam
 def test_pair_settings_are_checked_before_any_work(pair_runs: dict, tmp_path: Path) -> None:
     output, data, _ = pair_runs["sts"]
     encoder = output.parents[1] / "encoder"
-    base = {"corpus": "sts", "model": str(encoder), "data_dir": str(data),
+    base = {"task": PairRecipe(corpus="sts"), "model": str(encoder), "data_dir": str(data),
             "output_dir": str(tmp_path / "new")}
-    for values, message in (({"corpus": "squad"}, "corpus='squad'"), ({"epochs": 0}, "epochs=0"),
+    for values, message in (({"task": PairRecipe(corpus="squad")}, "task.corpus='squad'"),
+                            ({"task": PairRecipe(corpus="sts", epochs=0)}, "task.epochs=0"),
                             ({"data_dir": str(tmp_path)}, "no train file"),
-                            ({"max_seq_length": 4096}, "max_seq_length=4096"),
+                            ({"task": PairRecipe(corpus="sts", max_seq_length=4096)},
+                             "task.max_seq_length=4096"),
                             ({"output_dir": str(data / "run")}, "output_dir")):
         with pytest.raises(InputError, match=message):
             train_pairs(PairTrainConfig(**{**base, **values}))
     assert not (tmp_path / "new").exists()
-    command = [sys.executable, "-m", "finetune.pairs", "corpus=sts", f"model={tmp_path / 'nothing'}",
+    # The recipe comes from configs/finetune/task/sts.yaml; its keys are overridden as task.<key>.
+    command = [sys.executable, "-m", "finetune.pairs", "task=sts", "task.epochs=0", f"model={encoder}",
                f"data_dir={data}", f"output_dir={tmp_path / 'x'}"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
-    assert result.returncode == 2 and "model=" in result.stderr
+    assert result.returncode == 2 and "task.epochs=0" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1

@@ -297,7 +297,7 @@ def test_scripts_run_directly_in_a_pyxis_container_or_through_a_launcher() -> No
     assert wrapped.startswith("singularity exec --nv /images/gt.sif python3 -m finetune task=deid_2014")
     relations = dry_run("tasks.sbatch", "relations", "predict", "model=m", "entities=n")
     assert relations.split()[1:] == ["-m", "finetune.relations.predict", "model=m", "entities=n"]
-    for task, extra in (("relations", []), ("pairs", ["corpus=sts"]), ("qa", [])):
+    for task, extra in (("relations", []), ("pairs", ["task=sts"]), ("qa", [])):
         train = dry_run("tasks.sbatch", task, "train", "model=m", *extra)
         assert train.split()[1:] == ["-m", f"finetune.{task}", "model=m", *extra]
     answer = dry_run("tasks.sbatch", "qa", "predict", "input=q.json")

@@ -58,11 +58,15 @@ def read_pairs(path: str | Path, task: str, report: SkipReport | None = None) ->
 
 def _lines(path: Path) -> list[str]:
     try:
-        return path.read_text(encoding="utf-8").splitlines()
+        text = path.read_bytes().decode("utf-8-sig")  # a BOM is no text; no newline translation
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     except UnicodeDecodeError as error:
         raise InputError(f"{path}: not UTF-8 text (byte {error.start})") from None
+    # Lines end at \n (\r\n too) only: str.splitlines would also break at a form feed or U+2028 inside
+    # a sentence and shift every line number after it.
+    lines = [line.removesuffix("\r") for line in text.split("\n")]
+    return lines[:-1] if lines and not lines[-1] else lines
 
 
 def gold_scores_file(path: Path) -> Path:

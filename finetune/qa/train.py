@@ -2,7 +2,8 @@
 
     python -m finetune.qa model=hf/gatortron-base data_dir=/data/emrqa/medication output_dir=runs/qa
 
-`train_qa` (what the command runs; settings: configs/finetune/qa.yaml) reads the SQuAD-style train
+`train_qa` (what the command runs; settings: configs/finetune/qa.yaml, the recipe
+configs/finetune/task/emrqa.yaml) reads the SQuAD-style train
 and test files of `data_dir` (the `.json` files whose names hold `train` and `test`; a `dev` one is
 scored too), cuts every note into overlapping windows (`finetune.qa.windows`), fine-tunes
 `AutoModelForQuestionAnswering` (cross-entropy over the answer's first and last subwords), saves the
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from finetune.qa.model import QaInfo, build_qa_model, predict_answers, save_qa_m
 from finetune.qa.scoring import score_answers
 from finetune.qa.squad import read_squad, write_predictions
 from finetune.training.task_runs import (
+    TaskRecipe,
     TaskRunConfig,
     check_at_least,
     check_task_run,
@@ -41,8 +43,9 @@ RUN_MARKER = "qa_run.json"  # marks an output_dir as this command's own
 
 
 @dataclass
-class QaTrainConfig(TaskRunConfig):
-    """Settings of one question-answering run (`TaskRunConfig`'s, and the windows and answers).
+class QaRecipe(TaskRecipe):
+    """A question-answering recipe (configs/finetune/task/emrqa.yaml): `TaskRecipe`'s keys, and the
+    windows and answers.
 
     Attributes:
         doc_stride: subwords shared by consecutive windows of one note.
@@ -58,17 +61,31 @@ class QaTrainConfig(TaskRunConfig):
     n_best: int = 20
 
 
+@dataclass
+class QaTrainConfig(TaskRunConfig):
+    """Settings of one question-answering run: `TaskRunConfig`'s, with a `QaRecipe`.
+
+    Attributes:
+        task: the recipe (`task=emrqa`, the default), any key overridable.
+    """
+
+    task: QaRecipe = field(default_factory=QaRecipe)
+
+
 register_schema("finetune_qa_schema", QaTrainConfig)
 
 
 def validate(settings: QaTrainConfig) -> dict[str, Path]:
     """Every setting checked before any work; returns the split files found."""
-    check_at_least((("doc_stride", settings.doc_stride, 1),
-                    ("max_query_length", settings.max_query_length, 1),
-                    ("max_answer_length", settings.max_answer_length, 1), ("n_best", settings.n_best, 1)))
-    if settings.max_query_length + settings.doc_stride + 3 >= settings.max_seq_length:
-        raise InputError(f"max_seq_length={settings.max_seq_length}: leaves no room for the note beside "
-                         f"max_query_length={settings.max_query_length} and doc_stride={settings.doc_stride}")
+    recipe = settings.task
+    check_at_least((("task.doc_stride", recipe.doc_stride, 1),
+                    ("task.max_query_length", recipe.max_query_length, 1),
+                    ("task.max_answer_length", recipe.max_answer_length, 1),
+                    ("task.n_best", recipe.n_best, 1)))
+    if recipe.max_query_length + recipe.doc_stride + 3 >= recipe.max_seq_length:
+        raise InputError(f"task.max_seq_length={recipe.max_seq_length}: leaves no room for the note beside "
+                         f"task.max_query_length={recipe.max_query_length} and "
+                         f"task.doc_stride={recipe.doc_stride}")
     if not Path(settings.data_dir).is_dir():
         raise InputError(f"data_dir={settings.data_dir}: not a folder")
     splits = {split: find_split_file(settings.data_dir, split, ".json") for split in ("train", "dev", "test")}
@@ -91,16 +108,17 @@ def train_qa(settings: QaTrainConfig) -> dict[str, Any]:
     if not trainable:
         raise InputError(f"{files['train']}: no question with a usable answer")
     set_seed(settings.seed)  # the new head's initialisation
-    qa = build_qa_model(settings.model, QaInfo(settings.max_seq_length, settings.doc_stride,
-                                               settings.max_query_length, settings.max_answer_length,
-                                               settings.n_best))
+    recipe = settings.task
+    info = QaInfo(recipe.max_seq_length, recipe.doc_stride, recipe.max_query_length, recipe.max_answer_length,
+                  recipe.n_best)
+    qa = build_qa_model(settings.model, info)
     windows = qa.windows(trainable, labelled=True)
     fit(qa.model, qa.tokenizer, windows.features, settings, output)
     save_qa_model(qa, output / "model")
     scores: dict[str, Any] = {}
     for split in ("dev", "test"):
         if split in data:
-            answers, read = predict_answers(qa, data[split], settings.batch_size)
+            answers, read = predict_answers(qa, data[split], recipe.batch_size)
             scores[split] = {**score_answers(data[split], answers), "windows": len(read.features)}
             if split == "test":
                 write_predictions(output / "test_predictions.json", answers)

@@ -1,8 +1,10 @@
 """Train a relation classifier with the HF Trainer and score it on a test split.
 
     python -m finetune.relations model=hf/gatortron-base data_dir=/data/n2c2_2018 output_dir=runs/re
+    python -m finetune.relations ... task.epochs=10 task.max_sentence_distance=2   # any recipe key
 
-`train_relations` (what the command runs; settings: configs/finetune/relations.yaml) reads the brat
+`train_relations` (what the command runs; settings: configs/finetune/relations.yaml, the recipe
+configs/finetune/task/n2c2_2018_relations.yaml) reads the brat
 splits, turns every candidate pair into an example, fine-tunes
 `AutoModelForSequenceClassification` (cross-entropy over the relation types and `NONE`), saves the
 model self-describing, predicts the test split's relations from its gold entities and scores them
@@ -16,7 +18,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +29,14 @@ from finetune.relations.candidates import ATTRIBUTE_TYPES, HEAD_TYPES, NONE
 from finetune.relations.data import ExampleDataset, classify, examples_of, with_relations
 from finetune.relations.model import RelationInfo, build_relation_model, save_relation_model
 from finetune.relations.scoring import score_relations
-from finetune.training.task_runs import TaskRunConfig, check_at_least, check_task_run, fit, start_output
+from finetune.training.task_runs import (
+    TaskRecipe,
+    TaskRunConfig,
+    check_at_least,
+    check_task_run,
+    fit,
+    start_output,
+)
 from gatortron_common.atomic import atomic_write_text
 from gatortron_common.logging import InputError, get_logger
 from gatortron_common.settings import register_schema
@@ -37,8 +46,9 @@ RUN_MARKER = "relations_run.json"  # marks an output_dir as this command's own
 
 
 @dataclass
-class RelationTrainConfig(TaskRunConfig):
-    """Settings of one relation-extraction run (`TaskRunConfig`'s, and the candidate window).
+class RelationRecipe(TaskRecipe):
+    """A relation-extraction recipe (configs/finetune/task/n2c2_2018_relations.yaml): `TaskRecipe`'s
+    keys, and the candidate window.
 
     Attributes:
         max_sentence_distance: candidate pairs lie at most this many sentences apart.
@@ -47,12 +57,23 @@ class RelationTrainConfig(TaskRunConfig):
     max_sentence_distance: int = 1
 
 
+@dataclass
+class RelationTrainConfig(TaskRunConfig):
+    """Settings of one relation-extraction run: `TaskRunConfig`'s, with a `RelationRecipe`.
+
+    Attributes:
+        task: the recipe (`task=n2c2_2018_relations`, the default), any key overridable.
+    """
+
+    task: RelationRecipe = field(default_factory=RelationRecipe)
+
+
 register_schema("finetune_relations_schema", RelationTrainConfig)
 
 
 def validate(settings: RelationTrainConfig) -> None:
     """Every setting checked before any work (one InputError naming the first bad one)."""
-    check_at_least((("max_sentence_distance", settings.max_sentence_distance, 0),))
+    check_at_least((("task.max_sentence_distance", settings.task.max_sentence_distance, 0),))
     for split in ("train", "test"):
         if not (Path(settings.data_dir) / split).is_dir():
             raise InputError(f"data_dir={settings.data_dir}: no {split}/ folder of brat .txt/.ann files")
@@ -77,8 +98,8 @@ def train_relations(settings: RelationTrainConfig) -> dict[str, Any]:
     if len(labels) < 2:
         raise InputError(f"data_dir={data}: the training split has no relations")
     set_seed(settings.seed)  # the new head's initialisation
-    info = RelationInfo(labels=labels, max_sentence_distance=settings.max_sentence_distance,
-                        max_seq_length=settings.max_seq_length, attribute_types=list(ATTRIBUTE_TYPES),
+    info = RelationInfo(labels=labels, max_sentence_distance=settings.task.max_sentence_distance,
+                        max_seq_length=settings.task.max_seq_length, attribute_types=list(ATTRIBUTE_TYPES),
                         head_types=list(HEAD_TYPES))
     relation = build_relation_model(settings.model, info)
     train_examples = examples_of(train, relation)

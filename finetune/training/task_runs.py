@@ -12,7 +12,7 @@ import json
 import os
 import shutil
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,19 +29,38 @@ from gatortron_common.outputs import check_output_path
 
 
 @dataclass
-class TaskRunConfig:
-    """Settings every one-process task command has.
+class TaskRecipe:
+    """A one-process task's recipe (configs/finetune/task/<name>.yaml, chosen with `task=<name>`; any
+    key overridable as `task.lr=1e-5`).
 
     Attributes:
-        model: a HF BERT-style encoder directory.
-        data_dir: the corpus folder (its layout: the command's docstring).
-        output_dir: where `model/`, `test_scores.json` and `summary.json` go.
+        name: the recipe's name.
         max_seq_length: subwords per input ([CLS] and [SEP] included).
         epochs: passes over the training examples.
         batch_size: examples per step.
         lr: peak learning rate (AdamW, linear decay).
         weight_decay: AdamW's weight decay.
         warmup_ratio: share of the steps spent warming up.
+    """
+
+    name: str = MISSING
+    max_seq_length: int = 256
+    epochs: int = 3
+    batch_size: int = 16
+    lr: float = 5e-5
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+
+
+@dataclass
+class TaskRunConfig:
+    """Settings every one-process task command has besides its recipe.
+
+    Attributes:
+        model: a HF BERT-style encoder directory.
+        data_dir: the corpus folder (its layout: the command's docstring).
+        output_dir: where `model/`, `test_scores.json` and `summary.json` go.
+        task: the recipe.
         seed: for the head's initialisation and the data order.
         device: `auto`, `cpu` or `cuda`.
         overwrite: replace an earlier run of this command in output_dir.
@@ -51,12 +70,7 @@ class TaskRunConfig:
     model: str
     data_dir: str
     output_dir: str
-    max_seq_length: int = 256
-    epochs: int = 3
-    batch_size: int = 16
-    lr: float = 5e-5
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.1
+    task: TaskRecipe = field(default_factory=TaskRecipe)
     seed: int = 42
     device: str = "auto"
     overwrite: bool = False
@@ -129,16 +143,17 @@ def check_task_run(settings: TaskRunConfig, command: str, marker: str, what: str
         marker: the file that marks an output_dir as this command's own.
         what: what the command writes, for the output refusal.
     """
-    check_at_least((("max_seq_length", settings.max_seq_length, 8), ("epochs", settings.epochs, 1),
-                    ("batch_size", settings.batch_size, 1)))
-    if not settings.lr > 0 or not 0 <= settings.warmup_ratio < 1:
-        raise InputError("lr must be positive and warmup_ratio in [0, 1)")
+    recipe = settings.task
+    check_at_least((("task.max_seq_length", recipe.max_seq_length, 8), ("task.epochs", recipe.epochs, 1),
+                    ("task.batch_size", recipe.batch_size, 1)))
+    if not recipe.lr > 0 or not 0 <= recipe.warmup_ratio < 1:
+        raise InputError("task.lr must be positive and task.warmup_ratio in [0, 1)")
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # every rank would write the outputs
         raise InputError(f"python -m {command} trains in one process; start it without torchrun")
     config = encoder_config(settings.model)
     positions = getattr(config, "max_position_embeddings", None)
-    if positions is not None and settings.max_seq_length > positions:
-        raise InputError(f"max_seq_length={settings.max_seq_length}: the model has {positions} positions")
+    if positions is not None and recipe.max_seq_length > positions:
+        raise InputError(f"task.max_seq_length={recipe.max_seq_length}: the model has {positions} positions")
     resolve_device(settings.device)
     check_output_path(settings.output_dir, "output_dir", settings.overwrite,
                       lambda path: path.is_dir() and (path / marker).is_file(),
@@ -166,9 +181,9 @@ def fit(model: Any, tokenizer: Any, dataset: torch.utils.data.Dataset, settings:
     the model is saved once, at the end)."""
     set_seed(settings.seed)
     arguments = TrainingArguments(
-        output_dir=str(output / "checkpoints"), num_train_epochs=settings.epochs,
-        per_device_train_batch_size=settings.batch_size, learning_rate=settings.lr,
-        weight_decay=settings.weight_decay, warmup_steps=settings.warmup_ratio, save_strategy="no",
+        output_dir=str(output / "checkpoints"), num_train_epochs=settings.task.epochs,
+        per_device_train_batch_size=settings.task.batch_size, learning_rate=settings.task.lr,
+        weight_decay=settings.task.weight_decay, warmup_steps=settings.task.warmup_ratio, save_strategy="no",
         logging_steps=50, report_to="none", seed=settings.seed, data_seed=settings.seed,
         use_cpu=resolve_device(settings.device).type == "cpu")
     Trainer(model=model, args=arguments, train_dataset=dataset,
