@@ -4,6 +4,7 @@ pairs with entity markers, and the n2c2 2018 track 2 style scores checked by han
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -242,8 +243,8 @@ def test_end_to_end_relations_from_a_concept_extraction_models_entities(
     assert 0.2 < end_to_end and strict <= summary["test_strict_micro_f1"]
 
 
-def test_relation_settings_are_checked_before_any_work(relation_run: tuple[Path, Path, dict], tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_relation_settings_are_checked_before_any_work(relation_run: tuple[Path, Path, dict],
+                                                       tmp_path: Path) -> None:
     output, data, _ = relation_run
     encoder = output.parent / "encoder"
     (tmp_path / "busy").mkdir()
@@ -255,11 +256,6 @@ def test_relation_settings_are_checked_before_any_work(relation_run: tuple[Path,
         chosen = {"model": str(encoder), "data_dir": str(data), "output_dir": str(tmp_path / "new"), **values}
         with pytest.raises(InputError, match=message):
             train_relations(RelationTrainConfig(**chosen))
-    with monkeypatch.context() as patch:  # under torchrun every rank would write the outputs
-        patch.setenv("WORLD_SIZE", "2")
-        with pytest.raises(InputError, match="one process"):
-            train_relations(RelationTrainConfig(model=str(encoder), data_dir=str(data),
-                                                output_dir=str(tmp_path / "new")))
     assert not (tmp_path / "new").exists()
     (tmp_path / "a_file").write_text("not a folder")  # replaced only with overwrite=true, and then whole
     with pytest.raises(InputError, match="output_dir"):
@@ -274,3 +270,24 @@ def test_relation_settings_are_checked_before_any_work(relation_run: tuple[Path,
     result = subprocess.run(command, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
     assert result.returncode == 2 and "model=" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_two_process_relations_run_under_torchrun(relation_run: tuple[Path, Path, dict],
+                                                  tmp_path: Path) -> None:
+    """Data-parallel training (the task commands share it): every rank trains on its share of the
+    candidates, rank 0 alone writes the model, the scores and the summary."""
+    output, data, _ = relation_run
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
+               "-m", "finetune.relations", f"model={output.parent / 'encoder'}", f"data_dir={data}",
+               f"output_dir={tmp_path / 'run'}", "device=cpu", "task.epochs=1", "task.batch_size=8",
+               "task.max_seq_length=96"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env,
+                            stdin=subprocess.DEVNULL)
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    # Two ranks of 8 candidates a step: one epoch is ceil(candidates / 16) steps, not / 8.
+    assert summary["steps"] == -(-summary["train_candidates"] // 16)
+    assert (tmp_path / "run" / "model" / "config.json").is_file() and summary["test_strict_micro_f1"] >= 0
+    assert sorted(path.name for path in (tmp_path / "run").iterdir()) == ["model", "relations_run.json",
+                                                                         "summary.json", "test_scores.json"]

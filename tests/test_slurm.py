@@ -300,6 +300,9 @@ def test_scripts_run_directly_in_a_pyxis_container_or_through_a_launcher() -> No
     for task, extra in (("relations", []), ("pairs", ["task=sts"]), ("qa", [])):
         train = dry_run("tasks.sbatch", task, "train", "model=m", *extra)
         assert train.split()[1:] == ["-m", f"finetune.{task}", "model=m", *extra]
+    parallel = dry_run("tasks.sbatch", "pairs", "train", "task=sts", GATORTRON_PROCS_PER_NODE="4")
+    assert parallel.split()[1:] == ["-m", "torch.distributed.run", "--standalone", "--nproc-per-node=4",
+                                    "-m", "finetune.pairs", "task=sts"]
     answer = dry_run("tasks.sbatch", "qa", "predict", "input=q.json")
     assert answer.split()[1:3] == ["-m", "finetune.qa.predict"]
     pretrain = dry_run("pretrain.sbatch", "model=tiny", CONTAINER_IMAGE="img", GATORTRON_PROCS_PER_NODE="4")

@@ -25,7 +25,14 @@ from omegaconf import MISSING
 from finetune.pairs.model import build_pair_model, encode_pairs, predict_pairs, save_pair_model
 from finetune.pairs.readers import TASKS, SentencePair, find_split, read_pairs, write_predictions
 from finetune.pairs.scoring import headline, score_pairs
-from finetune.training.task_runs import TaskRecipe, TaskRunConfig, check_task_run, fit, start_output
+from finetune.training.task_runs import (
+    TaskRecipe,
+    TaskRunConfig,
+    check_task_run,
+    fit,
+    other_rank_summary,
+    start_output,
+)
 from gatortron_common.atomic import atomic_write_text
 from gatortron_common.logging import InputError, SkipReport, get_logger
 from gatortron_common.settings import register_schema
@@ -74,7 +81,7 @@ def validate(settings: PairTrainConfig) -> dict[str, Path]:
         if splits[split] is None:
             raise InputError(f"data_dir={settings.data_dir}: no {split} file of the {settings.task.corpus} "
                              "release (see finetune/pairs/readers.py)")
-    check_task_run(settings, "finetune.pairs", RUN_MARKER, "sentence-pair output")
+    check_task_run(settings, RUN_MARKER, "sentence-pair output")
     return {split: path for split, path in splits.items() if path is not None}
 
 
@@ -97,7 +104,9 @@ def train_pairs(settings: PairTrainConfig) -> dict[str, Any]:
     report.log_summary(logger)
     pair = build_pair_model(settings.model, settings.task.corpus, settings.task.max_seq_length)
     encoded = {split: encode_pairs(pair, pairs) for split, pairs in data.items()}
-    fit(pair.model, pair.tokenizer, encoded["train"].features, settings, output)
+    steps = fit(pair.model, pair.tokenizer, encoded["train"].features, settings, output)
+    if (done := other_rank_summary(steps)) is not None:
+        return done
     save_pair_model(pair, output / "model")
     scores: dict[str, Any] = {}
     for split in ("dev", "test"):
@@ -108,7 +117,8 @@ def train_pairs(settings: PairTrainConfig) -> dict[str, Any]:
                 write_predictions(output / PREDICTION_FILES[settings.task.corpus], settings.task.corpus,
                                   data[split], predicted)
     atomic_write_text(output / "test_scores.json", json.dumps(scores["test"], indent=2) + "\n")
-    summary = {"corpus": settings.task.corpus, "pairs": {split: len(pairs) for split, pairs in data.items()},
+    summary = {"corpus": settings.task.corpus, "steps": steps,
+               "pairs": {split: len(pairs) for split, pairs in data.items()},
                "skipped": report.as_dict(), "cut_to_max_seq_length": sum(e.cut for e in encoded.values()),
                "test": scores["test"], "dev": scores.get("dev"),
                "seconds": round(time.perf_counter() - started, 1), "model": str(output / "model")}

@@ -32,6 +32,7 @@ from finetune.training.task_runs import (
     check_task_run,
     find_split_file,
     fit,
+    other_rank_summary,
     start_output,
 )
 from gatortron_common.atomic import atomic_write_text
@@ -92,7 +93,7 @@ def validate(settings: QaTrainConfig) -> dict[str, Path]:
     for split in ("train", "test"):
         if splits[split] is None:
             raise InputError(f"data_dir={settings.data_dir}: no SQuAD-style .json file named for {split}")
-    check_task_run(settings, "finetune.qa", RUN_MARKER, "question-answering output")
+    check_task_run(settings, RUN_MARKER, "question-answering output")
     return {split: path for split, path in splits.items() if path is not None}
 
 
@@ -113,7 +114,9 @@ def train_qa(settings: QaTrainConfig) -> dict[str, Any]:
                   recipe.n_best)
     qa = build_qa_model(settings.model, info)
     windows = qa.windows(trainable, labelled=True)
-    fit(qa.model, qa.tokenizer, windows.features, settings, output)
+    steps = fit(qa.model, qa.tokenizer, windows.features, settings, output)
+    if (done := other_rank_summary(steps)) is not None:
+        return done
     save_qa_model(qa, output / "model")
     scores: dict[str, Any] = {}
     for split in ("dev", "test"):
@@ -123,7 +126,7 @@ def train_qa(settings: QaTrainConfig) -> dict[str, Any]:
             if split == "test":
                 write_predictions(output / "test_predictions.json", answers)
     atomic_write_text(output / "test_scores.json", json.dumps(scores["test"], indent=2) + "\n")
-    summary = {"questions": {split: len(questions) for split, questions in data.items()},
+    summary = {"steps": steps, "questions": {split: len(questions) for split, questions in data.items()},
                "train_questions_with_an_answer": len(trainable), "train_windows": len(windows.features),
                "train_answers_in_a_window": [windows.answers_in_a_window, windows.answers_total],
                "questions_cut": windows.questions_cut, "skipped": report.as_dict(), "test": scores["test"],

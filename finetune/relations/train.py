@@ -35,6 +35,7 @@ from finetune.training.task_runs import (
     check_at_least,
     check_task_run,
     fit,
+    other_rank_summary,
     start_output,
 )
 from gatortron_common.atomic import atomic_write_text
@@ -77,7 +78,7 @@ def validate(settings: RelationTrainConfig) -> None:
     for split in ("train", "test"):
         if not (Path(settings.data_dir) / split).is_dir():
             raise InputError(f"data_dir={settings.data_dir}: no {split}/ folder of brat .txt/.ann files")
-    check_task_run(settings, "finetune.relations", RUN_MARKER, "relation extraction output")
+    check_task_run(settings, RUN_MARKER, "relation extraction output")
 
 
 def relation_labels(documents: list) -> list[str]:
@@ -103,13 +104,15 @@ def train_relations(settings: RelationTrainConfig) -> dict[str, Any]:
                         head_types=list(HEAD_TYPES))
     relation = build_relation_model(settings.model, info)
     train_examples = examples_of(train, relation)
-    fit(relation.model, relation.tokenizer, ExampleDataset(train_examples), settings, output)
+    steps = fit(relation.model, relation.tokenizer, ExampleDataset(train_examples), settings, output)
+    if (done := other_rank_summary(steps)) is not None:
+        return done
     save_relation_model(relation, output / "model")
     test_examples = examples_of(test, relation)
     predicted = with_relations(test, test_examples, classify(relation, test_examples))
     scores = score_relations(zip(test, predicted, strict=True))
     atomic_write_text(output / "test_scores.json", json.dumps(scores, indent=2) + "\n")
-    summary = {"labels": labels, "train_candidates": len(train_examples.input_ids),
+    summary = {"labels": labels, "steps": steps, "train_candidates": len(train_examples.input_ids),
                "train_gold_covered": [train_examples.gold_covered, train_examples.gold_total],
                "test_candidates": len(test_examples.input_ids),
                "test_gold_covered": [test_examples.gold_covered, test_examples.gold_total],

@@ -1,9 +1,10 @@
-"""What the one-process task commands share (relations, sentence pairs, question answering): their
-common settings, the checks made before any work, the output folder they own, the HF `Trainer` run,
+"""What the task commands share (relations, sentence pairs, question answering): their common
+settings and recipe, the checks made before any work, the output folder they own, the HF `Trainer`
+run (data-parallel under torchrun: every rank trains, rank 0 alone writes, predicts and scores),
 and batched inference over encoded examples.
 
-Token classification (`finetune.training.train`) has its own, richer run (DDP, dev selection,
-resume); these commands fine-tune a head over whole examples in one process.
+Token classification (`finetune.training.train`) has its own, richer run (dev selection, resume,
+TensorBoard); these commands fine-tune a head over whole examples for a fixed number of epochs.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from transformers import DataCollatorWithPadding, Trainer, TrainingArguments, se
 
 from finetune.inference.predictor import resolve_device
 from finetune.models.ner import encoder_config
+from finetune.training.train import is_main_process
 from gatortron_common.atomic import atomic_write_text, restrict_outputs_to
 from gatortron_common.logging import InputError
 from gatortron_common.outputs import check_output_path
@@ -54,7 +56,7 @@ class TaskRecipe:
 
 @dataclass
 class TaskRunConfig:
-    """Settings every one-process task command has besides its recipe.
+    """Settings every task command has besides its recipe.
 
     Attributes:
         model: a HF BERT-style encoder directory.
@@ -135,12 +137,11 @@ def find_split_file(data_dir: str | Path, split: str, suffix: str) -> Path | Non
     return found[0] if found else None
 
 
-def check_task_run(settings: TaskRunConfig, command: str, marker: str, what: str) -> None:
+def check_task_run(settings: TaskRunConfig, marker: str, what: str) -> None:
     """The shared settings checked before any work (one `InputError` naming the first bad one).
 
     Args:
-        command: the command's module, for the torchrun refusal.
-        marker: the file that marks an output_dir as this command's own.
+            marker: the file that marks an output_dir as this command's own.
         what: what the command writes, for the output refusal.
     """
     recipe = settings.task
@@ -148,17 +149,16 @@ def check_task_run(settings: TaskRunConfig, command: str, marker: str, what: str
                     ("task.batch_size", recipe.batch_size, 1)))
     if not recipe.lr > 0 or not 0 <= recipe.warmup_ratio < 1:
         raise InputError("task.lr must be positive and task.warmup_ratio in [0, 1)")
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # every rank would write the outputs
-        raise InputError(f"python -m {command} trains in one process; start it without torchrun")
     config = encoder_config(settings.model)
     positions = getattr(config, "max_position_embeddings", None)
     if positions is not None and recipe.max_seq_length > positions:
         raise InputError(f"task.max_seq_length={recipe.max_seq_length}: the model has {positions} positions")
     resolve_device(settings.device)
-    check_output_path(settings.output_dir, "output_dir", settings.overwrite,
-                      lambda path: path.is_dir() and (path / marker).is_file(),
-                      inputs=[settings.model, settings.data_dir], what=what, kind="directory",
-                      within_inputs=True)
+    if is_main_process():  # the others would see rank 0's marker appear
+        check_output_path(settings.output_dir, "output_dir", settings.overwrite,
+                          lambda path: path.is_dir() and (path / marker).is_file(),
+                          inputs=[settings.model, settings.data_dir], what=what, kind="directory",
+                          within_inputs=True)
 
 
 def start_output(settings: TaskRunConfig, marker: str) -> Path:
@@ -166,19 +166,22 @@ def start_output(settings: TaskRunConfig, marker: str) -> Path:
     or anything under overwrite=true) and mark it as ours; the umask follows the inputs."""
     output = Path(settings.output_dir)
     restrict_outputs_to([settings.model, settings.data_dir])
+    if not is_main_process():  # under torchrun rank 0 owns output_dir; the others only train
+        return output
     if output.is_dir() and not output.is_symlink():
         shutil.rmtree(output)
     elif output.exists() or output.is_symlink():
         output.unlink()  # a file where the folder goes
-    output.mkdir(parents=True)
+    output.mkdir(parents=True, exist_ok=True)  # another rank's Trainer may have made it
     atomic_write_text(output / marker, json.dumps({"settings": asdict(settings)}, indent=2) + "\n")
     return output
 
 
 def fit(model: Any, tokenizer: Any, dataset: torch.utils.data.Dataset, settings: TaskRunConfig,
-        output: Path, collator: Callable | None = None) -> None:
-    """Fine-tune `model` on `dataset` with the HF Trainer (no checkpoints kept: the runs are short and
-    the model is saved once, at the end)."""
+        output: Path, collator: Callable | None = None) -> int:
+    """Fine-tune `model` on `dataset` with the HF Trainer, data-parallel when started by torchrun (no
+    checkpoints kept: the runs are short and the model is saved once, at the end); returns the
+    optimizer steps taken."""
     set_seed(settings.seed)
     arguments = TrainingArguments(
         output_dir=str(output / "checkpoints"), num_train_epochs=settings.task.epochs,
@@ -186,8 +189,19 @@ def fit(model: Any, tokenizer: Any, dataset: torch.utils.data.Dataset, settings:
         weight_decay=settings.task.weight_decay, warmup_steps=settings.task.warmup_ratio, save_strategy="no",
         logging_steps=50, report_to="none", seed=settings.seed, data_seed=settings.seed,
         use_cpu=resolve_device(settings.device).type == "cpu")
-    Trainer(model=model, args=arguments, train_dataset=dataset,
-            data_collator=collator or DataCollatorWithPadding(tokenizer)).train()
+    trainer = Trainer(model=model, args=arguments, train_dataset=dataset,
+                      data_collator=collator or DataCollatorWithPadding(tokenizer))
+    steps = trainer.train().global_step
+    scratch = output / "checkpoints"  # the Trainer's output_dir, which it makes and leaves empty here
+    if is_main_process() and scratch.is_dir() and not any(scratch.iterdir()):
+        scratch.rmdir()
+    return steps
+
+
+def other_rank_summary(steps: int) -> dict[str, int] | None:
+    """What a rank other than 0 returns once training is done (rank 0 alone saves, predicts and
+    scores); None on rank 0."""
+    return None if is_main_process() else {"rank": int(os.environ.get("RANK", "0")), "steps": steps}
 
 
 def batched_outputs(model: Any, tokenizer: Any, features: Sequence[dict[str, list[int]]],
