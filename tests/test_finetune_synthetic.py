@@ -15,6 +15,8 @@ from finetune.corpora.document import read_jsonl
 from finetune.corpora.formats import read_corpus
 from finetune.corpora.formats.i2b2_2012 import EVENT_TYPES, TIMEX_TYPES
 from finetune.corpora.formats.i2b2_2014 import CATEGORIES
+from finetune.pairs.readers import find_split, read_pairs
+from finetune.qa.squad import read_squad
 from finetune.tagging.labels import LabelSettings, label_document
 from gatortron_common.logging import InputError
 from synthetic.annotated import (
@@ -247,3 +249,24 @@ def test_command_line(tmp_path):
     again = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
     assert again.returncode == 2
     assert "overwrite=true" in again.stderr
+
+
+def test_the_task_corpora_are_written_in_their_releases_layouts(tmp_path):
+    """`corpora=[sts,mednli,emrqa]`: the files `python -m finetune.pairs` / `finetune.qa` read."""
+    settings = AnnotatedCorporaConfig(output_dir=str(tmp_path / "tasks"), documents=8,
+                                      corpora=["sts", "mednli", "emrqa"])
+    summary = write_annotated_corpora(settings)["corpora"]
+    out = tmp_path / "tasks"
+    assert sorted(p.name for p in (out / "sts").iterdir()) == [
+        "clinicalSTS2019.test.gs.sim.txt", "clinicalSTS2019.test.txt", "clinicalSTS2019.train.txt"]
+    assert summary["sts"]["splits"] == {"train": {"pairs": 120}, "test": {"pairs": 40}}
+    for task in ("sts", "mednli"):
+        train, test = (read_pairs(find_split(out / task, task, split), task) for split in ("train", "test"))
+        assert (len(train), len(test)) == (120, 40) and all(p.label is not None for p in train + test)
+    questions = {split: read_squad(out / "emrqa" / f"medication-{split}.json") for split in ("train", "test")}
+    assert summary["emrqa"]["splits"]["train"] == {"documents": 6, "questions": len(questions["train"])}
+    assert {q.title for q in questions["train"]}.isdisjoint(q.title for q in questions["test"])
+    assert all(q.answers and q.context[q.answers[0].start:q.answers[0].end] == q.answers[0].text
+               for split in questions.values() for q in split)
+    with pytest.raises(InputError, match="corpora must be"):
+        write_annotated_corpora(AnnotatedCorporaConfig(output_dir=str(tmp_path / "x"), corpora=["squad"]))

@@ -21,7 +21,7 @@ from finetune.qa.squad import Answer, Question, read_predictions, read_squad, wr
 from finetune.qa.train import QaRecipe, QaTrainConfig, train_qa
 from finetune.qa.windows import question_windows
 from gatortron_common.logging import InputError, SkipReport
-from synthetic.annotated.emrqa import generate_emrqa
+from synthetic.annotated.corpus import generate_emrqa
 
 
 def test_exact_match_and_f1_equal_a_hand_computation() -> None:

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from finetune.training.task_runs import find_split_file
+from finetune.corpora.release_files import find_split_file
 from gatortron_common.atomic import atomic_write_text
 from gatortron_common.logging import InputError, SkipReport, location
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from transformers import set_seed
 
+from finetune.corpora.release_files import find_split_file
 from finetune.qa.model import QaInfo, build_qa_model, predict_answers, save_qa_model
 from finetune.qa.scoring import score_answers
 from finetune.qa.squad import read_squad, write_predictions
@@ -30,7 +31,6 @@ from finetune.training.task_runs import (
     TaskRunConfig,
     check_at_least,
     check_task_run,
-    find_split_file,
     fit,
     other_rank_summary,
     start_output,

@@ -121,22 +121,6 @@ def check_at_least(values: Sequence[tuple[str, int, int]]) -> None:
             raise InputError(f"{name}={value}: must be at least {least}")
 
 
-def find_split_file(data_dir: str | Path, split: str, suffix: str) -> Path | None:
-    """The one file of `data_dir` ending in `suffix` whose name holds `split` (`train`, `dev`,
-    `test`), a `.gs.` gold-score file aside; None when there is none.
-
-    Raises:
-        InputError: several files match.
-    """
-    found = sorted(path for path in Path(data_dir).iterdir()
-                   if path.is_file() and path.name.endswith(suffix) and split in path.name
-                   and ".gs." not in path.name)
-    if len(found) > 1:
-        raise InputError(f"data_dir={data_dir}: several {split} files ({', '.join(p.name for p in found)}); "
-                         "keep one")
-    return found[0] if found else None
-
-
 def check_task_run(settings: TaskRunConfig, marker: str, what: str) -> None:
     """The shared settings checked before any work (one `InputError` naming the first bad one).
 

@@ -6,6 +6,8 @@
       i2b2_2014/{train,test}/   <id>.xml (every PHI category and subtype)
       i2b2_2014/test_notes.tsv  the test notes unannotated, as a notes export holds them (NOTE_TEXT)
       n2c2_2018/{train,test}/   <id>.txt + <id>.ann (brat, with relations)
+      sts/, mednli/, emrqa/     only when named in `corpora`: the 2019 clinical STS and MedNLI
+                                releases' files, emrQA-style questions in SQuAD form (train and test)
       summary.json              documents, entities by type, relations (counts only)
 
 Each corpus draws from its own random stream of the seed, so the same seed gives byte-identical
@@ -26,13 +28,27 @@ import numpy as np
 
 from finetune.corpora.document import Document, write_jsonl
 from finetune.corpora.formats import FormatReport, write_corpus
+from finetune.qa.squad import Question, write_squad
 from gatortron_common.atomic import atomic_directory, atomic_write_text
 from gatortron_common.logging import InputError, get_logger
 from gatortron_common.outputs import check_output_path
 from synthetic.annotated.concepts import concept_note
-from synthetic.annotated.config import CONFIG_DIR, CORPUS_NAMES, AnnotatedCorporaConfig
+from synthetic.annotated.config import (
+    CONFIG_DIR,
+    CORPUS_NAMES,
+    PAIRS_PER_DOCUMENT,
+    TASK_CORPUS_NAMES,
+    AnnotatedCorporaConfig,
+)
 from synthetic.annotated.deid import deid_note
+from synthetic.annotated.emrqa import questions_of
 from synthetic.annotated.medications import medication_note
+from synthetic.annotated.sentence_pairs import (
+    generate_mednli,
+    generate_sts,
+    write_mednli_release,
+    write_sts_release,
+)
 from synthetic.annotated.temporal import temporal_note
 from synthetic.corpora.notes import SyntheticNote, write_notes_delimited
 from synthetic.text import Dice
@@ -125,6 +141,38 @@ def corpus_counts(documents: list[Document]) -> dict[str, Any]:
     return counts
 
 
+def generate_emrqa(seed: int, documents: int) -> list[Question]:
+    """emrQA-style questions about `documents` synthetic n2c2 2018 notes of `seed` (deterministic)."""
+    return questions_of(generate_corpus("n2c2_2018", seed, documents), seed)
+
+
+def write_task_corpus(name: str, folder: Path, settings: AnnotatedCorporaConfig) -> dict[str, Any]:
+    """One of `TASK_CORPUS_NAMES` into `folder` in its release's layout; returns its counts."""
+    if name == "emrqa":
+        documents = generate_corpus("n2c2_2018", settings.seed, settings.documents)
+        train_size, _ = split_sizes(len(documents), settings.test_fraction)
+        questions = questions_of(documents, settings.seed)
+        train_ids = {document.id for document in documents[:train_size]}
+        parts = {"train": [q for q in questions if q.title in train_ids],
+                 "test": [q for q in questions if q.title not in train_ids]}
+        folder.mkdir(parents=True)
+        for split, part in parts.items():
+            write_squad(folder / f"medication-{split}.json", part)
+        counts = {split: {"documents": len({q.title for q in part}), "questions": len(part)}
+                  for split, part in parts.items()}
+        return {"format": "squad", "splits": counts}
+    count = settings.documents * PAIRS_PER_DOCUMENT
+    pairs = generate_sts(settings.seed, count) if name == "sts" else generate_mednli(settings.seed, count)
+    train_size, _ = split_sizes(count, settings.test_fraction)
+    train, test = pairs[:train_size], pairs[train_size:]
+    if name == "sts":
+        write_sts_release(folder, train, test)
+    else:
+        write_mednli_release(folder, {"train": train, "test": test})
+    return {"format": "clinical_sts_2019" if name == "sts" else "mednli",
+            "splits": {"train": {"pairs": len(train)}, "test": {"pairs": len(test)}}}
+
+
 def _check_output(settings: AnnotatedCorporaConfig) -> None:
     if Path(settings.output_dir).is_file():
         raise InputError(f"output_dir={settings.output_dir}: is a file")
@@ -138,9 +186,10 @@ def _check_output(settings: AnnotatedCorporaConfig) -> None:
         raise InputError(f"documents must be >= 1, got {settings.documents}")
     if not 0.0 <= settings.test_fraction < 1.0:
         raise InputError(f"test_fraction must be in [0, 1), got {settings.test_fraction}")
-    unknown = sorted(set(settings.corpora) - set(CORPUS_NAMES))
+    known = CORPUS_NAMES + TASK_CORPUS_NAMES
+    unknown = sorted(set(settings.corpora) - set(known))
     if unknown or not settings.corpora:
-        raise InputError(f"corpora must be a non-empty list of {', '.join(CORPUS_NAMES)}; "
+        raise InputError(f"corpora must be a non-empty list of {', '.join(known)}; "
                          f"unknown: {', '.join(unknown) or 'none'}")
 
 
@@ -159,6 +208,9 @@ def write_annotated_corpora(settings: AnnotatedCorporaConfig) -> dict[str, Any]:
                                "corpora": {}}
     with atomic_directory(settings.output_dir) as staging:
         for name in settings.corpora:
+            if name in TASK_CORPUS_NAMES:
+                summary["corpora"][name] = write_task_corpus(name, staging / name, settings)
+                continue
             spec = CORPORA[name]
             documents = generate_corpus(name, settings.seed, settings.documents)
             parts = {"train": documents[:train_size], "test": documents[train_size:]}

@@ -15,7 +15,6 @@ import numpy as np
 
 from finetune.corpora.document import Document
 from finetune.qa.squad import Answer, Question
-from synthetic.annotated.corpus import generate_corpus
 from synthetic.text import Dice
 
 # emrQA-style templates per relation type; |drug| is the drug's text in the note.
@@ -53,8 +52,7 @@ def note_questions(document: Document, dice: Dice) -> list[Question]:
     return questions
 
 
-def generate_emrqa(seed: int, documents: int) -> list[Question]:
-    """The questions of `documents` synthetic n2c2 2018 notes of `seed` (deterministic)."""
+def questions_of(documents: list[Document], seed: int) -> list[Question]:
+    """The questions of synthetic n2c2 2018 notes (deterministic for `seed`)."""
     dice = Dice(np.random.default_rng([seed, 2017]))
-    return [question for document in generate_corpus("n2c2_2018", seed, documents)
-            for question in note_questions(document, dice)]
+    return [question for document in documents for question in note_questions(document, dice)]
