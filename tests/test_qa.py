@@ -14,7 +14,7 @@ from ner_models import make_encoder
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
 from data_prep.sentences import ClinicalSentenceSplitter
-from finetune.qa.model import best_spans, load_qa_model, predict_answers
+from finetune.qa.model import best_spans, load_qa_model, predict_answers, whole_words
 from finetune.qa.predict import QaPredictConfig, predict_qa_file
 from finetune.qa.scoring import exact_match, normalize_answer, score_answers, token_f1
 from finetune.qa.squad import Answer, Question, read_predictions, read_squad, write_predictions, write_squad
@@ -112,6 +112,13 @@ def test_the_best_span_lies_in_the_note_in_order_and_within_the_answer_length() 
     backwards = best_spans(torch.tensor([0.0, 0, 9, 0]), torch.tensor([0.0, 9, -1, 0]),
                            [None, (0, 1), (2, 3), None], n_best=4, max_answer_length=5)
     assert backwards == (9.0, 0, 1)
+
+
+def test_an_answer_is_widened_to_whole_words() -> None:
+    text = "for back pain, 40mg daily"
+    assert whole_words(text, text.index("k pain"), text.index(",")) == (4, 13)  # "back pain"
+    assert whole_words(text, text.index("40"), text.index("40") + 2) == (15, 19)  # "40mg", not "40"
+    assert whole_words(text, 0, 3) == (0, 3) and whole_words(text, 20, 25) == (20, 25)  # already whole
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ An answer is the span, over every window of its question, with the highest start
 those that lie in the note, end at or after their start, and are at most `max_answer_length`
 subwords long (the `n_best` best starts and ends of each window are tried, as SQuAD's reference
 implementations do). Its text is the note's characters from the first subword's start to the last
-one's end.
+one's end, widened to whole words (a subword inside a word never starts or ends an answer).
 """
 
 from __future__ import annotations
@@ -130,5 +130,16 @@ def predict_answers(qa: QaModel, questions: Sequence[Question], batch_size: int 
     answers = {}
     for index, question in enumerate(questions):
         span = best.get(index)
-        answers[question.id] = question.context[span[1]:span[2]] if span else ""
+        start, end = whole_words(question.context, span[1], span[2]) if span else (0, 0)
+        answers[question.id] = question.context[start:end]
     return answers, windows
+
+
+def whole_words(text: str, start: int, end: int) -> tuple[int, int]:
+    """`start`/`end` moved out to the edges of the words they cut: a span may start or end on a
+    subword inside a word ("##k pain" of "back pain"), and an answer is never part of a word."""
+    while start > 0 and text[start - 1].isalnum() and text[start].isalnum():
+        start -= 1
+    while end < len(text) and end > 0 and text[end].isalnum() and text[end - 1].isalnum():
+        end += 1
+    return start, end
