@@ -203,3 +203,24 @@ def test_qa_settings_are_checked_before_any_work(qa_run: tuple, tmp_path: Path) 
     result = subprocess.run(command, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
     assert result.returncode == 2 and "model=" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+HANDWRITTEN = Path(__file__).parent / "data" / "tasks" / "emrqa-test.json"  # by hand: other note styles
+
+
+def test_hand_written_notes_are_windowed_answered_and_scored(qa_run: tuple) -> None:
+    """Shorthand, tabs, en dashes and × in notes no template of ours wrote: every answer lies whole in
+    some window, gold scores 100, and every answer the trained model gives is whole words of its note."""
+    questions = read_squad(HANDWRITTEN)
+    assert len(questions) == 9 and all(len(q.answers) == 1 for q in questions)
+    assert score_answers(questions, {q.id: q.answers[0].text for q in questions})["exact_match"] == 100.0
+    qa = load_qa_model(qa_run[0] / "model")
+    windows = question_windows(qa.tokenizer, questions, max_seq_length=64, doc_stride=16, max_query_length=24,
+                               labelled=True)
+    assert windows.answers_in_a_window == windows.answers_total == 9
+    answers, _ = predict_answers(qa, questions)
+    for question in questions:
+        answer, text = answers[question.id], question.context
+        starts = [i for i in range(len(text)) if text.startswith(answer, i)]
+        whole = [i for i in starts if whole_words(text, i, i + len(answer)) == (i, i + len(answer))]
+        assert not answer or whole

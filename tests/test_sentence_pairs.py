@@ -203,3 +203,27 @@ def test_pair_settings_are_checked_before_any_work(pair_runs: dict, tmp_path: Pa
     result = subprocess.run(command, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
     assert result.returncode == 2 and "task.epochs=0" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+HANDWRITTEN = Path(__file__).parent / "data" / "tasks"  # written by hand, not by synthetic/: other styles
+
+
+def test_hand_written_pairs_in_the_release_layouts_read_score_and_predict(pair_runs: dict) -> None:
+    """Clinical shorthand, CRLF line ends, MedNLI's parse fields: read whole, gold scores perfectly,
+    and the trained models predict every pair (a tiny model's quality on them is not asserted)."""
+    report = SkipReport()
+    sts_train = read_pairs(find_split(HANDWRITTEN, "sts", "train"), "sts", report)
+    sts_test = read_pairs(find_split(HANDWRITTEN, "sts", "test"), "sts", report)
+    mednli = read_pairs(find_split(HANDWRITTEN, "mednli", "test"), "mednli", report)
+    assert (len(sts_train), len(sts_test), len(mednli), report.total) == (8, 4, 9, 0)
+    assert not any(p.sentence2.endswith("\r") for p in sts_train) and mednli[0].id == "hw-0"
+    gold = [p.label for p in sts_test]
+    assert score_sts(gold, gold)["pearson"] == pytest.approx(1.0)
+    for task, pairs in (("sts", sts_test), ("mednli", mednli)):
+        model = load_pair_model(pair_runs[task][0] / "model")
+        predicted = predict_pairs(model, encode_pairs(model, pairs))
+        assert len(predicted) == len(pairs)
+        if task == "sts":
+            assert all(0 <= value <= 5 for value in predicted)
+        else:
+            assert set(predicted) <= {"entailment", "contradiction", "neutral"}

@@ -16,8 +16,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from finetune.models.ner import encoder_config
 from finetune.pairs.readers import MEDNLI_LABELS, STS_RANGE, TASKS, SentencePair
-from finetune.training.task_runs import batched_outputs
-from gatortron_common.atomic import atomic_directory
+from finetune.training.task_runs import batched_outputs, load_task_model, save_task_model
 from gatortron_common.logging import InputError
 
 PAIRS_KEY = "gatortron_pairs"
@@ -54,24 +53,16 @@ def build_pair_model(base: str | Path, task: str, max_seq_length: int) -> PairMo
 
 def save_pair_model(pair: PairModel, target: str | Path) -> None:
     """Model, tokenizer and the task block into `target`, replaced as a whole."""
-    pair.model.config.update({PAIRS_KEY: {"task": pair.task, "max_seq_length": pair.max_seq_length}})
-    with atomic_directory(target) as staging:
-        pair.model.save_pretrained(staging)
-        pair.tokenizer.save_pretrained(staging)
+    block = {"task": pair.task, "max_seq_length": pair.max_seq_length}
+    save_task_model(pair.model, pair.tokenizer, PAIRS_KEY, block, target)
 
 
 def load_pair_model(path: str | Path) -> PairModel:
-    """A saved sentence-pair model (eval mode).
-
-    Raises:
-        InputError: not a model directory, or not a sentence-pair model.
-    """
-    directory = Path(path)
-    block = getattr(encoder_config(directory), PAIRS_KEY, None)
-    if not block or block.get("task") not in TASKS:
-        raise InputError(f"model={directory}: not a sentence-pair model (no {PAIRS_KEY} block in its config)")
-    tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
-    model = AutoModelForSequenceClassification.from_pretrained(directory, local_files_only=True).eval()
+    """A saved sentence-pair model (eval mode; `InputError` for anything else)."""
+    model, tokenizer, block = load_task_model(path, PAIRS_KEY, AutoModelForSequenceClassification,
+                                              "sentence-pair model")
+    if block.get("task") not in TASKS:
+        raise InputError(f"model={path}: its {PAIRS_KEY} task is not one of {', '.join(TASKS)}")
     return PairModel(model, tokenizer, block["task"], int(block["max_seq_length"]))
 
 
@@ -89,7 +80,10 @@ def encode_pairs(pair: PairModel, pairs: Sequence[SentencePair]) -> Encoded:
     firsts, seconds = [p.sentence1 for p in pairs], [p.sentence2 for p in pairs]
     encoded = pair.tokenizer(firsts, seconds, truncation="longest_first", max_length=pair.max_seq_length,
                              verbose=False)
-    full = pair.tokenizer(firsts, seconds, return_length=True, verbose=False)["length"] if pairs else []
+    # Only a pair that fills max_seq_length may have been cut: those alone are measured again, whole.
+    full = [i for i, ids in enumerate(encoded["input_ids"]) if len(ids) == pair.max_seq_length]
+    lengths = pair.tokenizer([firsts[i] for i in full], [seconds[i] for i in full], return_length=True,
+                             verbose=False)["length"] if full else []
     index = {label: position for position, label in enumerate(MEDNLI_LABELS)}
     features = []
     for position, item in enumerate(pairs):
@@ -98,7 +92,7 @@ def encode_pairs(pair: PairModel, pairs: Sequence[SentencePair]) -> Encoded:
         if item.label is not None:
             feature["labels"] = float(item.label) if pair.task == "sts" else index[str(item.label)]
         features.append(feature)
-    return Encoded(features, sum(length > pair.max_seq_length for length in full))
+    return Encoded(features, sum(length > pair.max_seq_length for length in lengths))
 
 
 def predict_pairs(pair: PairModel, encoded: Encoded, batch_size: int = 32, device: torch.device | None = None,

@@ -23,8 +23,7 @@ from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 from finetune.models.ner import encoder_config
 from finetune.qa.squad import Question
 from finetune.qa.windows import Windows, question_windows
-from finetune.training.task_runs import batched_outputs
-from gatortron_common.atomic import atomic_directory
+from finetune.training.task_runs import batched_outputs, load_task_model, save_task_model
 from gatortron_common.logging import InputError
 
 QA_KEY = "gatortron_qa"
@@ -73,24 +72,13 @@ def build_qa_model(base: str | Path, info: QaInfo) -> QaModel:
 
 def save_qa_model(qa: QaModel, target: str | Path) -> None:
     """Model, tokenizer and `info` into `target`, replaced as a whole."""
-    qa.model.config.update({QA_KEY: asdict(qa.info)})
-    with atomic_directory(target) as staging:
-        qa.model.save_pretrained(staging)
-        qa.tokenizer.save_pretrained(staging)
+    save_task_model(qa.model, qa.tokenizer, QA_KEY, asdict(qa.info), target)
 
 
 def load_qa_model(path: str | Path) -> QaModel:
-    """A saved QA model (eval mode).
-
-    Raises:
-        InputError: not a model directory, or not a QA model.
-    """
-    directory = Path(path)
-    block = getattr(encoder_config(directory), QA_KEY, None)
-    if not block:
-        raise InputError(f"model={directory}: not a question-answering model (no {QA_KEY} in its config)")
-    tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
-    model = AutoModelForQuestionAnswering.from_pretrained(directory, local_files_only=True).eval()
+    """A saved QA model (eval mode; `InputError` for anything else)."""
+    model, tokenizer, block = load_task_model(path, QA_KEY, AutoModelForQuestionAnswering,
+                                              "question-answering model")
     return QaModel(model, tokenizer, QaInfo(**block))
 
 
@@ -100,11 +88,12 @@ def best_spans(start: torch.Tensor, end: torch.Tensor, offsets: list[tuple[int, 
     best: tuple[float, int, int] | None = None
     starts = torch.topk(start, min(n_best, len(start))).indices.tolist()
     ends = torch.topk(end, min(n_best, len(end))).indices.tolist()
+    start_scores, end_scores = start.tolist(), end.tolist()  # n_best² sums: Python floats, not tensors
     for first in starts:
         for last in ends:
             if offsets[first] is None or offsets[last] is None or not 0 <= last - first < max_answer_length:
                 continue
-            score = float(start[first] + end[last])
+            score = start_scores[first] + end_scores[last]
             if best is None or score > best[0]:
                 best = (score, offsets[first][0], offsets[last][1])  # type: ignore[index]
     return best

@@ -13,7 +13,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from finetune.models.ner import encoder_config
 from finetune.relations.candidates import ATTRIBUTE_TYPES, HEAD_TYPES, MARKERS, NONE
-from gatortron_common.atomic import atomic_directory
+from finetune.training.task_runs import load_task_model, save_task_model
 from gatortron_common.logging import InputError
 
 RELATIONS_KEY = "gatortron_relations"
@@ -68,26 +68,12 @@ def build_relation_model(base: str | Path, info: RelationInfo) -> RelationModel:
 
 def save_relation_model(relation: RelationModel, target: str | Path) -> None:
     """Model, tokenizer and `info` into `target`, replaced as a whole."""
-    relation.model.config.update({RELATIONS_KEY: relation.info.block()})
-    with atomic_directory(target) as staging:
-        relation.model.save_pretrained(staging)
-        relation.tokenizer.save_pretrained(staging)
+    save_task_model(relation.model, relation.tokenizer, RELATIONS_KEY, relation.info.block(), target)
 
 
 def load_relation_model(path: str | Path) -> RelationModel:
-    """A saved relation model (eval mode).
-
-    Raises:
-        InputError: not a model directory, or not a relation model.
-    """
-    directory = Path(path)
-    config = encoder_config(directory)
-    block = getattr(config, RELATIONS_KEY, None)
-    if not block:
-        raise InputError(f"model={directory}: not a relation model (no {RELATIONS_KEY} block in config.json)")
-    labels = [config.id2label[index] for index in sorted(int(key) for key in config.id2label)]
-    tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
-    model = AutoModelForSequenceClassification.from_pretrained(directory, local_files_only=True).eval()
+    """A saved relation model (eval mode; `InputError` for anything else)."""
+    model, tokenizer, block = load_task_model(path, RELATIONS_KEY, AutoModelForSequenceClassification,
+                                              "relation model")
+    labels = [model.config.id2label[index] for index in sorted(int(key) for key in model.config.id2label)]
     return RelationModel(model, tokenizer, RelationInfo(labels=labels, **block))
-
-

@@ -20,12 +20,12 @@ from typing import Any
 import torch
 from omegaconf import MISSING
 from tqdm import tqdm
-from transformers import DataCollatorWithPadding, Trainer, TrainingArguments, set_seed
+from transformers import AutoTokenizer, DataCollatorWithPadding, Trainer, TrainingArguments, set_seed
 
 from finetune.inference.predictor import resolve_device
 from finetune.models.ner import encoder_config
 from finetune.training.train import is_main_process
-from gatortron_common.atomic import atomic_write_text, restrict_outputs_to
+from gatortron_common.atomic import atomic_directory, atomic_write_text, restrict_outputs_to
 from gatortron_common.logging import InputError
 from gatortron_common.outputs import check_output_path
 
@@ -203,3 +203,28 @@ def batched_outputs(model: Any, tokenizer: Any, features: Sequence[dict[str, lis
             padded = tokenizer.pad([features[position] for position in batch], return_tensors="pt")
             yield batch, model(**{key: value.to(device) for key, value in padded.items()})
             bar.update(len(batch))
+
+
+def save_task_model(model: Any, tokenizer: Any, key: str, block: dict[str, Any], target: str | Path) -> None:
+    """Model, tokenizer and the task's description (`key` in config.json, so that the directory is
+    self-describing) into `target`, replaced as a whole."""
+    model.config.update({key: block})
+    with atomic_directory(target) as staging:
+        model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+
+
+def load_task_model(path: str | Path, key: str, auto_class: Any,
+                    what: str) -> tuple[Any, Any, dict[str, Any]]:
+    """(model in eval mode, tokenizer, the `key` block) of a directory `save_task_model` wrote, through
+    the Auto classes alone.
+
+    Raises:
+        InputError: not a model directory, or no `key` block (not a `what`).
+    """
+    directory = Path(path)
+    block = getattr(encoder_config(directory), key, None)
+    if not block:
+        raise InputError(f"model={directory}: not a {what} (no {key} block in its config.json)")
+    tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
+    return auto_class.from_pretrained(directory, local_files_only=True).eval(), tokenizer, dict(block)
